@@ -1,0 +1,1 @@
+"""The command line: `venapath evaluate`, `score`, `kb`, `schema`, `facts`."""

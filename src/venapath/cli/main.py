@@ -1,0 +1,153 @@
+"""The `venapath` command line. Commands call services; they hold no clinical logic.
+
+Exit codes: 0 success, 2 bad input (the message names the field and the problem),
+1 an internal failure (reported without a traceback unless VENAPATH_DEBUG is set).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from venapath.cli import kb_commands, score_commands
+from venapath.cli.render import render_assessment
+from venapath.domain.case import Case
+from venapath.engine.assessment import Assessment
+from venapath.kb.loader import KnowledgeBaseError
+from venapath.services.case_input import CaseInputError, load_case_file
+from venapath.services.evaluation import assess_case, knowledge_base
+
+app = typer.Typer(
+    name="venapath",
+    help="Decision support for venous thrombosis and its interventional treatment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(kb_commands.app, name="kb")
+app.command(name="score")(score_commands.score)
+
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+stderr = Console(stderr=True)
+
+
+def fail_input(message: str) -> NoReturn:
+    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _parse_now(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail_input(f"--now: {value!r} is not an ISO 8601 date-time")
+    if moment.tzinfo is None:
+        fail_input(f"--now: {value!r} needs a time zone (e.g. 2026-01-01T08:00:00+00:00)")
+    return moment
+
+
+@app.command()
+def evaluate(
+    cases: Annotated[
+        list[Path], typer.Argument(help="Case files (YAML or JSON).", show_default=False)
+    ],
+    output_format: Annotated[str, typer.Option("--format", "-f", help="text or json")] = "text",
+    now: Annotated[
+        str | None, typer.Option(help="Evaluation time (ISO 8601) when a case has no as_of.")
+    ] = None,
+    kb_dir: Annotated[Path | None, typer.Option("--kb", help="Knowledge base directory.")] = None,
+    trace: Annotated[bool, typer.Option(help="Show the per-rule trace in text output.")] = False,
+) -> None:
+    """Evaluate one or more case files and print the recommendations."""
+    if output_format not in ("text", "json"):
+        fail_input(f"--format: {output_format!r} is not one of text, json")
+    moment = _parse_now(now)
+    knowledge = _knowledge(kb_dir)
+    loaded: list[Case] = []
+    for path in cases:
+        try:
+            loaded.append(load_case_file(path))
+        except CaseInputError as error:
+            for problem in error.problems:
+                stderr.print(f"[bold red]error:[/] {error.source}: {problem}", highlight=False)
+            raise typer.Exit(code=2) from None
+    results = [assess_case(case, now=moment, kb=knowledge) for case in loaded]
+    if output_format == "json":
+        _print_json(results)
+    else:
+        for assessment in results:
+            render_assessment(stdout, assessment, show_trace=trace)
+
+
+def _print_json(results: list[Assessment]) -> None:
+    documents = [json.loads(result.model_dump_json()) for result in results]
+    payload = documents[0] if len(documents) == 1 else documents
+    sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+
+
+def _knowledge(kb_dir: Path | None):  # type: ignore[no-untyped-def]
+    try:
+        return knowledge_base(kb_dir)
+    except KnowledgeBaseError as error:
+        for problem in error.problems:
+            stderr.print(f"[bold red]knowledge base:[/] {problem}", highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+@app.command()
+def schema(
+    which: Annotated[str, typer.Argument(help="case or result")],
+) -> None:
+    """Print the JSON Schema of the case format or of the result."""
+    models: dict[str, type[BaseModel]] = {"case": Case, "result": Assessment}
+    model = models.get(which)
+    if model is None:
+        fail_input(f"schema: {which!r} is not one of {', '.join(models)}")
+    document = model.model_json_schema(mode="validation" if which == "case" else "serialization")
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["$id"] = f"https://venapath.org/schema/{which}/v1"
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+@app.command()
+def facts() -> None:
+    """List every fact a rule can read, with its unit and the case fields that settle it."""
+    from rich.table import Table
+
+    from venapath.domain.facts import catalogue
+
+    table = Table(title="Fact catalogue", title_justify="left")
+    for column in ("fact", "type", "unit", "settled by", "description"):
+        table.add_column(column)
+    for definition in catalogue().values():
+        table.add_row(
+            definition.name,
+            definition.type.value,
+            definition.unit or "",
+            ", ".join(definition.settled_by),
+            definition.description,
+        )
+    stdout.print(table)
+
+
+def main() -> None:
+    """Console entry point that turns unexpected failures into one line, exit 1."""
+    try:
+        app()
+    except Exception as error:  # the last line of defence: no traceback for users
+        if os.environ.get("VENAPATH_DEBUG"):
+            raise
+        stderr.print(
+            f"[bold red]internal error:[/] {type(error).__name__}: {error}", highlight=False
+        )
+        sys.exit(1)

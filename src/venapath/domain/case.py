@@ -1,0 +1,631 @@
+"""Case format v1: everything VenaPath can know about one patient episode at one moment.
+
+Every field is optional and absent means *unknown*, never *no*. Write `false` to say
+something was looked for and is not there. Two lists are closed once they are written:
+`diagnoses` (a condition not listed is not diagnosed and not suspected) and
+`imaging.thrombosed_segments` (a segment not listed was not found thrombosed in the
+regions named by `imaging.regions_imaged`).
+
+Units are explicit: either in the field name (`_days`, `_hours`, `_cm`, `_percent`,
+`_mmhg`, `_ml_min`) or as a quantity with a `unit` field (laboratory values).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from venapath.domain.anatomy import SEGMENTS_BY_ID, Region
+from venapath.domain.units import Creatinine, DDimer, Haemoglobin, Platelets
+from venapath.domain.vocabulary import Action, Modality, Side
+
+CASE_FORMAT_VERSION = 1
+
+_MODEL = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+Days = Annotated[int, Field(ge=0, le=36500)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class _Part(BaseModel):
+    model_config = _MODEL
+
+
+# --------------------------------------------------------------------------- patient
+
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+class Patient(_Part):
+    age_years: int | None = Field(default=None, ge=0, le=120)
+    sex: Sex | None = None
+    pregnant: bool | None = None
+    postpartum_days: Days | None = Field(
+        default=None, description="Days since delivery; absent if not postpartum or unknown."
+    )
+    postpartum: bool | None = Field(
+        default=None,
+        description="Within 6 weeks of delivery. Implied true by postpartum_days <= 42.",
+    )
+    breastfeeding: bool | None = None
+    weight_kg: float | None = Field(default=None, gt=0, le=400)
+
+
+# ------------------------------------------------------------------------ risk factors
+
+
+class Thrombophilia(StrEnum):
+    NONE = "none"
+    MILD = "mild"
+    SEVERE = "severe"
+
+
+class Provocation(StrEnum):
+    """Whether the thrombosis followed a transient risk factor (provoked) or not."""
+
+    PROVOKED_TRANSIENT = "provoked_transient"
+    PERSISTENT_RISK_FACTOR = "persistent_risk_factor"
+    UNPROVOKED = "unprovoked"
+
+
+class RiskFactors(_Part):
+    active_cancer: bool | None = Field(
+        default=None, description="Treatment ongoing, within the past 6 months, or palliative."
+    )
+    thrombophilia: Thrombophilia | None = Field(
+        default=None,
+        description="severe: homozygous factor V Leiden or prothrombin G20210A, protein C/S or "
+        "antithrombin deficiency, combined defects (AHA/ASA 2011 via 2014 women's guideline).",
+    )
+    antiphospholipid_syndrome: bool | None = None
+    oral_contraceptives: bool | None = None
+    inflammatory_disease: bool | None = None
+    infection: bool | None = None
+    cns_infection: bool | None = None
+    recent_surgery: bool | None = None
+    days_since_major_surgery: Days | None = None
+    recent_dural_puncture_or_epidural: bool | None = None
+    intracranial_hypotension: bool | None = Field(
+        default=None,
+        description="Intracranial hypotension or a CSF leak, spontaneous or iatrogenic.",
+    )
+    immobilisation: bool | None = Field(
+        default=None, description="Paralysis, paresis or recent plaster immobilisation of the leg."
+    )
+    bedridden_days: Days | None = Field(default=None, description="Recent bed rest, in days.")
+    previous_vte: bool | None = None
+    previous_dvt_documented: bool | None = None
+    previous_cvt_episodes: int | None = Field(default=None, ge=0, le=50)
+    inpatient: bool | None = None
+    head_trauma: bool | None = None
+    provocation: Provocation | None = None
+    distal_extension_risk: bool | None = Field(
+        default=None,
+        description="Clinician's judgement that an isolated distal DVT has risk factors for "
+        "extension (CHEST 2021 lists them in its full text).",
+    )
+    multiple_sclerosis: bool | None = None
+
+
+# ------------------------------------------------------------------------ presentation
+
+
+class SymptomKind(StrEnum):
+    HEADACHE = "headache"
+    ORTHOSTATIC_HEADACHE = "orthostatic_headache"
+    HEADACHE_CHARACTER_CHANGED = "headache_character_changed"
+    BLURRED_VISION = "blurred_vision"
+    FAINTING = "fainting"
+    LOSS_OF_CONSCIOUSNESS = "loss_of_consciousness"
+    LIMB_WEAKNESS = "limb_weakness"
+    SPEECH_DIFFICULTY = "speech_difficulty"
+    SEIZURE = "seizure"
+    CONFUSION = "confusion"
+    NAUSEA_VOMITING = "nausea_vomiting"
+    LEG_PAIN = "leg_pain"
+    LEG_SWELLING = "leg_swelling"
+    LEG_REDNESS = "leg_redness"
+    LEG_WARMTH = "leg_warmth"
+    FEVER = "fever"
+    URINARY_SYMPTOMS = "urinary_symptoms"
+
+
+class Symptom(_Part):
+    kind: SymptomKind
+    onset: AwareDatetime | None = None
+
+
+class ConditionName(StrEnum):
+    CEREBRAL_VENOUS_THROMBOSIS = "cerebral_venous_thrombosis"
+    LEG_DVT = "leg_dvt"
+    ARM_DVT = "arm_dvt"
+    INTRACRANIAL_HYPOTENSION = "intracranial_hypotension"
+    VENOUS_STENOSIS = "venous_stenosis"
+
+
+class DiagnosisStatus(StrEnum):
+    SUSPECTED = "suspected"
+    CONFIRMED = "confirmed"
+    EXCLUDED = "excluded"
+
+
+class Diagnosis(_Part):
+    condition: ConditionName
+    status: DiagnosisStatus
+    at: AwareDatetime | None = Field(default=None, description="When it was diagnosed.")
+    recurrent: bool | None = None
+
+
+class Presentation(_Part):
+    symptom_onset: AwareDatetime | None = Field(
+        default=None, description="Onset of the presenting symptoms (the clock for time windows)."
+    )
+    symptoms: tuple[Symptom, ...] | None = None
+    symptom_free: bool | None = Field(
+        default=None, description="true when the patient was asked and reports no symptoms."
+    )
+
+
+# ------------------------------------------------------------------------------ exam
+
+
+class Consciousness(StrEnum):
+    ALERT = "alert"
+    SOMNOLENT = "somnolent"
+    STUPOR = "stupor"
+    COMA = "coma"
+
+
+class Phlegmasia(StrEnum):
+    NONE = "none"
+    ALBA_DOLENS = "alba_dolens"
+    CERULEA_DOLENS = "cerulea_dolens"
+
+
+class LegExam(_Part):
+    side: Side | None = None
+    entire_leg_swollen: bool | None = None
+    calf_difference_cm: float | None = Field(
+        default=None,
+        ge=0,
+        le=40,
+        description="Calf circumference difference from the other leg, 10 cm below the tibial "
+        "tuberosity.",
+    )
+    deep_vein_tenderness: bool | None = Field(
+        default=None, description="Localised tenderness along the deep venous system."
+    )
+    pain: bool | None = None
+    swelling: bool | None = None
+    redness: bool | None = None
+    warmth: bool | None = None
+    pitting_oedema: bool | None = Field(
+        default=None, description="Pitting oedema confined to the symptomatic leg."
+    )
+    collateral_superficial_veins: bool | None = None
+    severe_symptoms: bool | None = Field(
+        default=None,
+        description="Severe leg symptoms (CHEST: a reason to anticoagulate distal DVT).",
+    )
+    phlegmasia: Phlegmasia | None = None
+    venous_gangrene: bool | None = None
+
+
+class Exam(_Part):
+    gcs: int | None = Field(default=None, ge=3, le=15)
+    gcs_before: int | None = Field(
+        default=None, ge=3, le=15, description="Earlier GCS, to see a fall."
+    )
+    consciousness: Consciousness | None = None
+    mental_status_disorder: bool | None = None
+    focal_deficit: bool | None = None
+    seizure: bool | None = None
+    bilateral_babinski: bool | None = None
+    papilloedema: bool | None = None
+    systolic_bp_mmhg: int | None = Field(default=None, ge=40, le=300)
+    diastolic_bp_mmhg: int | None = Field(default=None, ge=20, le=200)
+    leg: LegExam | None = None
+    alternative_diagnosis_as_likely: bool | None = Field(
+        default=None, description="An alternative diagnosis is at least as likely as DVT (Wells)."
+    )
+
+
+# --------------------------------------------------------------------------- imaging
+
+
+class ThrombosedSegment(_Part):
+    segment: str = Field(description="A segment id from the venous anatomy vocabulary.")
+    side: Side | None = None
+    modality: Modality | None = None
+    occlusive: bool | None = None
+    chronic: bool | None = None
+    seen_at: AwareDatetime | None = None
+
+
+class Imaging(_Part):
+    regions_imaged: tuple[Region, ...] | None = Field(
+        default=None,
+        description="Regions whose veins were imaged; in these, an unlisted segment is not "
+        "thrombosed.",
+    )
+    thrombosed_segments: tuple[ThrombosedSegment, ...] | None = None
+    intracerebral_haemorrhage: bool | None = None
+    haemorrhage_due_to_cvt: bool | None = Field(
+        default=None, description="The haemorrhage is a consequence of the venous thrombosis."
+    )
+    venous_infarct: bool | None = None
+    largest_lesion_cm: float | None = Field(default=None, ge=0, le=25)
+    mass_effect: bool | None = None
+    herniation: bool | None = Field(default=None, description="Herniation or impending herniation.")
+    subdural_collection: bool | None = None
+    cortical_venous_reflux: bool | None = None
+    hydrocephalus: bool | None = None
+    thrombus_extension_to_proximal_veins: bool | None = Field(
+        default=None,
+        description="On serial imaging of a distal DVT, extension into popliteal or above.",
+    )
+    iliac_imaging_inconclusive: bool | None = Field(
+        default=None, description="Ultrasound could not show the veins above the inguinal ligament."
+    )
+    distal_thrombus_extension: bool | None = Field(
+        default=None,
+        description="On serial imaging of a distal DVT, extension within the calf veins.",
+    )
+
+
+# ------------------------------------------------------------------------------ labs
+
+
+class Labs(_Part):
+    platelets: Platelets | None = None
+    inr: float | None = Field(default=None, ge=0.5, le=20)
+    haemoglobin: Haemoglobin | None = None
+    creatinine: Creatinine | None = None
+    egfr_ml_min: float | None = Field(default=None, ge=0, le=250)
+    d_dimer: DDimer | None = None
+    metabolic_or_infection_screen_normal: bool | None = Field(
+        default=None, description="Blood and urine tests exclude infection or a metabolic cause."
+    )
+
+
+# ------------------------------------------------------------------------- treatment
+
+
+class AnticoagulantAgent(StrEnum):
+    LMWH = "lmwh"
+    UNFRACTIONATED_HEPARIN = "unfractionated_heparin"
+    FONDAPARINUX = "fondaparinux"
+    VITAMIN_K_ANTAGONIST = "vitamin_k_antagonist"
+    DABIGATRAN = "dabigatran"
+    RIVAROXABAN = "rivaroxaban"
+    APIXABAN = "apixaban"
+    EDOXABAN = "edoxaban"
+
+    @property
+    def is_doac(self) -> bool:
+        return self in _DOACS
+
+    @property
+    def is_parenteral(self) -> bool:
+        return self in _PARENTERAL
+
+
+_DOACS = frozenset(
+    {
+        AnticoagulantAgent.DABIGATRAN,
+        AnticoagulantAgent.RIVAROXABAN,
+        AnticoagulantAgent.APIXABAN,
+        AnticoagulantAgent.EDOXABAN,
+    }
+)
+_PARENTERAL = frozenset(
+    {
+        AnticoagulantAgent.LMWH,
+        AnticoagulantAgent.UNFRACTIONATED_HEPARIN,
+        AnticoagulantAgent.FONDAPARINUX,
+    }
+)
+
+
+class Anticoagulation(_Part):
+    agent: AnticoagulantAgent | None = None
+    started_at: AwareDatetime | None = None
+    therapeutic: bool | None = None
+    parenteral_lead_in_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=365,
+        description="Days of parenteral heparin before the current oral agent (0 = started orally).",
+    )
+
+
+class ProcedureKind(StrEnum):
+    VENOPLASTY = "venoplasty"
+    VENOUS_STENT = "venous_stent"
+    CATHETER_DIRECTED_THROMBOLYSIS = "catheter_directed_thrombolysis"
+    PHARMACOMECHANICAL_THROMBECTOMY = "pharmacomechanical_thrombectomy"
+    MECHANICAL_THROMBECTOMY = "mechanical_thrombectomy"
+    EPIDURAL_BLOOD_PATCH = "epidural_blood_patch"
+    DECOMPRESSIVE_CRANIECTOMY = "decompressive_craniectomy"
+    LUMBAR_PUNCTURE = "lumbar_puncture"
+    IVC_FILTER = "ivc_filter"
+
+
+class Procedure(_Part):
+    kind: ProcedureKind
+    performed_at: AwareDatetime | None = None
+    segment: str | None = None
+    side: Side | None = None
+    succeeded: bool | None = None
+
+
+class Treatment(_Part):
+    anticoagulation: Anticoagulation | None = None
+    thrombolysis_within_7_days: bool | None = None
+    antiplatelet_or_nsaid: bool | None = None
+    procedures: tuple[Procedure, ...] | None = None
+
+
+class Course(_Part):
+    neurological_deterioration: bool | None = Field(
+        default=None,
+        description="Falling consciousness, new deficit or new seizures since treatment began.",
+    )
+    thrombus_propagation: bool | None = None
+    leg_symptoms_worsening: bool | None = None
+
+
+# ------------------------------------------------------------- bleeding and contraindications
+
+
+class BleedingRisk(_Part):
+    """SIR 2014 (modified) absolute and relative contraindications, TO-ACT exclusions, HAS-BLED items."""
+
+    active_bleeding: bool | None = Field(
+        default=None, description="Active internal bleeding or DIC."
+    )
+    bleeding_disorder: bool | None = None
+    recent_neurovascular_event_3_months: bool | None = Field(
+        default=None,
+        description="Stroke or TIA, intracranial or spinal neurosurgery, or intracranial trauma "
+        "within 3 months.",
+    )
+    anticoagulation_contraindicated: bool | None = Field(
+        default=None, description="An absolute contraindication to anticoagulation."
+    )
+    major_event_within_10_days: bool | None = Field(
+        default=None,
+        description="CPR, major surgery, cataract surgery, delivery, organ biopsy or major trauma "
+        "within 7-10 days.",
+    )
+    intracranial_lesion_or_seizure_disorder: bool | None = None
+    gi_bleeding_within_3_months: bool | None = None
+    internal_eye_surgery_within_3_months: bool | None = None
+    thrombolytic_or_contrast_allergy: bool | None = None
+    right_to_left_shunt: bool | None = None
+    infected_thrombus_suspected: bool | None = None
+    severe_hepatic_dysfunction: bool | None = None
+    bacterial_endocarditis: bool | None = None
+    diabetic_haemorrhagic_retinopathy: bool | None = None
+    previous_major_bleeding: bool | None = None
+    stroke_history: bool | None = None
+    chronic_dialysis_or_renal_transplant: bool | None = None
+    chronic_liver_disease: bool | None = None
+    labile_inr: bool | None = None
+    alcohol_units_per_week: int | None = Field(default=None, ge=0, le=400)
+
+
+class Function(_Part):
+    ambulatory: bool | None = None
+    good_functional_status: bool | None = None
+    life_expectancy_over_1_year: bool | None = None
+
+
+# ------------------------------------------------------------------------ follow-up
+
+
+class SymptomResponse(StrEnum):
+    MARKED = "marked"
+    SLIGHT = "slight"
+    NONE = "none"
+    WORSENING = "worsening"
+
+
+class Indication(StrEnum):
+    CCSVI_MULTIPLE_SCLEROSIS = "ccsvi_multiple_sclerosis"
+    ILIAC_VEIN_COMPRESSION = "iliac_vein_compression"
+    POST_THROMBOTIC_OBSTRUCTION = "post_thrombotic_obstruction"
+    ACUTE_DVT = "acute_dvt"
+    IDIOPATHIC_INTRACRANIAL_HYPERTENSION = "idiopathic_intracranial_hypertension"
+    CEREBRAL_VENOUS_THROMBOSIS = "cerebral_venous_thrombosis"
+    OTHER = "other"
+
+
+class VillaltaItems(_Part):
+    """Villalta scale items, each 0 (none) to 3 (severe); the ulcer is separate."""
+
+    pain: int | None = Field(default=None, ge=0, le=3)
+    cramps: int | None = Field(default=None, ge=0, le=3)
+    heaviness: int | None = Field(default=None, ge=0, le=3)
+    paraesthesia: int | None = Field(default=None, ge=0, le=3)
+    pruritus: int | None = Field(default=None, ge=0, le=3)
+    pretibial_oedema: int | None = Field(default=None, ge=0, le=3)
+    skin_induration: int | None = Field(default=None, ge=0, le=3)
+    hyperpigmentation: int | None = Field(default=None, ge=0, le=3)
+    redness: int | None = Field(default=None, ge=0, le=3)
+    venous_ectasia: int | None = Field(default=None, ge=0, le=3)
+    pain_on_calf_compression: int | None = Field(default=None, ge=0, le=3)
+    venous_ulcer: bool | None = None
+
+
+class FollowUp(_Part):
+    """Present only when the case is a post-procedure follow-up; absent means it is not one."""
+
+    procedure_kind: ProcedureKind | None = None
+    procedure_date: AwareDatetime | None = None
+    indication: Indication | None = None
+    earlier_repeat_procedures: int | None = Field(
+        default=None, ge=0, le=50, description="Repeat procedures on this vein before the last one."
+    )
+    symptom_response: SymptomResponse | None = None
+    improvement_lasted_days: Days | None = None
+    reverted_for_days: Days | None = Field(
+        default=None, description="How long symptoms have been back at the pre-procedure level."
+    )
+    worsening_for_days: Days | None = Field(
+        default=None, description="How long symptoms have kept worsening since the procedure."
+    )
+    symptoms_back_within_hours: bool | None = None
+    fever_or_urinary_symptoms: bool | None = None
+    in_stent_stenosis_percent: Percent | None = None
+    stent_occluded: bool | None = None
+    villalta: VillaltaItems | None = None
+
+
+class ProposedProcedure(_Part):
+    """A procedure someone is asking for, to be checked against the evidence."""
+
+    action: Action
+    indication: Indication | None = None
+
+
+# ------------------------------------------------------------------------------ case
+
+
+class Case(_Part):
+    """One patient episode at one moment. See docs/case-format.md."""
+
+    format_version: int = Field(default=CASE_FORMAT_VERSION, ge=1, le=CASE_FORMAT_VERSION)
+    case_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    as_of: AwareDatetime | None = Field(
+        default=None, description="The moment the case describes; evaluation time if absent."
+    )
+    patient: Patient | None = None
+    risk_factors: RiskFactors | None = None
+    diagnoses: tuple[Diagnosis, ...] | None = None
+    presentation: Presentation | None = None
+    exam: Exam | None = None
+    imaging: Imaging | None = None
+    labs: Labs | None = None
+    treatment: Treatment | None = None
+    course: Course | None = None
+    bleeding_risk: BleedingRisk | None = None
+    function: Function | None = None
+    follow_up: FollowUp | None = None
+    proposed_procedures: tuple[ProposedProcedure, ...] | None = Field(
+        default=None, description="Procedures someone asks for; absent means none is proposed."
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        _check_consistency(self)
+        return self
+
+
+class ContradictionError(ValueError):
+    """Two parts of a case cannot both be true; `pointer` names the field to fix."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        super().__init__(f"{pointer}: {message}")
+        self.pointer = pointer
+        self.message = message
+
+
+def _check_consistency(case: Case) -> None:
+    """Reject contradictions a clinician would spot at once, naming the field (JSON pointer)."""
+    patient = case.patient
+    if patient is not None and patient.sex is Sex.MALE:
+        for name in ("pregnant", "postpartum", "postpartum_days", "breastfeeding"):
+            value = getattr(patient, name)
+            if value not in (None, False):
+                raise ContradictionError(f"/patient/{name}", f"{name} is set for a male patient")
+    if patient is not None and patient.pregnant and patient.postpartum_days is not None:
+        raise ContradictionError(
+            "/patient/postpartum_days", "a patient cannot be pregnant and postpartum at once"
+        )
+    young = patient is not None and patient.age_years is not None and patient.age_years < 10
+    if young and patient is not None and patient.pregnant:
+        raise ContradictionError("/patient/pregnant", "pregnancy stated for a child under 10")
+    exam = case.exam
+    if exam is not None and exam.gcs is not None and exam.consciousness is not None:
+        if exam.consciousness is Consciousness.ALERT and exam.gcs < 13:
+            raise ContradictionError(
+                "/exam/consciousness", f"'alert' contradicts GCS {exam.gcs} (alert needs GCS >= 13)"
+            )
+        if exam.consciousness is Consciousness.COMA and exam.gcs > 8:
+            raise ContradictionError(
+                "/exam/consciousness", f"'coma' contradicts GCS {exam.gcs} (coma is GCS <= 8)"
+            )
+    _check_segments(case)
+    _check_timeline(case)
+
+
+def _check_segments(case: Case) -> None:
+    imaging = case.imaging
+    if imaging is None or imaging.thrombosed_segments is None:
+        return
+    for index, item in enumerate(imaging.thrombosed_segments):
+        segment = SEGMENTS_BY_ID.get(item.segment)
+        if segment is None:
+            raise UnknownWordError(
+                f"/imaging/thrombosed_segments/{index}/segment",
+                item.segment,
+                tuple(SEGMENTS_BY_ID),
+            )
+        if not segment.paired and item.side in (Side.LEFT, Side.RIGHT, Side.BILATERAL):
+            raise ContradictionError(
+                f"/imaging/thrombosed_segments/{index}/side",
+                f"{item.segment} is a midline vein and has no {item.side.value} side",
+            )
+        if imaging.regions_imaged is not None and segment.region not in imaging.regions_imaged:
+            raise ContradictionError(
+                f"/imaging/thrombosed_segments/{index}/segment",
+                f"{item.segment} lies in region '{segment.region.value}', which "
+                "imaging.regions_imaged does not list",
+            )
+
+
+def _check_timeline(case: Case) -> None:
+    as_of = case.as_of
+    if as_of is None:
+        return
+    stamped: list[tuple[str, datetime | None]] = []
+    if case.presentation is not None:
+        stamped.append(("/presentation/symptom_onset", case.presentation.symptom_onset))
+    if case.follow_up is not None:
+        stamped.append(("/follow_up/procedure_date", case.follow_up.procedure_date))
+    if case.treatment is not None and case.treatment.anticoagulation is not None:
+        stamped.append(
+            ("/treatment/anticoagulation/started_at", case.treatment.anticoagulation.started_at)
+        )
+    for index, diagnosis in enumerate(case.diagnoses or ()):
+        stamped.append((f"/diagnoses/{index}/at", diagnosis.at))
+    for pointer, moment in stamped:
+        if moment is not None and moment > as_of:
+            raise ContradictionError(
+                pointer, f"{moment.isoformat()} is after as_of {as_of.isoformat()}"
+            )
+
+
+class UnknownWordError(ValueError):
+    """A word that is not in a closed vocabulary; carries the nearest known words."""
+
+    def __init__(self, pointer: str, word: str, vocabulary: tuple[str, ...]) -> None:
+        import difflib
+
+        self.pointer = pointer
+        self.word = word
+        self.suggestions = tuple(difflib.get_close_matches(word, vocabulary, n=3, cutoff=0.5))
+        hint = (
+            f"; did you mean {' or '.join(repr(s) for s in self.suggestions)}?"
+            if self.suggestions
+            else ""
+        )
+        self.message = f"unknown word {word!r}{hint}"
+        super().__init__(f"{pointer}: {self.message}")

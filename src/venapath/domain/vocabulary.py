@@ -1,0 +1,115 @@
+"""Closed vocabularies shared by the knowledge base, the engine and every output.
+
+They are closed on purpose: a rule can only recommend an action that appears here, so a
+typo in the knowledge base is a load error rather than a silently ignored recommendation.
+Detail (agent, dose hint, device class) travels as attributes on a recommendation, never
+as a new word.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Action(StrEnum):
+    """What a recommendation asks the team to do."""
+
+    EMERGENCY_CARE = "emergency_care"
+    ANTICOAGULATION = "anticoagulation"
+    CATHETER_DIRECTED_THROMBOLYSIS = "catheter_directed_thrombolysis"
+    PHARMACOMECHANICAL_THROMBECTOMY = "pharmacomechanical_thrombectomy"
+    MECHANICAL_THROMBECTOMY = "mechanical_thrombectomy"
+    ANGIOPLASTY = "angioplasty"
+    VENOUS_STENTING = "venous_stenting"
+    EPIDURAL_BLOOD_PATCH = "epidural_blood_patch"
+    DECOMPRESSIVE_SURGERY = "decompressive_surgery"
+    DIAGNOSTIC_IMAGING = "diagnostic_imaging"
+    REPEAT_IMAGING = "repeat_imaging"
+    LABORATORY_WORKUP = "laboratory_workup"
+    RETREATMENT = "retreatment"
+    WATCHFUL_WAITING = "watchful_waiting"
+    SPECIALIST_REFERRAL = "specialist_referral"
+
+
+class Strength(StrEnum):
+    """How strongly an action is advised. Ordered from strongest to weakest by `rank`."""
+
+    RECOMMENDED = "recommended"
+    CONSIDER = "consider"
+    NOT_RECOMMENDED = "not_recommended"
+    CONTRAINDICATED = "contraindicated"
+
+    @property
+    def rank(self) -> int:
+        """Higher means more in favour of doing the action; caps only ever lower it."""
+        return _STRENGTH_RANK[self]
+
+    def capped_at(self, ceiling: Strength) -> Strength:
+        """The weaker of this strength and `ceiling` (a contraindication's cap)."""
+        return self if self.rank <= ceiling.rank else ceiling
+
+
+_STRENGTH_RANK = {
+    Strength.RECOMMENDED: 3,
+    Strength.CONSIDER: 2,
+    Strength.NOT_RECOMMENDED: 1,
+    Strength.CONTRAINDICATED: 0,
+}
+
+
+class Urgency(StrEnum):
+    """How soon an action is needed."""
+
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent."""
+        return _URGENCY_RANK[self]
+
+
+_URGENCY_RANK = {Urgency.EMERGENCY: 2, Urgency.URGENT: 1, Urgency.ROUTINE: 0}
+
+
+class SourceKind(StrEnum):
+    """What kind of document a citation points to; protocols are not guidelines."""
+
+    GUIDELINE = "guideline"
+    SCIENTIFIC_STATEMENT = "scientific_statement"
+    POSITION_STATEMENT = "position_statement"
+    CONSENSUS = "consensus"
+    RANDOMISED_TRIAL = "randomised_trial"
+    SYSTEMATIC_REVIEW = "systematic_review"
+    COHORT = "cohort"
+    CASE_REPORT = "case_report"
+    CLINIC_PROTOCOL = "clinic_protocol"
+    PRACTICE_STATEMENT = "practice_statement"
+    REGULATORY_NOTICE = "regulatory_notice"
+    SCORE_DERIVATION = "score_derivation"
+    REVIEW = "review"
+    PATIENT_INFORMATION = "patient_information"
+
+
+class Side(StrEnum):
+    """Laterality of a venous segment."""
+
+    LEFT = "left"
+    RIGHT = "right"
+    BILATERAL = "bilateral"
+    MIDLINE = "midline"
+
+
+class Modality(StrEnum):
+    """How a thrombosed segment was shown."""
+
+    MR_VENOGRAPHY = "mr_venography"
+    CT_VENOGRAPHY = "ct_venography"
+    MRI = "mri"
+    CT = "ct"
+    DIGITAL_SUBTRACTION_ANGIOGRAPHY = "digital_subtraction_angiography"
+    DUPLEX_ULTRASOUND = "duplex_ultrasound"
+    COMPRESSION_ULTRASOUND = "compression_ultrasound"
+    CATHETER_VENOGRAPHY = "catheter_venography"
+    INTRAVASCULAR_ULTRASOUND = "intravascular_ultrasound"

@@ -1,0 +1,1 @@
+"""The knowledge base: versioned rules, sources, pathways and time windows, loaded strictly."""

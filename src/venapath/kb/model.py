@@ -1,0 +1,216 @@
+"""The knowledge base as typed data: sources, rules, pathways, time windows.
+
+Loading (kb/loader.py) turns the YAML under kb/data/ into these objects and refuses
+anything it cannot vouch for: a rule without a source, with an unknown fact, or with a
+malformed condition is an error naming the rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+from venapath.domain.vocabulary import Action, SourceKind, Strength, Urgency
+from venapath.kb.conditions import Compiled, Condition
+
+SAFETY_PATHWAY = "safety"
+"""Contraindication rules belong to no clinical pathway: they screen every patient."""
+
+RULE_ID = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(BaseModel):
+    """One entry of the bibliography. `kind` keeps clinic protocols apart from guidelines."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    title: str = Field(min_length=5)
+    authors: str | None = None
+    year: int | None = Field(
+        default=None,
+        ge=1900,
+        le=2100,
+        description="Null for undated web pages (the seed documents).",
+    )
+    kind: SourceKind
+    publication: str | None = None
+    doi: str | None = None
+    pmid: str | None = None
+    url: HttpUrl | None = None
+    grading: str | None = Field(default=None, description="The grading system the source uses.")
+    note: str | None = None
+
+
+class CitationSpec(BaseModel):
+    model_config = _STRICT
+    source: str
+    evidence: str = Field(
+        min_length=2, description="Class/level or strength as the source states it."
+    )
+    locator: str | None = Field(
+        default=None, description="Section, table or recommendation number."
+    )
+
+
+class RuleKind(StrEnum):
+    RECOMMENDATION = "recommendation"
+    CONTRAINDICATION = "contraindication"
+    ALERT = "alert"
+
+
+class AlertSeverity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class RecommendSpec(BaseModel):
+    model_config = _STRICT
+    action: Action
+    strength: Strength
+    urgency: Urgency
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class ContraindicationSpec(BaseModel):
+    model_config = _STRICT
+    actions: list[Action] = Field(min_length=1)
+    ceiling: Strength
+    severity: str = Field(pattern=r"^(absolute|relative)$")
+
+
+class AlertSpec(BaseModel):
+    model_config = _STRICT
+    severity: AlertSeverity
+    message: str = Field(min_length=5)
+
+
+class RuleSpec(BaseModel):
+    """A rule as written in YAML (before its condition is parsed)."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=RULE_ID)
+    pathway: str
+    kind: RuleKind = RuleKind.RECOMMENDATION
+    title: str = Field(min_length=5)
+    when: dict[str, object]
+    recommend: RecommendSpec | None = None
+    contraindication: ContraindicationSpec | None = None
+    alert: AlertSpec | None = None
+    rationale: str = Field(min_length=20)
+    citations: list[CitationSpec] = Field(min_length=1)
+    disagrees_with: list[str] = Field(default_factory=list)
+
+
+class PathwaySpec(BaseModel):
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    title: str
+    description: str
+    applies_when: dict[str, object]
+
+
+class TimeWindowSpec(BaseModel):
+    """A time limit a cited source gives for an action, measured on a clock fact."""
+
+    model_config = _STRICT
+    id: str = Field(pattern=RULE_ID)
+    pathway: str
+    label: str
+    actions: list[Action] = Field(min_length=1)
+    clock: str
+    limit: float = Field(gt=0)
+    unit: str = Field(pattern=r"^(h|d)$")
+    bound: str = Field(
+        default="upper",
+        pattern=r"^(upper|lower)$",
+        description="upper: act before the limit; lower: not before the limit.",
+    )
+    meaning: str = Field(description="What it means to be inside or past the window.")
+    citations: list[CitationSpec] = Field(min_length=1)
+
+
+class Manifest(BaseModel):
+    model_config = _STRICT
+    name: str
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$")
+    released: str
+    description: str
+
+
+# ----------------------------------------------------------------- loaded (compiled) forms
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: Source
+    evidence: str
+    locator: str | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    pathway: str
+    kind: RuleKind
+    title: str
+    condition: Condition
+    check: Compiled
+    rationale: str
+    citations: tuple[Citation, ...]
+    facts: frozenset[str]
+    recommend: RecommendSpec | None = None
+    contraindication: ContraindicationSpec | None = None
+    alert: AlertSpec | None = None
+    disagrees_with: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pathway:
+    id: str
+    title: str
+    description: str
+    condition: Condition
+    check: Compiled
+    facts: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    id: str
+    pathway: str
+    label: str
+    actions: tuple[Action, ...]
+    clock: str
+    limit: float
+    unit: str
+    bound: str
+    meaning: str
+    citations: tuple[Citation, ...]
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Everything the engine needs, already checked and compiled."""
+
+    manifest: Manifest
+    content_hash: str
+    sources: dict[str, Source]
+    pathways: tuple[Pathway, ...]
+    rules: tuple[Rule, ...]
+    time_windows: tuple[TimeWindow, ...]
+    rules_by_pathway: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        """The knowledge version every output names: release plus content hash."""
+        return f"{self.manifest.version}+{self.content_hash[:12]}"
+
+    def rule(self, rule_id: str) -> Rule:
+        for rule in self.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)

@@ -1,0 +1,1 @@
+"""Services shared by every entry point: reading cases, evaluating them."""

@@ -1,0 +1,195 @@
+"""Read a case file (YAML or JSON) and turn every problem into field + message.
+
+Callers (CLI, REST, web) never see a traceback or a raw pydantic error: they get
+`CaseInputError.problems`, each naming a JSON pointer into the case and what is wrong,
+with the nearest known words when a vocabulary word or field name is misspelt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import types
+import typing
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from venapath.domain.case import Case, ContradictionError, UnknownWordError
+
+MAX_CASE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    pointer: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.pointer or '/'}: {self.message}"
+
+
+class CaseInputError(Exception):
+    """The case cannot be read; `problems` says where and why."""
+
+    def __init__(self, source: str, problems: list[InputProblem]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+
+
+def load_case_file(path: Path) -> Case:
+    """Read and validate one case file."""
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        raise CaseInputError(
+            str(path), [InputProblem("", f"cannot read file: {error.strerror}")]
+        ) from None
+    return parse_case_text(raw, str(path), json_only=path.suffix.lower() == ".json")
+
+
+def parse_case_text(raw: bytes | str, source: str = "<case>", *, json_only: bool = False) -> Case:
+    """Parse YAML (a superset of JSON) or strict JSON, then validate against case format v1."""
+    if len(raw) > MAX_CASE_BYTES:
+        raise CaseInputError(
+            source, [InputProblem("", f"case is larger than {MAX_CASE_BYTES} bytes")]
+        )
+    data = _decode(raw, source, json_only=json_only)
+    return validate_case_data(data, source)
+
+
+def validate_case_data(data: object, source: str = "<case>") -> Case:
+    if not isinstance(data, dict):
+        raise CaseInputError(
+            source, [InputProblem("", "a case must be a mapping (object) at the top level")]
+        )
+    try:
+        return Case.model_validate(data)
+    except ValidationError as error:
+        raise CaseInputError(source, _problems(error, data)) from None
+
+
+def _decode(raw: bytes | str, source: str, *, json_only: bool) -> Any:
+    text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
+    if json_only:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise CaseInputError(
+                source,
+                [
+                    InputProblem(
+                        "",
+                        f"malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}",
+                    )
+                ],
+            ) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise CaseInputError(
+            source, [InputProblem("", f"malformed YAML{where}: {problem}")]
+        ) from None
+
+
+def _problems(error: ValidationError, data: dict[str, Any]) -> list[InputProblem]:
+    problems: list[InputProblem] = []
+    for detail in error.errors(include_url=False):
+        problem = _one_problem(detail, data)
+        if problem not in problems:
+            problems.append(problem)
+    return problems
+
+
+def _one_problem(detail: Any, data: dict[str, Any]) -> InputProblem:
+    location = [
+        part
+        for part in detail["loc"]
+        if not (isinstance(part, str) and part.startswith("function-"))
+    ]
+    pointer = "/" + "/".join(str(part) for part in location) if location else ""
+    cause = (detail.get("ctx") or {}).get("error")
+    if isinstance(cause, ContradictionError | UnknownWordError):
+        return InputProblem(cause.pointer, cause.message)
+    kind = detail["type"]
+    if kind == "enum":
+        given = detail.get("input")
+        expected = _enum_values(location)
+        near = difflib.get_close_matches(str(given), expected, n=3, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+        return InputProblem(
+            pointer, f"unknown word {given!r}{hint} (expected one of: {', '.join(expected)})"
+        )
+    if kind == "extra_forbidden":
+        field = str(location[-1]) if location else "?"
+        known = _field_names(location[:-1])
+        near = difflib.get_close_matches(field, known, n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
+        return InputProblem(pointer, f"unknown field {field!r}{hint}")
+    if kind == "missing":
+        return InputProblem(pointer, "required field is missing")
+    message = str(detail["msg"]).removeprefix("Value error, ")
+    return InputProblem(pointer, f"{message} (got {detail.get('input')!r})")
+
+
+def _model_at(location: list[Any]) -> Any:
+    """The annotation reached by following `location` through the case model."""
+    current: Any = Case
+    for part in location:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            args = typing.get_args(current)
+            current = args[0] if args else current
+            continue
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            if field is None:
+                return None
+            current = field.annotation
+        else:
+            return None
+    return _unwrap(current)
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Strip Optional/Annotated; keep tuple[...] so list indexes can step into it."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            options = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _enum_values(location: list[Any]) -> list[str]:
+    annotation = _model_at(location)
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [str(member.value) for member in annotation]
+    return []
+
+
+def _field_names(location: list[Any]) -> list[str]:
+    annotation = _model_at(location)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def load_json_or_yaml(path: Path) -> Any:
+    """Read a data file the same way cases are read (for tools that need the raw mapping)."""
+    return _decode(path.read_bytes(), str(path), json_only=path.suffix.lower() == ".json")
+
+
+def as_pointer(parts: list[str | int]) -> str:
+    return "/" + "/".join(str(part) for part in parts)

@@ -1,0 +1,74 @@
+"""Properties every score must have, checked on random fact assignments (hypothesis).
+
+The central one is soundness under missing data: forgetting facts may only widen the
+reported range and the set of possible bands, never move them away from the answer the
+full facts give. A rule reading a score output may then trust any value that is not None.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scoring_support import full_assignment, read_facts, theoretical_range
+
+from venapath.domain.facts import FactValue
+from venapath.scores.base import ScoreDefinition, compute, output_facts
+from venapath.scores.registry import SCORES
+
+DEFINITIONS = pytest.mark.parametrize("definition", list(SCORES.values()), ids=list(SCORES))
+
+
+@DEFINITIONS
+@settings(max_examples=150)
+@given(data=st.data())
+def test_full_information_gives_points_in_range_and_one_band(
+    definition: ScoreDefinition, data: st.DataObject
+) -> None:
+    facts = data.draw(full_assignment(read_facts(definition)))
+    result = compute(definition, facts)
+    low, high = theoretical_range(definition)
+    assert result.points is not None
+    assert low <= result.points <= high
+    assert result.min_points == result.max_points == result.points
+    assert result.missing == []
+    assert result.band is not None
+    assert result.interpretation
+
+
+@DEFINITIONS
+@settings(max_examples=300)
+@given(data=st.data())
+def test_forgetting_facts_only_widens_the_answer(
+    definition: ScoreDefinition, data: st.DataObject
+) -> None:
+    names = read_facts(definition)
+    full = data.draw(full_assignment(names))
+    forgotten = data.draw(st.sets(st.sampled_from(names)))
+    partial: dict[str, FactValue] = {**full, **dict.fromkeys(forgotten)}
+
+    known = compute(definition, full)
+    guessed = compute(definition, partial)
+    low, high = theoretical_range(definition)
+
+    assert known.points is not None
+    assert low <= guessed.min_points <= known.points <= guessed.max_points <= high
+    assert known.band in guessed.possible_bands
+    if guessed.band is not None:
+        assert guessed.band == known.band
+    assert set(guessed.missing) <= forgotten
+    if guessed.points is not None:
+        assert guessed.points == known.points
+
+    known_outputs = output_facts(definition, known)
+    assert None not in known_outputs.values()
+    for name, value in output_facts(definition, guessed).items():
+        assert value is None or value == known_outputs[name]
+
+
+@DEFINITIONS
+def test_nothing_known_gives_the_whole_range(definition: ScoreDefinition) -> None:
+    result = compute(definition, {})
+    assert (result.min_points, result.max_points) == theoretical_range(definition)
+    assert result.points is None
+    assert set(result.missing) == set(read_facts(definition))
