@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from venapath.domain.anatomy import GROUPS, GROUPS_BY_ID, SEGMENTS_BY_ID, Region
@@ -234,14 +235,15 @@ def _previous_dvt(case: Case, _now: datetime) -> Truth:
 
 
 def _recurrent_cvt(case: Case, _now: datetime) -> Truth:
+    """Either source settles it: prior episodes in the history, or a diagnosis marked recurrent."""
     episodes = _attr(case.risk_factors, "previous_cvt_episodes")
     from_history = None if episodes is None else episodes >= 1
     flagged = [
         d.recurrent
         for d in case.diagnoses or ()
-        if d.condition is ConditionName.CEREBRAL_VENOUS_THROMBOSIS
+        if d.condition is ConditionName.CEREBRAL_VENOUS_THROMBOSIS and d.recurrent is not None
     ]
-    return k_or([from_history, *flagged])
+    return k_or([from_history, *flagged]) if flagged else from_history
 
 
 def _provocation(case: Case, _now: datetime) -> str | None:
@@ -762,6 +764,13 @@ _boolean(
     "/labs/d_dimer/positive",
     _d_dimer_positive,
 )
+_fact(
+    "infection_screen_recorded_normal",
+    FactType.BOOLEAN,
+    "The record shows a normal blood and urine screen (false when none is recorded)",
+    ["/labs/metabolic_or_infection_screen_normal"],
+    lambda c, n: _attr(c.labs, "metabolic_or_infection_screen_normal") is True,
+)
 _boolean(
     "metabolic_or_infection_screen_normal",
     "Blood and urine tests exclude infection or a metabolic cause",
@@ -1195,8 +1204,9 @@ for _name, _score, _description, _settled_by in (
 # ------------------------------------------------------------------------- access
 
 
+@cache
 def catalogue() -> dict[str, FactDefinition]:
-    """Every fact, by name, in declaration order."""
+    """Every fact, by name, in declaration order (complete once this module is imported)."""
     return {definition.name: definition for definition in _CATALOGUE}
 
 

@@ -291,56 +291,58 @@ def deciding_unknowns(condition: Condition, facts: Mapping[str, FactValue]) -> l
     """Unknown facts whose value could still change an unknown condition's outcome.
 
     In an unknown `all`, the unknown children matter (true ones don't); in an unknown `any`,
-    likewise. Children already decided cannot change the result and are skipped.
+    likewise. Children already decided cannot change the result and are skipped. One pass.
     """
     found: list[str] = []
-    _collect_unknowns(condition, facts, found)
+    for name in _unknowns(condition, facts)[1]:
+        if name not in found:
+            found.append(name)
     return found
 
 
-def _collect_unknowns(
-    condition: Condition, facts: Mapping[str, FactValue], found: list[str]
-) -> None:
-    if evaluate_tree(condition, facts) is not None:
-        return
+def _unknowns(condition: Condition, facts: Mapping[str, FactValue]) -> tuple[Truth, list[str]]:
+    """(value, the unknown facts behind it if it is unknown) in a single traversal."""
     if isinstance(condition, Leaf):
-        if condition.fact not in found:
-            found.append(condition.fact)
-        return
+        value = condition.test(facts.get(condition.fact))
+        return value, ([condition.fact] if value is None else [])
     if isinstance(condition, Not):
-        _collect_unknowns(condition.child, facts, found)
-        return
-    for child in condition.children:
-        _collect_unknowns(child, facts, found)
+        inner, names = _unknowns(condition.child, facts)
+        return (None if inner is None else not inner), names
+    results = [_unknowns(child, facts) for child in condition.children]
+    values = [value for value, _ in results]
+    decisive = isinstance(condition, AnyOf)  # True decides an any; False decides an all
+    if decisive in values:
+        return decisive, []
+    if None in values:
+        return None, [name for value, names in results if value is None for name in names]
+    return not decisive, []
 
 
 def deciding_leaves(condition: Condition, facts: Mapping[str, FactValue]) -> list[str]:
     """Short human reasons for a decided condition: the leaves that made it true or false."""
-    reasons: list[str] = []
-    _collect_reasons(condition, facts, reasons)
-    return reasons
+    return _reasons(condition, facts)[1]
 
 
-def _collect_reasons(
-    condition: Condition, facts: Mapping[str, FactValue], reasons: list[str]
-) -> None:
+def _reasons(condition: Condition, facts: Mapping[str, FactValue]) -> tuple[Truth, list[str]]:
+    """(value, the leaves that decided it) in a single traversal.
+
+    A true `all` or a false `any` is explained by every child; a false `all` or a true `any`
+    by its first deciding child; an unknown one by its unknown children.
+    """
     if isinstance(condition, Leaf):
         value = facts.get(condition.fact)
-        reasons.append(f"{condition.describe()} [{condition.fact}={_show(value)}]")
-        return
+        return condition.test(value), [f"{condition.describe()} [{condition.fact}={_show(value)}]"]
     if isinstance(condition, Not):
-        _collect_reasons(condition.child, facts, reasons)
-        return
-    outcome = evaluate_tree(condition, facts)
-    values = [(child, evaluate_tree(child, facts)) for child in condition.children]
-    if outcome is None:
-        targets = [child for child, value in values if value is None]
-    elif (isinstance(condition, All) and outcome) or (isinstance(condition, AnyOf) and not outcome):
-        targets = [child for child, _ in values]  # every child agreed
-    else:
-        targets = [next(child for child, value in values if value is outcome)]  # the first decider
-    for child in targets:
-        _collect_reasons(child, facts, reasons)
+        inner, reasons = _reasons(condition.child, facts)
+        return (None if inner is None else not inner), reasons
+    results = [_reasons(child, facts) for child in condition.children]
+    decisive = isinstance(condition, AnyOf)
+    for value, reasons in results:
+        if value is decisive:
+            return decisive, reasons
+    if any(value is None for value, _ in results):
+        return None, [r for value, reasons in results if value is None for r in reasons]
+    return not decisive, [r for _, reasons in results for r in reasons]
 
 
 def _show(value: FactValue) -> str:

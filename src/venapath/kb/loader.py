@@ -104,7 +104,10 @@ def _load(directory: Path) -> KnowledgeBase:
     if problems or manifest is None:
         raise KnowledgeBaseError(problems)
     ordered = tuple(sorted(rules, key=lambda r: r.id))
-    by_pathway = {p.id: tuple(r for r in ordered if r.pathway == p.id) for p in pathways}
+    by_pathway = {
+        pathway_id: tuple(r for r in ordered if r.pathway == pathway_id)
+        for pathway_id in [SAFETY_PATHWAY, *(p.id for p in pathways)]
+    }
     return KnowledgeBase(
         manifest=manifest,
         content_hash=_content_hash(directory, files),

@@ -189,13 +189,13 @@ class ScoreResult(BaseModel):
 
 def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
     """Score `facts`, carrying unknown items as a range instead of guessing them."""
-    item_results: list[ScoreItemResult] = []
+    items: list[dict[str, object]] = []
     low = high = 0
     missing: list[str] = []
     for item in definition.items:
         points = item.points(facts)
-        item_results.append(
-            ScoreItemResult(id=item.id, label=item.label, points=points, facts=list(item.facts))
+        items.append(
+            {"id": item.id, "label": item.label, "points": points, "facts": list(item.facts)}
         )
         if points is None:
             low += item.min_points
@@ -213,25 +213,29 @@ def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
     if band is not None:
         interpretation = next(b.interpretation for b in definition.bands if b.label == band) or None
     citation = definition.citation
-    return ScoreResult(
-        id=definition.id,
-        title=definition.title,
-        points=low if low == high and not missing else None,
-        min_points=low,
-        max_points=high,
-        band=band,
-        possible_bands=possible,
-        interpretation=interpretation,
-        items=item_results,
-        missing=missing,
-        citation=ScoreCitationOut(
-            id=citation.id,
-            title=citation.title,
-            year=citation.year,
-            evidence=citation.evidence,
-            url=citation.url,
-        ),
-        notes=list(definition.notes),
+    # Validated once from plain data: pydantic's compiled validator is faster than building
+    # each nested model in Python.
+    return ScoreResult.model_validate(
+        {
+            "id": definition.id,
+            "title": definition.title,
+            "points": low if low == high and not missing else None,
+            "min_points": low,
+            "max_points": high,
+            "band": band,
+            "possible_bands": possible,
+            "interpretation": interpretation,
+            "items": items,
+            "missing": missing,
+            "citation": {
+                "id": citation.id,
+                "title": citation.title,
+                "year": citation.year,
+                "evidence": citation.evidence,
+                "url": citation.url,
+            },
+            "notes": list(definition.notes),
+        }
     )
 
 
@@ -252,10 +256,12 @@ def _apply_override(
 
 
 def _bands_between(definition: ScoreDefinition, low: int, high: int) -> list[str]:
+    """Labels of the bands that overlap [low, high], in definition order."""
     labels: list[str] = []
-    for points in range(low, high + 1):
-        band = definition.band_of(points)
-        if band is not None and band.label not in labels:
+    for band in definition.bands:
+        starts_before_high = band.low is None or band.low <= high
+        ends_after_low = band.high is None or band.high >= low
+        if starts_before_high and ends_after_low and band.label not in labels:
             labels.append(band.label)
     return labels
 

@@ -56,12 +56,19 @@ def compute_applicable(facts: Facts) -> dict[str, ScoreResult]:
     return {definition.id: compute(definition, facts) for definition in applicable(facts)}
 
 
-def score_facts(facts: Facts) -> dict[str, bool | None]:
-    """Every score output fact: computed for applicable scores, None for the others."""
+def score_facts(
+    facts: Facts, results: dict[str, ScoreResult] | None = None
+) -> dict[str, bool | None]:
+    """Every score output fact: from the applicable scores' results, None for the others.
+
+    Pass `results` from `compute_applicable` to avoid computing the scores twice.
+    """
+    computed = compute_applicable(facts) if results is None else results
     values: dict[str, bool | None] = {}
     for definition in SCORES.values():
-        if applies(definition, facts):
-            values.update(output_facts(definition, compute(definition, facts)))
+        result = computed.get(definition.id)
+        if result is not None:
+            values.update(output_facts(definition, result))
         else:
             values.update({output.name: None for output in definition.outputs})
     return values
