@@ -47,7 +47,9 @@ def main() -> None:
     kb = load_knowledge_base()
     cases = [load_case_file(path) for path in CASES]
     prepared = [(case, derive_facts(case, case.as_of)) for case in cases if case.as_of]  # type: ignore[arg-type]
-    print(f"knowledge {kb.version}: {len(kb.rules)} rules; {len(prepared)} example cases; one core\n")
+    print(
+        f"knowledge {kb.version}: {len(kb.rules)} rules; {len(prepared)} example cases; one core\n"
+    )
 
     index = [0]
 
@@ -77,11 +79,14 @@ def main() -> None:
     walls = []
     for _ in range(7):
         start = time.perf_counter()
-        subprocess.run([str(cli), "evaluate", "--format", "json", str(target)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [str(cli), "evaluate", "--format", "json", str(target)], check=True, capture_output=True
+        )
         walls.append(time.perf_counter() - start)
-    print(f"\n`venapath evaluate --format json <seed case>` wall time: median "
-          f"{statistics.median(walls):.3f} s, min {min(walls):.3f} s, max {max(walls):.3f} s (7 runs)")
+    print(
+        f"\n`venapath evaluate --format json <seed case>` wall time: median "
+        f"{statistics.median(walls):.3f} s, min {min(walls):.3f} s, max {max(walls):.3f} s (7 runs)"
+    )
     sys.stdout.flush()
 
 

@@ -15,7 +15,7 @@ from venapath.kb.model import KnowledgeBase, Rule
 
 app = typer.Typer(help="Browse and check the knowledge base.", no_args_is_help=True)
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 KbDir = Annotated[
     Path | None, typer.Option("--kb", help="Knowledge base directory (default: bundled).")

@@ -36,7 +36,7 @@ app.add_typer(kb_commands.app, name="kb")
 app.command(name="score")(score_commands.score)
 
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 
 
 def fail_input(message: str) -> NoReturn:

@@ -90,38 +90,39 @@ def _header(assessment: Assessment) -> Panel:
     return Panel(body, title=f"VenaPath - case {assessment.case_id}", title_align="left")
 
 
-def _recommendations(recommendations: list[Recommendation]) -> Table:
-    table = Table(title="Recommendations", title_justify="left", expand=True, show_lines=True)
-    table.add_column("action", no_wrap=True)
-    table.add_column("strength", no_wrap=True)
-    table.add_column("urgency", no_wrap=True)
-    table.add_column("why and evidence")
-    for rec in recommendations:
-        strength = Text(rec.strength.value, style=_STRENGTH_STYLE[rec.strength.value])
+def _recommendations(recommendations: list[Recommendation]) -> Group:
+    """One block per recommendation: action, strength and urgency first, then why and evidence."""
+    blocks: list[Text] = [Text("Recommendations", style="bold underline")]
+    for number, rec in enumerate(recommendations, start=1):
+        block = Text()
+        block.append(f"{number:>2}. {rec.action.value.replace('_', ' ').upper()}  ", style="bold")
+        block.append(rec.strength.value, style=_STRENGTH_STYLE[rec.strength.value])
+        block.append("  ")
+        block.append(rec.urgency.value, style=_URGENCY_STYLE[rec.urgency.value])
+        block.append(f"  [{rec.rule_id}]\n", style="dim")
+        block.append(f"    {rec.title}\n")
+        block.append(f"    Why: {rec.rationale}\n")
+        for key, value in rec.detail.items():
+            block.append(f"    {key.replace('_', ' ').capitalize()}: {value}\n", style="italic")
         if rec.capped_by:
-            strength.append(
-                f"\n(rule says {rec.rule_strength.value}; lowered by {', '.join(rec.capped_by)})",
-                style="dim",
+            block.append(
+                f"    Lowered from {rec.rule_strength.value} by: {', '.join(rec.capped_by)}\n",
+                style="magenta",
             )
         if rec.pending_contraindications:
-            strength.append(
-                f"\nprovisional: check {', '.join(rec.pending_contraindications)}", style="dim"
+            block.append(
+                "    Provisional: not yet checked against "
+                f"{', '.join(rec.pending_contraindications)} (see the facts below)\n",
+                style="yellow",
             )
-        detail = "; ".join(f"{k}: {v}" for k, v in rec.detail.items())
-        evidence = "\n".join(
-            f"- {c.id} ({c.year or 'n.d.'}, {c.kind.value}): {c.evidence}" for c in rec.citations
-        )
-        why = Text.assemble((f"{rec.title} [{rec.rule_id}]\n", "bold"), rec.rationale)
-        if detail:
-            why.append(f"\n{detail}", style="italic")
-        why.append(f"\n{evidence}", style="dim")
-        table.add_row(
-            rec.action.value,
-            strength,
-            Text(rec.urgency.value, style=_URGENCY_STYLE[rec.urgency.value]),
-            why,
-        )
-    return table
+        for citation in rec.citations:
+            block.append(
+                f"    - {citation.id} ({citation.year or 'n.d.'}, {citation.kind.value.replace('_', ' ')}): "
+                f"{citation.evidence}\n",
+                style="dim",
+            )
+        blocks.append(block)
+    return Group(*blocks)
 
 
 def _windows(assessment: Assessment) -> Table:

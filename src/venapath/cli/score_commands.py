@@ -14,7 +14,7 @@ from venapath.scores import registry
 from venapath.scores.base import compute
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 _TRUE = {"yes", "true", "1", "y"}
 _FALSE = {"no", "false", "0", "n"}
 

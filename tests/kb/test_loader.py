@@ -1,0 +1,182 @@
+"""The loader refuses a rule it cannot vouch for, naming the rule and the problem."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from venapath.kb.loader import DEFAULT_KB_DIR, KnowledgeBaseError, load_knowledge_base
+from venapath.kb.model import KnowledgeBase
+
+
+def _copy_kb(tmp_path: Path) -> Path:
+    target = tmp_path / "kb"
+    shutil.copytree(DEFAULT_KB_DIR, target)
+    return target
+
+
+def _edit_rule(
+    kb_dir: Path, rule_id: str, change: dict[str, object] | None, drop: str | None = None
+) -> None:
+    for path in (kb_dir / "rules").glob("*.yaml"):
+        rules = yaml.safe_load(path.read_text())
+        for rule in rules:
+            if rule["id"] == rule_id:
+                if drop:
+                    rule.pop(drop)
+                rule.update(change or {})
+                path.write_text(yaml.safe_dump(rules, sort_keys=False))
+                return
+    raise AssertionError(f"no rule {rule_id}")
+
+
+def _refusal(kb_dir: Path) -> str:
+    with pytest.raises(KnowledgeBaseError) as raised:
+        load_knowledge_base(kb_dir)
+    return "\n".join(str(problem) for problem in raised.value.problems)
+
+
+def test_bundled_knowledge_base_loads_with_a_versioned_hash(kb: KnowledgeBase) -> None:
+    assert kb.version.startswith(kb.manifest.version + "+")
+    assert len(kb.version.split("+")[1]) == 12
+    assert len(kb.rules) >= 60
+    assert all(rule.citations for rule in kb.rules)
+
+
+def test_every_rule_cites_a_source_with_its_evidence(kb: KnowledgeBase) -> None:
+    for rule in kb.rules:
+        for citation in rule.citations:
+            assert citation.source.id in kb.sources
+            assert citation.evidence.strip()
+
+
+def test_clinic_protocols_are_marked_as_protocols_not_guidelines(kb: KnowledgeBase) -> None:
+    protocol = kb.sources["HUBBARD-CCSVI-RESTENOSIS"]
+    assert protocol.kind.value == "clinic_protocol"
+    for rule in kb.rules:
+        if any(c.source.id == protocol.id for c in rule.citations):
+            assert all(
+                "protocol" in c.evidence.lower()
+                for c in rule.citations
+                if c.source.id == protocol.id
+            )
+
+
+def test_content_change_changes_the_knowledge_version(tmp_path: Path, kb: KnowledgeBase) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(
+        kb_dir, "CVT-DECOMPRESSIVE-SURGERY", {"title": "Decompressive surgery (edited title)"}
+    )
+    edited = load_knowledge_base(kb_dir)
+    assert edited.manifest.version == kb.manifest.version
+    assert edited.version != kb.version
+
+
+def test_rule_without_a_source_is_refused(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(kb_dir, "CVT-DECOMPRESSIVE-SURGERY", {"citations": []})
+    message = _refusal(kb_dir)
+    assert "CVT-DECOMPRESSIVE-SURGERY" in message
+    assert "citations" in message
+
+
+def test_rule_citing_an_unknown_source_is_refused(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(
+        kb_dir,
+        "CVT-DECOMPRESSIVE-SURGERY",
+        {"citations": [{"source": "MADE-UP-2099", "evidence": "Class I"}]},
+    )
+    message = _refusal(kb_dir)
+    assert "CVT-DECOMPRESSIVE-SURGERY" in message
+    assert "MADE-UP-2099" in message
+
+
+def test_rule_reading_an_unknown_fact_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(kb_dir, "CVT-DECOMPRESSIVE-SURGERY", {"when": {"fact": "herniaton"}})
+    message = _refusal(kb_dir)
+    assert "CVT-DECOMPRESSIVE-SURGERY" in message
+    assert "unknown fact 'herniaton'" in message
+    assert "herniation" in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ({"all": []}, "non-empty list"),
+        ({"all": [{"fact": "herniation"}], "any": [{"fact": "coma"}]}, "must stand alone"),
+        ({"fact": "herniation", "gt": 3}, "takes 'is: true|false'"),
+        ({"fact": "gcs", "is": True}, "takes lt/le/gt/ge/eq/ne"),
+        ({"fact": "gcs", "lt": "eight"}, "expected a number"),
+        ({"fact": "symptom_response", "eq": "excellent"}, "not a value of 'symptom_response'"),
+        ({"fact": "gcs", "lt": 9, "gt": 3}, "one operator per test"),
+        ({"whenever": True}, "expected one of all/any/not/fact"),
+    ],
+)
+def test_malformed_condition_is_refused_naming_rule_and_place(
+    tmp_path: Path, condition: dict[str, object], expected: str
+) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(kb_dir, "CVT-DECOMPRESSIVE-SURGERY", {"when": condition})
+    message = _refusal(kb_dir)
+    assert "CVT-DECOMPRESSIVE-SURGERY" in message
+    assert expected in message
+
+
+def test_contraindication_must_belong_to_safety_and_carry_its_block(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(kb_dir, "CI-SIR-ACTIVE-BLEEDING", {"pathway": "leg_dvt"}, drop="contraindication")
+    message = _refusal(kb_dir)
+    assert "CI-SIR-ACTIVE-BLEEDING" in message
+    assert "needs a 'contraindication' block" in message
+    assert "belong to pathway 'safety'" in message
+
+
+def test_unknown_action_word_is_refused(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(
+        kb_dir,
+        "CVT-DECOMPRESSIVE-SURGERY",
+        {"recommend": {"action": "craniotomy", "strength": "recommended", "urgency": "emergency"}},
+    )
+    message = _refusal(kb_dir)
+    assert "CVT-DECOMPRESSIVE-SURGERY" in message
+    assert "action" in message
+
+
+def test_duplicate_rule_ids_and_dangling_disagreements_are_refused(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(kb_dir, "CVT-DECOMPRESSIVE-SURGERY", {"id": "CVT-SUSPECTED-IMAGING"})
+    _edit_rule(kb_dir, "CVT-NO-DOAC-FIRST", {"disagrees_with": ["CVT-GONE"]})
+    message = _refusal(kb_dir)
+    assert "duplicate rule id" in message
+    assert "CVT-GONE" in message
+
+
+def test_invalid_yaml_is_refused_with_the_file(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    (kb_dir / "rules" / "cvt.yaml").write_text("- id: [unclosed\n")
+    assert "rules/cvt.yaml: invalid YAML" in _refusal(kb_dir)
+
+
+def test_time_window_clock_must_be_a_number_fact_with_its_unit(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    path = kb_dir / "time_windows.yaml"
+    windows = yaml.safe_load(path.read_text())
+    windows[0]["clock"] = "herniation"
+    windows[1]["unit"] = "d"
+    path.write_text(yaml.safe_dump(windows, sort_keys=False))
+    message = _refusal(kb_dir)
+    assert "is not a number fact" in message
+    assert "differs from the clock" in message
+
+
+def test_rule_documentation_is_generated_and_current(kb: KnowledgeBase) -> None:
+    from venapath.kb.docs import render_markdown
+
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "knowledge-base.md").read_text()
+    assert committed == render_markdown(kb), "run `make docs` to regenerate docs/knowledge-base.md"
