@@ -28,8 +28,8 @@ def test_evaluate_text_summarises_pathway_urgency_evidence_and_knowledge_version
     for expected in (
         "Acute cerebral venous thrombosis",
         "Urgency: emergency",
-        "mechanical_thrombectomy",
-        "epidural_blood_patch",
+        "MECHANICAL THROMBECTOMY",
+        "EPIDURAL BLOOD PATCH",
         "KWON-2020",
         "Time windows",
         "knowledge 0.1.0+",
