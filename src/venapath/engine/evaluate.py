@@ -183,7 +183,14 @@ def _add_scores(run: _Run) -> dict[str, Any]:
 def _pathways(kb: KnowledgeBase, run: _Run) -> dict[str, Truth]:
     truth: dict[str, Truth] = {SAFETY_PATHWAY: True}
     for pathway in kb.pathways:
-        value = pathway.check(run.facts)
+        try:
+            value = pathway.check(run.facts)
+        except Exception as error:  # its rules then stay unfired: they can only ask for data
+            run.errors.append(
+                {"rule_id": f"pathway:{pathway.id}", "message": f"{type(error).__name__}: {error}"}
+            )
+            truth[pathway.id] = None
+            continue
         truth[pathway.id] = value
         if value is None:
             for fact in deciding_unknowns(pathway.condition, run.facts):
