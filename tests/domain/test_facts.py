@@ -141,3 +141,25 @@ def test_doac_without_lead_in() -> None:
     assert (
         _facts({"treatment": {"anticoagulation": base}})["doac_without_parenteral_lead_in"] is None
     )
+
+
+def test_a_direct_statement_settles_a_fact_when_other_sources_are_silent() -> None:
+    assert _facts({"exam": {"gcs": 15}})["coma"] is False
+    assert _facts({"exam": {"seizure": False}})["seizure"] is False
+    assert (
+        _facts({"exam": {"seizure": False}, "presentation": {"symptoms": [{"kind": "seizure"}]}})[
+            "seizure"
+        ]
+        is True
+    )  # a positive finding anywhere still wins
+    assert (
+        _facts({"course": {"neurological_deterioration": False}})["neurological_deterioration"]
+        is False
+    )
+
+
+def test_an_empty_anticoagulation_block_is_unknown_not_no() -> None:
+    assert _facts({"treatment": {"anticoagulation": {}}})["on_anticoagulation"] is None
+    assert (
+        _facts({"treatment": {"anticoagulation": {"agent": "lmwh"}}})["on_anticoagulation"] is True
+    )

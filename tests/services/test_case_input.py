@@ -133,3 +133,24 @@ def test_a_minimal_case_is_valid_and_everything_else_unknown() -> None:
     assert case.case_id == "minimal"
     assert case.patient is None
     assert case.diagnoses is None
+
+
+def test_excluded_diagnosis_contradicting_a_listed_thrombus_is_refused() -> None:
+    text = (
+        "case_id: x\ndiagnoses: [{condition: leg_dvt, status: excluded}]\n"
+        "imaging: {thrombosed_segments: [{segment: popliteal_vein, side: left}]}\n"
+    )
+    (problem,) = _problems(text)
+    assert problem.startswith("/diagnoses/0/status:")
+    assert "popliteal_vein" in problem
+
+
+def test_procedure_segment_must_be_a_known_segment() -> None:
+    text = "case_id: x\ntreatment: {procedures: [{kind: venous_stent, segment: iliac}]}\n"
+    (problem,) = _problems(text)
+    assert (
+        problem.startswith("/treatment/procedures/0/segment:")
+    )
+    assert (
+        "unknown word 'iliac'" in problem
+    )

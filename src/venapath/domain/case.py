@@ -563,10 +563,16 @@ def _check_consistency(case: Case) -> None:
                 "/exam/consciousness", f"'coma' contradicts GCS {exam.gcs} (coma is GCS <= 8)"
             )
     _check_segments(case)
+    _check_exclusions(case)
     _check_timeline(case)
 
 
 def _check_segments(case: Case) -> None:
+    for index, procedure in enumerate(_procedures(case)):
+        if procedure.segment is not None and procedure.segment not in SEGMENTS_BY_ID:
+            raise UnknownWordError(
+                f"/treatment/procedures/{index}/segment", procedure.segment, tuple(SEGMENTS_BY_ID)
+            )
     imaging = case.imaging
     if imaging is None or imaging.thrombosed_segments is None:
         return
@@ -588,6 +594,36 @@ def _check_segments(case: Case) -> None:
                 f"/imaging/thrombosed_segments/{index}/segment",
                 f"{item.segment} lies in region '{segment.region.value}', which "
                 "imaging.regions_imaged does not list",
+            )
+
+
+def _procedures(case: Case) -> tuple[Procedure, ...]:
+    if case.treatment is None or case.treatment.procedures is None:
+        return ()
+    return case.treatment.procedures
+
+
+_REGION_OF_CONDITION = {
+    ConditionName.CEREBRAL_VENOUS_THROMBOSIS: {Region.CEREBRAL},
+    ConditionName.LEG_DVT: {Region.LEG, Region.PELVIC_ABDOMINAL},
+    ConditionName.ARM_DVT: {Region.ARM},
+}
+
+
+def _check_exclusions(case: Case) -> None:
+    """An excluded diagnosis cannot stand beside a thrombus listed in its region."""
+    segments = case.imaging.thrombosed_segments if case.imaging is not None else None
+    for index, diagnosis in enumerate(case.diagnoses or ()):
+        regions = _REGION_OF_CONDITION.get(diagnosis.condition)
+        if diagnosis.status is not DiagnosisStatus.EXCLUDED or regions is None or not segments:
+            continue
+        clash = next(
+            (s.segment for s in segments if SEGMENTS_BY_ID[s.segment].region in regions), None
+        )
+        if clash is not None:
+            raise ContradictionError(
+                f"/diagnoses/{index}/status",
+                f"{diagnosis.condition.value} is excluded but {clash} is listed as thrombosed",
             )
 
 

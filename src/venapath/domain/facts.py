@@ -97,6 +97,18 @@ def _attr(obj: object | None, name: str) -> Any:
     return None if obj is None else getattr(obj, name)
 
 
+def _stated_or_any(stated: Truth, *others: Truth) -> Truth:
+    """True if any source shows it; otherwise only the direct statement can say no.
+
+    A direct statement ("no seizure") settles the fact when the other sources are silent;
+    the other sources can only add a positive finding (an unchanged GCS does not show that
+    nothing else deteriorated).
+    """
+    if stated is True or any(value is True for value in others):
+        return True
+    return stated
+
+
 def _truth(value: Any) -> Truth:
     """Narrow a case value to three-valued truth, refusing anything that is not one."""
     if value is None or isinstance(value, bool):
@@ -488,7 +500,9 @@ def _coma(case: Case, _now: datetime) -> Truth:
         return None
     by_gcs = None if exam.gcs is None else exam.gcs < 9
     by_level = None if exam.consciousness is None else exam.consciousness is Consciousness.COMA
-    return k_or([by_gcs, by_level])
+    if by_gcs is not None:
+        return by_gcs  # a measured GCS settles it (a contradicting level is refused on input)
+    return by_level
 
 
 def _consciousness(case: Case, _now: datetime) -> str | None:
@@ -508,8 +522,8 @@ def _gcs_fell(case: Case) -> Truth:
 
 
 def _seizure(case: Case, now: datetime) -> Truth:
-    return k_or(
-        [_truth(_attr(case.exam, "seizure")), _truth(_symptom(SymptomKind.SEIZURE)(case, now))]
+    return _stated_or_any(
+        _truth(_attr(case.exam, "seizure")), _truth(_symptom(SymptomKind.SEIZURE)(case, now))
     )
 
 
@@ -517,7 +531,7 @@ def _mental_status(case: Case, now: datetime) -> Truth:
     stated = _attr(case.exam, "mental_status_disorder")
     level = _attr(case.exam, "consciousness")
     impaired = None if level is None else level is not Consciousness.ALERT
-    return k_or([stated, impaired])
+    return _stated_or_any(_truth(stated), impaired)
 
 
 _number("gcs", "Glasgow Coma Scale now", "/exam/gcs", "points", _exam("gcs"))
@@ -795,9 +809,10 @@ def _on_anticoagulation(case: Case, _now: datetime) -> Truth:
     treatment = case.treatment
     if treatment is None or treatment.anticoagulation is None:
         return None
-    return treatment.anticoagulation.agent is not None or bool(
-        treatment.anticoagulation.therapeutic
-    )
+    anticoagulation = treatment.anticoagulation
+    if anticoagulation.agent is not None or anticoagulation.therapeutic:
+        return True
+    return None  # a block with neither agent nor dose says nothing either way
 
 
 def _on_therapeutic(case: Case, now: datetime) -> Truth:
@@ -926,7 +941,7 @@ _fact(
     FactType.BOOLEAN,
     "Neurological deterioration (falling consciousness, new deficit or seizures)",
     ["/course/neurological_deterioration", "/exam/gcs_before"],
-    lambda c, n: k_or([_truth(_course("neurological_deterioration")(c, n)), _gcs_fell(c)]),
+    lambda c, n: _stated_or_any(_truth(_course("neurological_deterioration")(c, n)), _gcs_fell(c)),
 )
 _boolean(
     "thrombus_propagation",
