@@ -148,9 +148,5 @@ def test_excluded_diagnosis_contradicting_a_listed_thrombus_is_refused() -> None
 def test_procedure_segment_must_be_a_known_segment() -> None:
     text = "case_id: x\ntreatment: {procedures: [{kind: venous_stent, segment: iliac}]}\n"
     (problem,) = _problems(text)
-    assert (
-        problem.startswith("/treatment/procedures/0/segment:")
-    )
-    assert (
-        "unknown word 'iliac'" in problem
-    )
+    assert problem.startswith("/treatment/procedures/0/segment:")
+    assert "unknown word 'iliac'" in problem
