@@ -22,6 +22,7 @@ from venapath.cli.render import render_assessment
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
 from venapath.kb.loader import KnowledgeBaseError
+from venapath.kb.model import KnowledgeBase
 from venapath.services.case_input import CaseInputError, load_case_file
 from venapath.services.evaluation import assess_case, knowledge_base
 
@@ -95,7 +96,7 @@ def _print_json(results: list[Assessment]) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
 
 
-def _knowledge(kb_dir: Path | None):  # type: ignore[no-untyped-def]
+def _knowledge(kb_dir: Path | None) -> KnowledgeBase:
     try:
         return knowledge_base(kb_dir)
     except KnowledgeBaseError as error:

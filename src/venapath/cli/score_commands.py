@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -100,6 +100,6 @@ def _parse_value(key: str, raw: str, kind: FactType, choices: tuple[str, ...]) -
     return text
 
 
-def _fail(message: str):  # type: ignore[no-untyped-def]
+def _fail(message: str) -> NoReturn:
     errors.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code=2)

@@ -399,13 +399,3 @@ def _engine_alerts(
             }
         )
     return alerts
-
-
-def actions_in_favour(assessment: Assessment) -> dict[Action, Strength]:
-    """Strongest final strength per action (a convenience for summaries and tests)."""
-    best: dict[Action, Strength] = {}
-    for rec in assessment.recommendations:
-        current = best.get(rec.action)
-        if current is None or rec.strength.rank > current.rank:
-            best[rec.action] = rec.strength
-    return best

@@ -252,7 +252,8 @@ def _compile_leaf(leaf: Leaf) -> Compiled:
 
         return is_
     if leaf.op == "in":
-        members = frozenset(expected)  # type: ignore[arg-type]
+        assert isinstance(expected, tuple)
+        members = frozenset(expected)
 
         def in_(facts: Mapping[str, FactValue]) -> Truth:
             value = facts.get(name)

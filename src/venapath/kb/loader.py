@@ -312,7 +312,7 @@ def _check_unique_and_links(rules: list[Rule], problems: list[Problem]) -> None:
                     Problem(f"rule {rule.id}", f"disagrees_with unknown rule {other!r}")
                 )
             elif (
-                RuleKind.RECOMMENDATION not in (rule.kind,)
+                rule.kind is not RuleKind.RECOMMENDATION
                 or kinds[other] is not RuleKind.RECOMMENDATION
             ):
                 problems.append(

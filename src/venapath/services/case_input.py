@@ -184,12 +184,3 @@ def _field_names(location: list[Any]) -> list[str]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return list(annotation.model_fields)
     return []
-
-
-def load_json_or_yaml(path: Path) -> Any:
-    """Read a data file the same way cases are read (for tools that need the raw mapping)."""
-    return _decode(path.read_bytes(), str(path), json_only=path.suffix.lower() == ".json")
-
-
-def as_pointer(parts: list[str | int]) -> str:
-    return "/" + "/".join(str(part) for part in parts)
