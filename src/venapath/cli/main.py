@@ -17,7 +17,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from venapath.cli import kb_commands, score_commands
+from venapath.cli import kb_commands, score_commands, serve_commands
 from venapath.cli.render import render_assessment
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
@@ -35,6 +35,7 @@ app = typer.Typer(
 )
 app.add_typer(kb_commands.app, name="kb")
 app.command(name="score")(score_commands.score)
+app.command(name="serve")(serve_commands.serve)
 
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True, soft_wrap=True)

@@ -90,6 +90,7 @@ class SourceKind(StrEnum):
     SCORE_DERIVATION = "score_derivation"
     REVIEW = "review"
     PATIENT_INFORMATION = "patient_information"
+    TERMINOLOGY = "terminology"
 
 
 class Side(StrEnum):

@@ -352,3 +352,15 @@ def _show(value: FactValue) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def condition_data(condition: Condition) -> dict[str, Any]:
+    """The condition in the grammar it was written in (for the API and for export)."""
+    if isinstance(condition, All):
+        return {"all": [condition_data(child) for child in condition.children]}
+    if isinstance(condition, AnyOf):
+        return {"any": [condition_data(child) for child in condition.children]}
+    if isinstance(condition, Not):
+        return {"not": condition_data(condition.child)}
+    value = list(condition.value) if isinstance(condition.value, tuple) else condition.value
+    return {"fact": condition.fact, condition.op: value}

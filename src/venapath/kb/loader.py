@@ -16,7 +16,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from venapath.domain.anatomy import SEGMENTS_BY_ID
 from venapath.domain.facts import FactDefinition, FactType, catalogue
+from venapath.kb.codes import CodeIndex
 from venapath.kb.conditions import ConditionError, compile_condition, facts_read, parse
 from venapath.kb.model import (
     SAFETY_PATHWAY,
@@ -33,8 +35,10 @@ from venapath.kb.model import (
     TimeWindow,
     TimeWindowSpec,
 )
+from venapath.kb.value_sets import DiagnosisTarget, FlagTarget, ValueSet, flag_field_problem
 
 DEFAULT_KB_DIR = Path(__file__).parent / "data"
+VALUE_SET_DIR = "value_sets"
 
 # The C loader is several times faster; fall back when PyYAML was built without it.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -86,7 +90,7 @@ def _load(directory: Path) -> KnowledgeBase:
     pathway_ids = {p.id for p in pathways}
     rules: list[Rule] = []
     for path in files:
-        if path.parent.name == "rules":
+        if path.parent == directory / "rules":
             rules.extend(
                 _load_rules(
                     raw[path],
@@ -101,6 +105,7 @@ def _load(directory: Path) -> KnowledgeBase:
     windows = _load_windows(
         raw[directory / "time_windows.yaml"], facts, sources, pathway_ids, problems
     )
+    value_sets = _load_value_sets(directory, files, raw, sources, problems)
     if problems or manifest is None:
         raise KnowledgeBaseError(problems)
     ordered = tuple(sorted(rules, key=lambda r: r.id))
@@ -115,6 +120,8 @@ def _load(directory: Path) -> KnowledgeBase:
         pathways=tuple(pathways),
         rules=ordered,
         time_windows=tuple(windows),
+        value_sets=tuple(value_sets),
+        codes=CodeIndex(value_sets),
         rules_by_pathway=by_pathway,
     )
 
@@ -127,7 +134,8 @@ def _kb_files(directory: Path, problems: list[Problem]) -> list[Path]:
     rule_files = sorted((directory / "rules").glob("*.yaml"))
     if not rule_files:
         problems.append(Problem(str(directory / "rules"), "no rule files (*.yaml)"))
-    return [directory / name for name in required] + rule_files
+    value_set_files = sorted((directory / VALUE_SET_DIR).glob("*.yaml"))
+    return [directory / name for name in required] + rule_files + value_set_files
 
 
 def _read_yaml(path: Path, directory: Path, problems: list[Problem]) -> Any:
@@ -362,3 +370,49 @@ def _load_windows(
             )
         )
     return windows
+
+
+def _load_value_sets(
+    directory: Path,
+    files: list[Path],
+    raw: Mapping[Path, Any],
+    sources: Mapping[str, Source],
+    problems: list[Problem],
+) -> list[ValueSet]:
+    value_sets: list[ValueSet] = []
+    seen: set[str] = set()
+    for path in files:
+        if path.parent != directory / VALUE_SET_DIR:
+            continue
+        file = path.relative_to(directory).as_posix()
+        data = raw[path]
+        if not isinstance(data, list):
+            problems.append(Problem(file, "expected a list of value sets"))
+            continue
+        for index, item in enumerate(data):
+            label = item.get("id", f"#{index}") if isinstance(item, dict) else f"#{index}"
+            where = f"{file}: value set {label}"
+            value_set = _one(ValueSet, item, where, problems)
+            if value_set is None:
+                continue
+            if value_set.id in seen:
+                problems.append(Problem(where, "duplicate value set id"))
+            seen.add(value_set.id)
+            problems.extend(Problem(where, m) for m in _value_set_problems(value_set, sources))
+            value_sets.append(value_set)
+    return value_sets
+
+
+def _value_set_problems(value_set: ValueSet, sources: Mapping[str, Source]) -> list[str]:
+    found = []
+    if value_set.source not in sources:
+        found.append(f"cites unknown source {value_set.source!r}")
+    target = value_set.target
+    segment = target.segment if isinstance(target, DiagnosisTarget) else None
+    if segment is not None and segment not in SEGMENTS_BY_ID:
+        found.append(f"unknown segment {segment!r}")
+    if isinstance(target, FlagTarget):
+        problem = flag_field_problem(target.field)
+        if problem is not None:
+            found.append(problem)
+    return found

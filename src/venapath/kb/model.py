@@ -13,7 +13,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from venapath.domain.vocabulary import Action, SourceKind, Strength, Urgency
+from venapath.kb.codes import CodeIndex
 from venapath.kb.conditions import Compiled, Condition
+from venapath.kb.value_sets import ValueSet
 
 SAFETY_PATHWAY = "safety"
 """Contraindication rules belong to no clinical pathway: they screen every patient."""
@@ -202,6 +204,8 @@ class KnowledgeBase:
     pathways: tuple[Pathway, ...]
     rules: tuple[Rule, ...]
     time_windows: tuple[TimeWindow, ...]
+    value_sets: tuple[ValueSet, ...] = ()
+    codes: CodeIndex = field(default_factory=lambda: CodeIndex(()))
     rules_by_pathway: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
 
     @property

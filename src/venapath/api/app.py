@@ -1,0 +1,113 @@
+"""The application factory: one FastAPI app serving REST, CDS Hooks and health probes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from venapath import __version__
+from venapath.api import v1
+from venapath.api.errors import install_error_handlers
+from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from venapath.cdshooks.auth import MemoryReplayStore, ReplayStore, TokenVerifier
+from venapath.cdshooks.feedback import FeedbackStore, MemoryFeedbackStore
+from venapath.cdshooks.fhir_client import FhirFetcher
+from venapath.cdshooks.hooks import CdsServices
+from venapath.cdshooks.router import CdsHooksApi, build_router
+from venapath.domain.case import Case
+from venapath.kb.loader import load_knowledge_base
+from venapath.kb.model import KnowledgeBase
+from venapath.settings import Settings
+
+log = logging.getLogger("venapath.server")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    kb: KnowledgeBase | None = None,
+    feedback: FeedbackStore | None = None,
+    replay: ReplayStore | None = None,
+) -> FastAPI:
+    knowledge = kb or load_knowledge_base()
+    client = httpx.AsyncClient(follow_redirects=False)
+    fetcher = FhirFetcher(client, settings.fhir_timeout_seconds)
+
+    async def load_jwks(url: str) -> dict[str, Any]:
+        response = await client.get(url, timeout=settings.fhir_timeout_seconds)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    verifier = (
+        TokenVerifier(settings, load_jwks, replay or MemoryReplayStore())
+        if settings.jwt_required
+        else None
+    )
+    cds = CdsHooksApi(
+        settings, CdsServices(knowledge, fetcher), verifier, feedback or MemoryFeedbackStore()
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _announce(settings, knowledge)
+        yield
+        await client.aclose()
+
+    app = FastAPI(
+        title="VenaPath",
+        version=__version__,
+        description="Decision support and care pathways for venous thrombosis and its "
+        "interventional treatment: REST API, CDS Hooks 2.0.1 services and FHIR R4 input.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(v1.build_router(knowledge))
+    app.include_router(build_router(cds))
+
+    @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
+    async def health() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/ready", tags=["Operations"], summary="Readiness: knowledge base loaded")
+    async def ready() -> JSONResponse:
+        return JSONResponse(
+            {"status": "ready", "knowledge_version": knowledge.version, "env": settings.env.value}
+        )
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware)
+    return app
+
+
+def _announce(settings: Settings, kb: KnowledgeBase) -> None:
+    log.info("starting", extra={"knowledge_version": kb.version, "env": settings.env.value})
+    if not settings.jwt_required:
+        log.warning(
+            "DEVELOPMENT MODE: CDS Hooks JWT verification is OFF; never expose this server",
+            extra={"env": settings.env.value},
+        )
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, plus the case format (read from raw bodies, so not inferred)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    case_schema = Case.model_json_schema(ref_template="#/components/schemas/case.{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in case_schema.pop("$defs", {}).items():
+        components[f"case.{name}"] = definition
+    components["Case"] = case_schema
+    app.openapi_schema = schema
+    return schema

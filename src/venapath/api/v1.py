@@ -1,0 +1,215 @@
+"""REST API, version 1: evaluate a case or a FHIR Bundle, compute a score, read the KB.
+
+Case bodies are read by the same service as the CLI (YAML or JSON), so a case gets the same
+field-by-field errors wherever it is sent. FHIR endpoints live under /api/v1/fhir and answer
+FHIR (GuidanceResponse, or OperationOutcome for errors).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from venapath.api.errors import FHIR_JSON, ApiError
+from venapath.engine.assessment import Assessment
+from venapath.fhir.guidance import guidance_response
+from venapath.fhir.parse import parse_json_text
+from venapath.kb.model import KnowledgeBase
+from venapath.scores import registry
+from venapath.scores.base import ScoreResult
+from venapath.services import knowledge
+from venapath.services.case_input import parse_case_text
+from venapath.services.evaluation import assess_case
+from venapath.services.fhir_evaluation import WHOLE_RECORD, assess_fhir_data
+from venapath.services.scoring import compute_score, score_items
+
+CASE_MEDIA = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: dict[str, bool | float | str | None]
+
+
+class FhirEvaluation(BaseModel):
+    """The JSON view of a FHIR evaluation: the case built, the assessment, the mapping report."""
+
+    case: dict[str, Any]
+    assessment: Assessment
+    mapping: dict[str, Any]
+
+
+def _json(data: Any, media_type: str = "application/json") -> Response:
+    if isinstance(data, BaseModel):
+        return Response(data.model_dump_json(), media_type=media_type)
+    return JSONResponse(data, media_type=media_type)
+
+
+def _media(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+
+
+def build_router(kb: KnowledgeBase) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+
+    @router.post(
+        "/evaluate",
+        tags=["Evaluation"],
+        summary="Evaluate a case (format v1, JSON or YAML)",
+        response_model=Assessment,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Case"}},
+                    "application/yaml": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def evaluate(
+        request: Request,
+        trace: Annotated[bool, Query(description="Include the per-rule trace.")] = False,
+        now: Annotated[
+            AwareDatetime | None, Query(description="Clock when the case has no as_of.")
+        ] = None,
+    ) -> Response:
+        media = _media(request)
+        if media not in CASE_MEDIA:
+            raise ApiError(
+                415, "Unsupported media type", f"send the case as {', '.join(CASE_MEDIA)}"
+            )
+        case = parse_case_text(
+            await request.body(), "request body", json_only=media == "application/json"
+        )
+        return _json(assess_case(case, now=now, kb=kb, trace=trace))
+
+    @router.post(
+        "/fhir/evaluate",
+        tags=["FHIR"],
+        summary="Evaluate one patient's FHIR R4 data (a Bundle or resources)",
+        responses={
+            200: {
+                "description": "A GuidanceResponse (format=guidance) or the JSON view",
+                "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+            }
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    FHIR_JSON: {"schema": {"type": "object"}},
+                    "application/json": {"schema": {"type": "object"}},
+                },
+            }
+        },
+    )
+    async def evaluate_fhir(
+        request: Request,
+        output: Annotated[
+            Literal["guidance", "assessment"],
+            Query(
+                alias="format",
+                description="guidance: a FHIR GuidanceResponse; assessment: "
+                "the case, assessment and mapping report as JSON.",
+            ),
+        ] = "guidance",
+        record: Annotated[
+            Literal["complete", "partial"],
+            Query(
+                description="complete: the Bundle is the patient's whole record, so its "
+                "Condition and Procedure lists are read as complete."
+            ),
+        ] = "complete",
+        now: Annotated[AwareDatetime | None, Query()] = None,
+    ) -> Response:
+        media = _media(request)
+        if media not in (FHIR_JSON, "application/json"):
+            raise ApiError(415, "Unsupported media type", f"send FHIR as {FHIR_JSON}")
+        data = parse_json_text(await request.body())
+        complete = WHOLE_RECORD if record == "complete" else frozenset()
+        result = assess_fhir_data(data, now=now, kb=kb, complete=complete, trace=False)
+        if output == "guidance":
+            return _json(guidance_response(result.assessment, kb, result.patient_id), FHIR_JSON)
+        view = FhirEvaluation(
+            case=result.case.model_dump(mode="json", exclude_none=True),
+            assessment=result.assessment,
+            mapping=result.report.as_dict(),
+        )
+        return _json(view)
+
+    @router.get("/scores", tags=["Scores"], summary="The scores VenaPath computes")
+    async def scores() -> JSONResponse:
+        return JSONResponse(
+            [
+                {"id": d.id, "title": d.title, "items": sorted(score_items(d.id))}
+                for d in registry.SCORES.values()
+            ]
+        )
+
+    @router.post(
+        "/scores/{score_id}",
+        tags=["Scores"],
+        summary="Compute a score; items not given stay unknown and widen the range",
+        response_model=ScoreResult,
+    )
+    async def score(score_id: str, body: Annotated[ScoreRequest, Body()]) -> Response:
+        if score_id not in registry.SCORES:
+            raise ApiError(
+                404, "Not found", f"no score {score_id!r}; known: {', '.join(registry.SCORES)}"
+            )
+        return _json(compute_score(score_id, body.items))
+
+    _knowledge_routes(router, kb)
+    return router
+
+
+def _knowledge_routes(router: APIRouter, kb: KnowledgeBase) -> None:
+    rules = {rule.id: knowledge.rule_view(rule) for rule in kb.rules}
+    pathways = {p.id: knowledge.pathway_view(p, kb) for p in kb.pathways}
+    sources = {s.id: s.model_dump(mode="json", exclude_none=True) for s in kb.sources.values()}
+    value_sets = {v.id: v.model_dump(mode="json", exclude_none=True) for v in kb.value_sets}
+
+    def one(table: dict[str, Any], kind: str, item_id: str) -> JSONResponse:
+        if item_id not in table:
+            raise ApiError(404, "Not found", f"no {kind} {item_id!r}")
+        return JSONResponse(table[item_id])
+
+    @router.get("/kb", tags=["Knowledge base"], summary="Version and contents")
+    async def kb_summary() -> JSONResponse:
+        return JSONResponse(knowledge.summary(kb))
+
+    @router.get("/kb/rules", tags=["Knowledge base"])
+    async def list_rules(pathway: str | None = None) -> JSONResponse:
+        return JSONResponse([r for r in rules.values() if pathway in (None, r["pathway"])])
+
+    @router.get("/kb/rules/{rule_id}", tags=["Knowledge base"])
+    async def get_rule(rule_id: str) -> JSONResponse:
+        return one(rules, "rule", rule_id)
+
+    @router.get("/kb/pathways", tags=["Knowledge base"])
+    async def list_pathways() -> JSONResponse:
+        return JSONResponse(list(pathways.values()))
+
+    @router.get("/kb/pathways/{pathway_id}", tags=["Knowledge base"])
+    async def get_pathway(pathway_id: str) -> JSONResponse:
+        return one(pathways, "pathway", pathway_id)
+
+    @router.get("/kb/sources", tags=["Knowledge base"])
+    async def list_sources() -> JSONResponse:
+        return JSONResponse(list(sources.values()))
+
+    @router.get("/kb/sources/{source_id}", tags=["Knowledge base"])
+    async def get_source(source_id: str) -> JSONResponse:
+        return one(sources, "source", source_id)
+
+    @router.get("/kb/value-sets", tags=["Knowledge base"])
+    async def list_value_sets() -> JSONResponse:
+        return JSONResponse(list(value_sets.values()))
+
+    @router.get("/kb/value-sets/{value_set_id}", tags=["Knowledge base"])
+    async def get_value_set(value_set_id: str) -> JSONResponse:
+        return one(value_sets, "value set", value_set_id)

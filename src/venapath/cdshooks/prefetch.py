@@ -1,0 +1,54 @@
+"""Prefetch templates, generated from the facts the rules read (fhir/requirements.py).
+
+Each resource type that can feed a rule gets one key. Observations are filtered by the
+LOINC codes of the value sets, so the EHR sends the handful of results the rules can use
+instead of the whole chart; Conditions and Procedures are asked for in full because the
+mapping reads those lists as complete (a problem list closes `diagnoses`).
+"""
+
+from __future__ import annotations
+
+from venapath.fhir.requirements import Feed, feed_for_rules
+from venapath.kb.model import KnowledgeBase
+from venapath.kb.value_sets import CodeSystem
+
+PATIENT_TOKEN = "{{context.patientId}}"
+
+KEY_BY_TYPE = {
+    "Patient": "patient",
+    "Condition": "conditions",
+    "Observation": "observations",
+    "MedicationRequest": "medicationRequests",
+    "MedicationStatement": "medicationStatements",
+    "Procedure": "procedures",
+    "AllergyIntolerance": "allergies",
+}
+TYPE_BY_KEY = {key: resource_type for resource_type, key in KEY_BY_TYPE.items()}
+COMPLETE_WHEN_ANSWERED = frozenset({"Condition", "Procedure"})
+"""Lists read as the whole record once the EHR answers the query (see fhir/to_case.py)."""
+
+
+def prefetch_templates(kb: KnowledgeBase) -> dict[str, str]:
+    """Key -> FHIR query template, for every resource type the rules can use."""
+    return templates_for(feed_for_rules(kb))
+
+
+def templates_for(feed: Feed) -> dict[str, str]:
+    templates: dict[str, str] = {}
+    for resource_type in feed.resource_types:
+        key = KEY_BY_TYPE.get(resource_type)
+        if key is not None:
+            templates[key] = _query(resource_type, feed)
+    return templates
+
+
+def _query(resource_type: str, feed: Feed) -> str:
+    if resource_type == "Patient":
+        return f"Patient/{PATIENT_TOKEN}"
+    query = f"{resource_type}?patient={PATIENT_TOKEN}"
+    if resource_type == "Observation":
+        loinc = sorted({c.code for c in feed.codes[resource_type] if c.system is CodeSystem.LOINC})
+        if loinc:
+            query += "&code=" + ",".join(f"{CodeSystem.LOINC.uri}|{code}" for code in loinc)
+        query += "&_sort=-date&_count=200"
+    return query

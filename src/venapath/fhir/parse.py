@@ -1,0 +1,158 @@
+"""Read FHIR R4 JSON (a Bundle, one resource, or a list) into validated R4B models.
+
+Only the resource types VenaPath reads are validated field by field, with the R4B models of
+fhir.resources (never the default R5 package: R4 data fails R5 validation). Other resources
+must still name a resource type that exists in FHIR R4, so an R5 or made-up type is refused,
+but their content is counted and left alone: a broken Claim must not block a CDS card.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from fhir.resources.R4B import get_fhir_model_class
+from fhir.resources.R4B.resource import Resource
+from pydantic import ValidationError
+
+from venapath.fhir.errors import FhirInputError, FhirProblem
+
+READ_TYPES = frozenset(
+    {
+        "Patient",
+        "Condition",
+        "Observation",
+        "MedicationRequest",
+        "MedicationStatement",
+        "Procedure",
+        "AllergyIntolerance",
+        "ServiceRequest",
+    }
+)
+"""Resource types whose content VenaPath reads (ServiceRequest only as a draft order)."""
+
+MAX_RESOURCES = 20_000
+
+
+@dataclass
+class ParsedResources:
+    """Validated resources by type, and a count of the ones carried but not read."""
+
+    by_type: dict[str, list[Resource]] = field(default_factory=dict)
+    not_read: Counter[str] = field(default_factory=Counter)
+
+    def of(self, resource_type: str) -> list[Resource]:
+        return self.by_type.get(resource_type, [])
+
+    def add(self, resource: Resource) -> None:
+        self.by_type.setdefault(resource.get_resource_type(), []).append(resource)
+
+    def extend(self, other: ParsedResources) -> None:
+        for resources in other.by_type.values():
+            for resource in resources:
+                self.add(resource)
+        self.not_read.update(other.not_read)
+
+
+def parse_json_text(text: str | bytes, where: str = "$") -> Any:
+    """JSON text to Python data, or a FhirInputError naming the line and column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise FhirInputError(
+            [
+                FhirProblem(
+                    where, f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}"
+                )
+            ]
+        ) from None
+    except UnicodeDecodeError:
+        raise FhirInputError([FhirProblem(where, "the body is not UTF-8 text")]) from None
+
+
+def read_resources(data: Any, where: str = "$") -> ParsedResources:
+    """Validate a Bundle, a single resource or a list of resources; collect every problem."""
+    parsed = ParsedResources()
+    problems: list[FhirProblem] = []
+    _read_any(data, where, parsed, problems)
+    if problems:
+        raise FhirInputError(problems)
+    return parsed
+
+
+def _read_any(data: Any, where: str, parsed: ParsedResources, problems: list[FhirProblem]) -> None:
+    if isinstance(data, list):
+        for index, item in enumerate(data):
+            _read_any(item, f"{where}[{index}]", parsed, problems)
+        return
+    if not isinstance(data, dict):
+        problems.append(FhirProblem(where, "expected a FHIR resource (a JSON object)"))
+        return
+    resource_type = data.get("resourceType")
+    if not isinstance(resource_type, str):
+        problems.append(FhirProblem(where, "missing 'resourceType'"))
+        return
+    if resource_type == "Bundle":
+        _read_bundle(data, where, parsed, problems)
+        return
+    _read_resource(data, resource_type, where, parsed, problems)
+
+
+def _read_bundle(
+    data: dict[str, Any], where: str, parsed: ParsedResources, problems: list[FhirProblem]
+) -> None:
+    entries = data.get("entry", [])
+    if not isinstance(entries, list):
+        problems.append(FhirProblem(f"{where}.entry", "expected a list of entries"))
+        return
+    if len(entries) > MAX_RESOURCES:
+        problems.append(
+            FhirProblem(
+                f"{where}.entry", f"{len(entries)} entries; at most {MAX_RESOURCES} are read"
+            )
+        )
+        return
+    for index, entry in enumerate(entries):
+        location = f"{where}.entry[{index}]"
+        if not isinstance(entry, dict):
+            problems.append(FhirProblem(location, "expected an entry object"))
+            continue
+        resource = entry.get("resource")
+        if resource is None:
+            continue  # a transaction response entry or a deleted item carries no resource
+        _read_any(resource, f"{location}.resource", parsed, problems)
+
+
+def _read_resource(
+    data: dict[str, Any],
+    resource_type: str,
+    where: str,
+    parsed: ParsedResources,
+    problems: list[FhirProblem],
+) -> None:
+    try:
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError):
+        problems.append(
+            FhirProblem(
+                f"{where}.resourceType", f"{resource_type!r} is not a FHIR R4 resource type"
+            )
+        )
+        return
+    if resource_type not in READ_TYPES:
+        parsed.not_read[resource_type] += 1
+        return
+    try:
+        resource = cast(Resource, model.model_validate(data))
+    except ValidationError as error:
+        for detail in error.errors()[:10]:
+            path = "".join(_location_part(part) for part in detail["loc"])
+            problems.append(FhirProblem(f"{where}{path}", f"{resource_type}: {detail['msg']}"))
+        return
+    parsed.add(resource)
+
+
+def _location_part(part: str | int) -> str:
+    return f"[{part}]" if isinstance(part, int) else f".{part}"

@@ -1,0 +1,104 @@
+"""Which FHIR data feeds which case fields, derived from the value sets and the rules.
+
+This is how CDS Hooks prefetch templates and GuidanceResponse data requirements come from
+the rules themselves: a rule reads facts, a fact is settled by case fields, and a case
+field is fed by the value sets whose target writes it (or, for age and sex, by Patient).
+Nothing here is a hand-kept list of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from venapath.domain.facts import catalogue
+from venapath.kb.model import KnowledgeBase
+from venapath.kb.value_sets import (
+    AnticoagulantTarget,
+    Code,
+    DiagnosisTarget,
+    FlagTarget,
+    MeasurementTarget,
+    ProcedureTarget,
+    Resource,
+    ValueSet,
+)
+
+PATIENT_FIELDS = ("/patient/age_years", "/patient/sex")
+"""Case fields read from the Patient resource itself."""
+
+
+@dataclass
+class Feed:
+    """The FHIR resource types (and, for each, the codes) that feed some case fields."""
+
+    codes: dict[str, list[Code]] = field(default_factory=dict)
+
+    def add(self, resource_type: str, codes: tuple[Code, ...] = ()) -> None:
+        known = self.codes.setdefault(resource_type, [])
+        known.extend(code for code in codes if code not in known)
+
+    @property
+    def resource_types(self) -> list[str]:
+        return sorted(self.codes)
+
+
+def fields_written(value_set: ValueSet) -> tuple[str, ...]:
+    """The case fields a value set's target can set."""
+    target = value_set.target
+    if isinstance(target, DiagnosisTarget):
+        return ("/diagnoses", "/imaging/thrombosed_segments", "/presentation/symptom_onset")
+    if isinstance(target, FlagTarget | MeasurementTarget):
+        return (target.field,)
+    if isinstance(target, AnticoagulantTarget):
+        return ("/treatment/anticoagulation/agent", "/treatment/anticoagulation/started_at")
+    if isinstance(target, ProcedureTarget):
+        return ("/treatment/procedures",)
+    return ()
+
+
+def _overlaps(pointer: str, written: str) -> bool:
+    """True when one pointer contains the other (a field and its parent block)."""
+    return (
+        pointer == written or pointer.startswith(written + "/") or written.startswith(pointer + "/")
+    )
+
+
+def feed_for_pointers(kb: KnowledgeBase, pointers: set[str]) -> Feed:
+    """The resources and codes that can settle any of these case fields."""
+    feed = Feed()
+    if any(_overlaps(p, w) for p in pointers for w in PATIENT_FIELDS):
+        feed.add("Patient")
+    for value_set in kb.value_sets:
+        if any(_overlaps(p, w) for p in pointers for w in fields_written(value_set)):
+            for resource_type in _resource_types(value_set.resource):
+                feed.add(resource_type, value_set.codes)
+    return feed
+
+
+def _resource_types(resource: Resource) -> tuple[str, ...]:
+    if resource is Resource.MEDICATION:
+        return ("MedicationRequest", "MedicationStatement")
+    return (resource.value,)
+
+
+def facts_read_by_rules(kb: KnowledgeBase) -> set[str]:
+    """Every fact a pathway, rule or time window of `kb` reads."""
+    names: set[str] = set()
+    for pathway in kb.pathways:
+        names |= pathway.facts
+    for rule in kb.rules:
+        names |= set(rule.facts)
+    names |= {window.clock for window in kb.time_windows}
+    return names
+
+
+def feed_for_rules(kb: KnowledgeBase) -> Feed:
+    """What FHIR data the rules of `kb` can use, through the facts they read."""
+    definitions = catalogue()
+    pointers = {
+        pointer
+        for name in facts_read_by_rules(kb)
+        if name in definitions
+        for pointer in definitions[name].settled_by
+    }
+    return feed_for_pointers(kb, pointers)

@@ -1,0 +1,557 @@
+"""FHIR R4 resources of one patient to a case (format v1), with a report of what was read.
+
+What this mapping promises, so that unknown stays unknown:
+
+- A code counts only through a value set of the knowledge base. Codes in no value set are
+  listed in the report (`unmapped_codes`), never guessed from their display text.
+- A Condition list that the caller says is complete (a whole record, or an answered CDS
+  prefetch/search) is the patient's problem list, and closes the case's `diagnoses` list,
+  exactly like a written `diagnoses: []`. The same holds for Procedure and
+  `treatment.procedures`. Every other field is only ever set from a record that states it;
+  the absence of, say, an antiphospholipid-syndrome Condition leaves that risk factor unknown.
+- Units are converted only where the conversion is exact; a unit not understood leaves the
+  value unknown and says so in the report.
+- Every field set from FHIR remembers the resource that supplied it (`provenance`), so an
+  invalid value is reported against the resource, and a clinician can see where a fact came from.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from fhir.resources.R4B.codeableconcept import CodeableConcept
+from fhir.resources.R4B.resource import Resource as FhirResource
+from pydantic import ValidationError
+
+from venapath.domain.case import Case, ContradictionError, UnknownWordError
+from venapath.fhir.errors import FhirInputError, FhirProblem
+from venapath.fhir.parse import ParsedResources
+from venapath.fhir.quantities import UnreadableQuantityError, measurement_value
+from venapath.kb.codes import CodeIndex, Coding, Match
+from venapath.kb.value_sets import (
+    AnticoagulantTarget,
+    DiagnosisTarget,
+    FlagTarget,
+    MeasurementTarget,
+    ProcedureTarget,
+    Resource,
+)
+
+_STATUS_RANK = {"confirmed": 2, "suspected": 1, "excluded": 0}
+_VERIFICATION_STATUS = {
+    "confirmed": "confirmed",
+    "provisional": "suspected",
+    "differential": "suspected",
+    "unconfirmed": "suspected",
+    "refuted": "excluded",
+}
+_ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
+_USABLE_OBSERVATION = frozenset({"final", "amended", "corrected", "preliminary"})
+_ACTIVE_MEDICATION = frozenset({"active", "on-hold", "intended", "completed"})
+_DONE_PROCEDURE = frozenset({"completed", "in-progress"})
+THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
+_THROMBOLYSIS_DAYS = 7
+
+
+@dataclass(frozen=True)
+class UnmappedCode:
+    resource_type: str
+    system: str | None
+    code: str | None
+    display: str | None
+    count: int
+
+
+@dataclass
+class MappingReport:
+    """What the mapping read, what it could not use, and where each field came from."""
+
+    resources_read: dict[str, int] = field(default_factory=dict)
+    resources_not_read: dict[str, int] = field(default_factory=dict)
+    unmapped_codes: list[UnmappedCode] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    closed_lists: list[str] = field(default_factory=list)
+    provenance: dict[str, list[str]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "resources_read": self.resources_read,
+            "resources_not_read": self.resources_not_read,
+            "unmapped_codes": [vars(code) for code in self.unmapped_codes],
+            "notes": self.notes,
+            "closed_lists": self.closed_lists,
+            "provenance": self.provenance,
+        }
+
+
+@dataclass(frozen=True)
+class Mapped:
+    case: Case
+    report: MappingReport
+    patient_id: str | None
+
+
+@dataclass
+class _Builder:
+    """Accumulates case fields as plain data, with the resource behind each one."""
+
+    index: CodeIndex
+    now: datetime
+    report: MappingReport
+    data: dict[str, Any] = field(default_factory=dict)
+    diagnoses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    segments: list[dict[str, Any]] = field(default_factory=list)
+    procedures: list[dict[str, Any]] = field(default_factory=list)
+    latest: dict[str, datetime] = field(default_factory=dict)
+    unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
+        default_factory=Counter
+    )
+
+    def put(self, pointer: str, value: Any, source: str) -> None:
+        parts = pointer.strip("/").split("/")
+        node = self.data
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+        self.report.provenance.setdefault(pointer, []).append(source)
+
+    def put_latest(self, pointer: str, value: Any, when: datetime | None, source: str) -> None:
+        """Keep the most recent value of a field (undated values never replace dated ones)."""
+        moment = when or datetime.min.replace(tzinfo=UTC)
+        if pointer in self.latest and self.latest[pointer] >= moment:
+            return
+        self.latest[pointer] = moment
+        self.report.provenance.pop(pointer, None)
+        self.put(pointer, value, source)
+
+    def matches(
+        self, resource: Resource, concept: CodeableConcept | None, kind: str
+    ) -> list[Match]:
+        if concept is None:
+            return []
+        found: list[Match] = []
+        codings: list[Any] = list(concept.coding or [])
+        for coding in codings:
+            found.extend(self.index.lookup(resource, Coding(coding.system, coding.code)))
+        if not found:
+            for coding in codings or [None]:
+                key = (
+                    kind,
+                    coding.system if coding else None,
+                    coding.code if coding else None,
+                    (coding.display if coding else None) or concept.text,
+                )
+                self.unmapped[key] += 1
+        return found
+
+
+def case_from_fhir(
+    parsed: ParsedResources,
+    index: CodeIndex,
+    now: datetime,
+    *,
+    complete: frozenset[str] = frozenset(),
+    case_id: str | None = None,
+) -> Mapped:
+    """Build the case for the one patient in `parsed`.
+
+    `complete` names the resource types whose list is the whole record (see module doc).
+    Raises FhirInputError when the resources belong to several patients or produce an
+    impossible case; each problem names the resource responsible.
+    """
+    report = MappingReport(
+        resources_read={t: len(rs) for t, rs in parsed.by_type.items() if t != "ServiceRequest"},
+        resources_not_read=dict(parsed.not_read),
+    )
+    patient_id = _one_patient(parsed)
+    builder = _Builder(index, now, report)
+    _read_patient(parsed, builder)
+    for condition in parsed.of("Condition"):
+        _read_condition(condition, builder)
+    for observation in parsed.of("Observation"):
+        _read_observation(observation, builder)
+    for kind in ("MedicationRequest", "MedicationStatement"):
+        for medication in parsed.of(kind):
+            _read_medication(medication, builder)
+    for procedure in parsed.of("Procedure"):
+        _read_procedure(procedure, builder)
+    for allergy in parsed.of("AllergyIntolerance"):
+        _read_allergy(allergy, builder)
+    _close_lists(builder, complete)
+    report.unmapped_codes = [
+        UnmappedCode(kind, system, code, display, count)
+        for (kind, system, code, display), count in sorted(
+            builder.unmapped.items(), key=lambda item: (-item[1], str(item[0]))
+        )
+    ]
+    data = {
+        "case_id": case_id or _case_id(patient_id),
+        "as_of": now.isoformat(),
+        **builder.data,
+    }
+    return Mapped(_validated_case(data, report), report, patient_id)
+
+
+# ------------------------------------------------------------------------------ patient
+
+
+def _one_patient(parsed: ParsedResources) -> str | None:
+    patients = parsed.of("Patient")
+    ids = {p.id for p in patients if p.id}
+    if len(patients) > 1:
+        raise FhirInputError(
+            [
+                FhirProblem(
+                    "Patient", f"{len(patients)} Patient resources; send one patient's record"
+                )
+            ]
+        )
+    patient_id = next(iter(ids), None)
+    if patient_id is None:
+        return None
+    problems = []
+    for resources in parsed.by_type.values():
+        for resource in resources:
+            subject = _subject_reference(resource)
+            if subject is not None and not _refers_to(subject, patient_id):
+                problems.append(
+                    FhirProblem(
+                        _ref(resource),
+                        f"refers to {subject}, not to the record's Patient/{patient_id}",
+                    )
+                )
+    if problems:
+        raise FhirInputError(problems[:20])
+    return patient_id
+
+
+def _subject_reference(resource: FhirResource) -> str | None:
+    for name in ("subject", "patient"):
+        reference = getattr(resource, name, None)
+        if reference is not None and getattr(reference, "reference", None):
+            return str(reference.reference)
+    return None
+
+
+def _refers_to(reference: str, patient_id: str) -> bool:
+    return reference.rsplit("/", 1)[-1] == patient_id or reference == f"urn:uuid:{patient_id}"
+
+
+def _read_patient(parsed: ParsedResources, builder: _Builder) -> None:
+    patients = parsed.of("Patient")
+    if not patients:
+        return
+    patient: Any = patients[0]
+    source = _ref(patient)
+    if patient.gender in ("female", "male"):
+        builder.put("/patient/sex", patient.gender, source)
+    birth = patient.birthDate
+    if isinstance(birth, date):
+        builder.put("/patient/age_years", _age(birth, builder.now.date()), source)
+    elif birth is not None:
+        builder.report.notes.append(f"{source}: birthDate {birth} is partial; age left unknown")
+    if patient.deceasedBoolean or patient.deceasedDateTime is not None:
+        builder.report.notes.append(f"{source}: the record says the patient has died")
+
+
+def _age(birth: date, today: date) -> int:
+    before_birthday = (today.month, today.day) < (birth.month, birth.day)
+    return today.year - birth.year - (1 if before_birthday else 0)
+
+
+# ---------------------------------------------------------------------------- conditions
+
+
+def _read_condition(condition: Any, builder: _Builder) -> None:
+    verification = _status_code(condition.verificationStatus)
+    if verification == "entered-in-error":
+        return
+    source = _ref(condition)
+    clinical = _status_code(condition.clinicalStatus)
+    active = clinical is None or clinical in _ACTIVE_CLINICAL
+    for match in builder.matches(Resource.CONDITION, condition.code, "Condition"):
+        target = match.value_set.target
+        if not active:
+            builder.report.notes.append(
+                f"{source}: {match.value_set.title} has clinical status {clinical}; "
+                "not read as current"
+            )
+            continue
+        if isinstance(target, DiagnosisTarget):
+            status = _VERIFICATION_STATUS.get(verification or "confirmed", "suspected")
+            _add_diagnosis(builder, target, match, status, condition, source)
+        elif isinstance(target, FlagTarget) and verification != "refuted":
+            builder.put(target.field, _flag_value(target), source)
+
+
+def _add_diagnosis(
+    builder: _Builder,
+    target: DiagnosisTarget,
+    match: Match,
+    status: str,
+    condition: Any,
+    source: str,
+) -> None:
+    name = target.condition.value
+    current = builder.diagnoses.get(name)
+    onset = _moment(condition.onsetDateTime) or _period_start(condition.onsetPeriod)
+    recorded = _moment(condition.recordedDate)
+    when = _not_future(onset or recorded, builder, source)
+    if current is None or _STATUS_RANK[status] > _STATUS_RANK[current["status"]]:
+        builder.diagnoses[name] = {"condition": name, "status": status, "at": when}
+    builder.report.provenance.setdefault("/diagnoses", []).append(source)
+    if status == "excluded" or target.segment is None:
+        return
+    segment: dict[str, Any] = {"segment": target.segment}
+    if match.code.side is not None:
+        segment["side"] = match.code.side.value
+    if target.chronic is not None:
+        segment["chronic"] = target.chronic
+    if segment not in builder.segments:
+        builder.segments.append(segment)
+        builder.report.provenance.setdefault("/imaging/thrombosed_segments", []).append(source)
+    acute_onset = _not_future(onset, builder, source)
+    if acute_onset is not None and target.chronic is not True:
+        earliest = builder.data.get("presentation", {}).get("symptom_onset")
+        if earliest is None or acute_onset < earliest:
+            builder.report.provenance.pop("/presentation/symptom_onset", None)
+            builder.put("/presentation/symptom_onset", acute_onset, source)
+
+
+# -------------------------------------------------------------------------- observations
+
+
+def _read_observation(observation: Any, builder: _Builder) -> None:
+    if observation.status not in _USABLE_OBSERVATION:
+        return
+    source = _ref(observation)
+    when = _not_future(_observation_time(observation), builder, source)
+    items: list[tuple[CodeableConcept | None, Any]] = [(observation.code, observation)]
+    items += [(component.code, component) for component in observation.component or []]
+    for concept, holder in items:
+        for match in builder.matches(Resource.OBSERVATION, concept, "Observation"):
+            target = match.value_set.target
+            if isinstance(target, MeasurementTarget):
+                _put_measurement(builder, target, holder, observation, when, source)
+
+
+def _put_measurement(
+    builder: _Builder,
+    target: MeasurementTarget,
+    holder: Any,
+    observation: Any,
+    when: datetime | None,
+    source: str,
+) -> None:
+    try:
+        value = measurement_value(target, holder, observation)
+    except UnreadableQuantityError as problem:
+        builder.report.notes.append(f"{source}: {target.field} left unknown: {problem}")
+        return
+    if value is not None:
+        builder.put_latest(target.field, value, when, source)
+
+
+def _observation_time(observation: Any) -> datetime | None:
+    return (
+        _moment(observation.effectiveDateTime)
+        or _moment(observation.effectiveInstant)
+        or _period_end(observation.effectivePeriod)
+        or _moment(observation.issued)
+    )
+
+
+# --------------------------------------------------------------------------- medications
+
+
+def _read_medication(medication: Any, builder: _Builder) -> None:
+    if medication.status not in _ACTIVE_MEDICATION:
+        return
+    source = _ref(medication)
+    concept = medication.medicationCodeableConcept
+    if concept is None:
+        concept = _contained_medication_code(medication)
+        if concept is None:
+            builder.report.notes.append(f"{source}: medicationReference not resolved; not read")
+            return
+    when = _not_future(_medication_time(medication), builder, source)
+    for match in builder.matches(Resource.MEDICATION, concept, medication.get_resource_type()):
+        target = match.value_set.target
+        if isinstance(target, AnticoagulantTarget):
+            if medication.status == "completed":
+                continue
+            builder.put_latest("/treatment/anticoagulation/agent", target.agent.value, when, source)
+            if when is not None and builder.latest["/treatment/anticoagulation/agent"] == when:
+                builder.put("/treatment/anticoagulation/started_at", when, source)
+        elif isinstance(target, FlagTarget):
+            _medication_flag(builder, target, medication, when, source)
+
+
+def _medication_flag(
+    builder: _Builder, target: FlagTarget, medication: Any, when: datetime | None, source: str
+) -> None:
+    if target.field == THROMBOLYSIS_FIELD:
+        recent = when is not None and builder.now - when <= timedelta(days=_THROMBOLYSIS_DAYS)
+        if recent:
+            builder.put(target.field, True, source)
+        return
+    if medication.status != "completed":
+        builder.put(target.field, _flag_value(target), source)
+
+
+def _medication_time(medication: Any) -> datetime | None:
+    if medication.get_resource_type() == "MedicationRequest":
+        return _moment(medication.authoredOn)
+    return _moment(medication.effectiveDateTime) or _period_start(medication.effectivePeriod)
+
+
+def _contained_medication_code(medication: Any) -> CodeableConcept | None:
+    reference = medication.medicationReference
+    if reference is None or not reference.reference or not reference.reference.startswith("#"):
+        return None
+    wanted = reference.reference[1:]
+    for contained in medication.contained or []:
+        if contained.get_resource_type() == "Medication" and contained.id == wanted:
+            code: CodeableConcept | None = contained.code
+            return code
+    return None
+
+
+# ---------------------------------------------------------------- procedures and allergies
+
+
+def _read_procedure(procedure: Any, builder: _Builder) -> None:
+    if procedure.status not in _DONE_PROCEDURE:
+        return
+    source = _ref(procedure)
+    when = _not_future(
+        _moment(procedure.performedDateTime) or _period_start(procedure.performedPeriod),
+        builder,
+        source,
+    )
+    for match in builder.matches(Resource.PROCEDURE, procedure.code, "Procedure"):
+        target = match.value_set.target
+        if isinstance(target, ProcedureTarget):
+            entry: dict[str, Any] = {"kind": target.procedure.value}
+            if when is not None:
+                entry["performed_at"] = when
+            builder.procedures.append(entry)
+            builder.report.provenance.setdefault("/treatment/procedures", []).append(source)
+
+
+def _read_allergy(allergy: Any, builder: _Builder) -> None:
+    verification = _status_code(allergy.verificationStatus)
+    clinical = _status_code(allergy.clinicalStatus)
+    if verification in ("refuted", "entered-in-error") or clinical in ("inactive", "resolved"):
+        return
+    for match in builder.matches(Resource.ALLERGY, allergy.code, "AllergyIntolerance"):
+        target = match.value_set.target
+        if isinstance(target, FlagTarget):
+            builder.put(target.field, _flag_value(target), _ref(allergy))
+
+
+# ------------------------------------------------------------------------- closing up
+
+
+def _close_lists(builder: _Builder, complete: frozenset[str]) -> None:
+    if builder.diagnoses or "Condition" in complete:
+        builder.data["diagnoses"] = [
+            {k: v for k, v in d.items() if v is not None} for d in builder.diagnoses.values()
+        ]
+    if "Condition" in complete:
+        builder.report.closed_lists.append("/diagnoses")
+    if builder.segments:
+        builder.data.setdefault("imaging", {})["thrombosed_segments"] = builder.segments
+    if builder.procedures or "Procedure" in complete:
+        builder.data.setdefault("treatment", {})["procedures"] = builder.procedures
+    if "Procedure" in complete:
+        builder.report.closed_lists.append("/treatment/procedures")
+    if not builder.diagnoses and "Condition" not in complete:
+        builder.report.notes.append(
+            "no venous diagnosis found and the Condition list was not complete; "
+            "diagnoses left unknown"
+        )
+
+
+def _validated_case(data: dict[str, Any], report: MappingReport) -> Case:
+    try:
+        return Case.model_validate(data)
+    except ValidationError as error:
+        problems = []
+        for detail in error.errors():
+            pointer = "/" + "/".join(str(p) for p in detail["loc"])
+            problems.append(FhirProblem(_blame(pointer, report), f"{pointer}: {detail['msg']}"))
+        raise FhirInputError(problems) from None
+    except (ContradictionError, UnknownWordError) as error:
+        raise FhirInputError([FhirProblem(_blame(error.pointer, report), error.message)]) from None
+
+
+def _blame(pointer: str, report: MappingReport) -> str:
+    """The resource(s) that supplied the field at `pointer` (or its nearest parent)."""
+    candidate = pointer
+    while candidate:
+        sources = report.provenance.get(candidate)
+        if sources:
+            return ", ".join(sorted(set(sources)))
+        candidate = candidate.rsplit("/", 1)[0]
+    return "$"
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _case_id(patient_id: str | None) -> str:
+    return f"Patient-{patient_id}" if patient_id else "fhir-record"
+
+
+def _ref(resource: Any) -> str:
+    return f"{resource.get_resource_type()}/{resource.id or '?'}"
+
+
+def _status_code(concept: CodeableConcept | None) -> str | None:
+    if concept is None:
+        return None
+    for coding in concept.coding or []:
+        if coding.code:
+            return str(coding.code)
+    return None
+
+
+def _flag_value(target: FlagTarget) -> Any:
+    value = target.value
+    return value if isinstance(value, bool) else value.value
+
+
+def _moment(value: Any) -> datetime | None:
+    """A FHIR date/dateTime as an aware datetime; a date alone is read as midnight UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return None
+
+
+def _period_start(period: Any) -> datetime | None:
+    return None if period is None else _moment(period.start)
+
+
+def _period_end(period: Any) -> datetime | None:
+    return None if period is None else _moment(period.end) or _moment(period.start)
+
+
+_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _not_future(moment: datetime | None, builder: _Builder, source: str) -> datetime | None:
+    """A time after `now` cannot describe the case; it is reported and left out."""
+    if moment is None or moment <= builder.now:
+        return moment
+    if moment - builder.now <= _CLOCK_SKEW:
+        return builder.now
+    builder.report.notes.append(f"{source}: time {moment.isoformat()} is in the future; ignored")
+    return None

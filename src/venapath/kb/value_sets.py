@@ -1,0 +1,175 @@
+"""Value sets: which codes an EHR sends mean what in the case model.
+
+A value set names the FHIR resource type it reads, the codes (with their code system and the
+source that vouches for them) and one *target*: the part of the case those codes settle.
+The FHIR mapping reads nothing else, so a code that is in no value set is reported as
+unknown and never guessed at, and the prefetch a CDS service asks for follows from the
+value sets that feed the facts the rules read.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from venapath.domain.case import (
+    AnticoagulantAgent,
+    ConditionName,
+    ProcedureKind,
+    Thrombophilia,
+)
+from venapath.domain.units import DDimerBasis
+from venapath.domain.vocabulary import Side
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class CodeSystem(StrEnum):
+    """Short names for the code systems VenaPath reads; `uri` is what FHIR carries."""
+
+    ICD10CM = "icd10cm"
+    SNOMED = "snomed"
+    LOINC = "loinc"
+    RXNORM = "rxnorm"
+    ICD10PCS = "icd10pcs"
+
+    @property
+    def uri(self) -> str:
+        return _SYSTEM_URIS[self]
+
+
+_SYSTEM_URIS = {
+    CodeSystem.ICD10CM: "http://hl7.org/fhir/sid/icd-10-cm",
+    CodeSystem.SNOMED: "http://snomed.info/sct",
+    CodeSystem.LOINC: "http://loinc.org",
+    CodeSystem.RXNORM: "http://www.nlm.nih.gov/research/umls/rxnorm",
+    CodeSystem.ICD10PCS: "http://www.cms.gov/Medicare/Coding/ICD10",
+}
+SYSTEM_BY_URI = {uri: system for system, uri in _SYSTEM_URIS.items()}
+
+
+class Resource(StrEnum):
+    """FHIR R4 resource types a value set can read."""
+
+    CONDITION = "Condition"
+    OBSERVATION = "Observation"
+    MEDICATION = "MedicationRequest"  # also read from MedicationStatement
+    PROCEDURE = "Procedure"
+    ALLERGY = "AllergyIntolerance"
+
+
+class Code(BaseModel):
+    model_config = _STRICT
+    system: CodeSystem
+    code: str = Field(min_length=1, max_length=64)
+    display: str = Field(min_length=1)
+    match: Literal["exact", "prefix"] = Field(
+        default="exact",
+        description="prefix: every code that starts with this one (ICD-10 families only).",
+    )
+    side: Side | None = Field(default=None, description="Laterality the code itself states.")
+
+
+# ------------------------------------------------------------------------------ targets
+
+
+class DiagnosisTarget(BaseModel):
+    """A diagnosis in the closed `diagnoses` list, optionally with the segment it names."""
+
+    model_config = _STRICT
+    kind: Literal["diagnosis"]
+    condition: ConditionName
+    segment: str | None = Field(default=None, description="An anatomy segment id.")
+    chronic: bool | None = None
+
+
+class FlagTarget(BaseModel):
+    """A yes/no (or enumerated) case field, set when an active record carries the code."""
+
+    model_config = _STRICT
+    kind: Literal["flag"]
+    field: str = Field(pattern=r"^(/[a-z_]+)+$", description="JSON pointer into the case.")
+    value: bool | Thrombophilia = True
+
+
+class MeasurementTarget(BaseModel):
+    """A laboratory value or an exam measurement read from an Observation."""
+
+    model_config = _STRICT
+    kind: Literal["measurement"]
+    field: Literal[
+        "/labs/platelets",
+        "/labs/inr",
+        "/labs/haemoglobin",
+        "/labs/creatinine",
+        "/labs/egfr_ml_min",
+        "/labs/d_dimer",
+        "/exam/gcs",
+        "/exam/systolic_bp_mmhg",
+        "/exam/diastolic_bp_mmhg",
+        "/patient/weight_kg",
+    ]
+    basis: DDimerBasis | None = Field(default=None, description="D-dimer only: FEU or DDU.")
+
+
+class AnticoagulantTarget(BaseModel):
+    model_config = _STRICT
+    kind: Literal["anticoagulant"]
+    agent: AnticoagulantAgent
+
+
+class ProcedureTarget(BaseModel):
+    model_config = _STRICT
+    kind: Literal["procedure"]
+    procedure: ProcedureKind
+
+
+Target = Annotated[
+    DiagnosisTarget | FlagTarget | MeasurementTarget | AnticoagulantTarget | ProcedureTarget,
+    Field(discriminator="kind"),
+]
+
+
+class ValueSet(BaseModel):
+    model_config = _STRICT
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    title: str = Field(min_length=3)
+    source: str = Field(description="A source id from sources.yaml that lists these codes.")
+    locator: str | None = Field(
+        default=None, description="Where in the source: a value set OID, a table, a chapter."
+    )
+    resource: Resource
+    target: Target
+    codes: tuple[Code, ...] = Field(min_length=1)
+
+
+def flag_field_problem(pointer: str) -> str | None:
+    """Why `pointer` cannot be a flag target (None when it names a yes/no case field).
+
+    A flag sets one case field from the presence of a code, so the field must exist and hold
+    a boolean (or the thrombophilia grade); anything else would be a guess about meaning.
+    """
+    from typing import get_args
+
+    from pydantic import BaseModel as _Model
+
+    from venapath.domain.case import Case
+
+    model: type[_Model] = Case
+    parts = pointer.strip("/").split("/")
+    for depth, name in enumerate(parts):
+        field = model.model_fields.get(name)
+        if field is None:
+            return f"{pointer}: the case has no field {name!r}"
+        kinds = [k for k in get_args(field.annotation) if k is not type(None)]
+        last = depth == len(parts) - 1
+        nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, _Model)), None)
+        if not last:
+            if nested is None:
+                return f"{pointer}: {name!r} has no fields of its own"
+            model = nested
+        elif not set(kinds) & {bool, Thrombophilia}:
+            return f"{pointer}: not a yes/no field"
+    return None

@@ -1,0 +1,57 @@
+"""Compute one score from typed item values (REST sends JSON, not the CLI's strings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from venapath.domain.facts import FactType, FactValue, catalogue
+from venapath.scores import registry
+from venapath.scores.base import ScoreResult, compute
+
+
+class ScoreInputError(ValueError):
+    """An item that cannot be used: `field` names it, `message` says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def score_items(score_id: str) -> set[str]:
+    definition = registry.get(score_id)
+    return {fact for item in definition.items for fact in item.facts}
+
+
+def compute_score(score_id: str, items: dict[str, Any]) -> ScoreResult:
+    """Score `items` (fact name -> value); items not given stay unknown and widen the range."""
+    definition = registry.get(score_id)
+    readable = score_items(score_id)
+    definitions = catalogue()
+    facts: dict[str, FactValue] = {}
+    for name, value in items.items():
+        if name not in readable:
+            raise ScoreInputError(
+                f"/items/{name}", f"not an item of {score_id}; items: {', '.join(sorted(readable))}"
+            )
+        if value is None:
+            continue
+        definition_of = definitions[name]
+        facts[name] = _typed(f"/items/{name}", value, definition_of.type, definition_of.choices)
+    return compute(definition, facts)
+
+
+def _typed(field: str, value: Any, kind: FactType, choices: tuple[str, ...]) -> FactValue:
+    if kind is FactType.BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        raise ScoreInputError(field, "expected true or false")
+    if kind is FactType.NUMBER:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            if value != value or value in (float("inf"), float("-inf")):
+                raise ScoreInputError(field, "expected a finite number")
+            return float(value)
+        raise ScoreInputError(field, "expected a number")
+    if isinstance(value, str) and value in choices:
+        return value
+    raise ScoreInputError(field, f"expected one of {', '.join(choices)}")
