@@ -18,6 +18,8 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/venapath evaluate examples/cases/*.yaml
+	@echo "Serving on http://127.0.0.1:8000 (API docs: /docs, CDS Hooks: /cds-services); Ctrl-C stops."
+	VENAPATH_ENV=development $(BIN)/venapath serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -34,6 +36,7 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/evaluate.py
+	$(BIN)/python bench/cds_load.py --rate 100 --duration 60
 
 docs: install
 	$(BIN)/venapath kb docs --output docs/knowledge-base.md

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from jwt_support import BASE, issuer_settings
+from venapath.api.app import create_app
+from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
+from venapath.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "cases"
@@ -16,3 +22,19 @@ EXAMPLES = REPO / "examples" / "cases"
 @pytest.fixture(scope="session")
 def kb() -> KnowledgeBase:
     return load_knowledge_base()
+
+
+@pytest.fixture(scope="module")
+def client(kb: KnowledgeBase) -> Iterator[TestClient]:
+    """The HTTP service in development mode (no JWT), in process."""
+    settings = load_settings(env="development", max_body_bytes=200_000)
+    with TestClient(create_app(settings, kb=kb, feedback=MemoryFeedbackStore())) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def secured(kb: KnowledgeBase) -> Iterator[TestClient]:
+    """The HTTP service as in production: CDS Hooks calls need a valid JWT."""
+    settings = load_settings(trusted_issuers=issuer_settings(), public_base_url=BASE)
+    with TestClient(create_app(settings, kb=kb)) as test_client:
+        yield test_client

@@ -150,3 +150,8 @@ def test_procedure_segment_must_be_a_known_segment() -> None:
     (problem,) = _problems(text)
     assert problem.startswith("/treatment/procedures/0/segment:")
     assert "unknown word 'iliac'" in problem
+
+
+def test_bytes_that_are_not_utf8_are_a_clear_error() -> None:
+    with pytest.raises(CaseInputError, match="not UTF-8"):
+        parse_case_text(b"\x80case_id: x")

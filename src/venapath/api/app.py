@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from venapath import __version__
 from venapath.api import v1
-from venapath.api.errors import install_error_handlers
+from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.cdshooks.auth import MemoryReplayStore, ReplayStore, TokenVerifier
 from venapath.cdshooks.feedback import FeedbackStore, MemoryFeedbackStore
@@ -109,5 +109,52 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name, definition in case_schema.pop("$defs", {}).items():
         components[f"case.{name}"] = definition
     components["Case"] = case_schema
+    components.update(_ERROR_SCHEMAS)
+    for path, operations in schema["paths"].items():
+        fhir = path.startswith(FHIR_PREFIXES)
+        error = (
+            {FHIR_JSON: {"schema": {"$ref": "#/components/schemas/OperationOutcome"}}}
+            if fhir
+            else {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        )
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            responses["4XX"] = {"description": "The request was refused", "content": error}
+            responses["5XX"] = {"description": "An unexpected error", "content": error}
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
     app.openapi_schema = schema
     return schema
+
+
+_ERROR_SCHEMAS: dict[str, Any] = {
+    "Problem": {
+        "type": "object",
+        "description": "RFC 9457 problem details, with one entry per field at fault.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["pointer", "detail"],
+                    "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "OperationOutcome": {
+        "type": "object",
+        "description": "A FHIR R4 OperationOutcome.",
+        "required": ["resourceType", "issue"],
+        "properties": {
+            "resourceType": {"const": "OperationOutcome"},
+            "issue": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+}

@@ -39,13 +39,19 @@ class ApiError(Exception):
     """An error a handler raises on purpose, with its status and the fields at fault."""
 
     def __init__(
-        self, status: int, title: str, detail: str, problems: list[FieldProblem] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        problems: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.problems = problems or []
+        self.headers = headers or {}
 
 
 _OUTCOME_CODE = {
@@ -64,7 +70,7 @@ _OUTCOME_CODE = {
 
 
 def error_response(request: Request, error: ApiError) -> JSONResponse:
-    headers = {}
+    headers = dict(error.headers)
     if error.status == 401:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
     if request.url.path.startswith(FHIR_PREFIXES):
@@ -144,14 +150,19 @@ async def _validation(request: Request, error: RequestValidationError) -> JSONRe
         where = location[0] if location else "request"
         pointer = "/" + "/".join(location[1:]) if where == "body" else ".".join(location)
         problems.append(FieldProblem(pointer, str(detail.get("msg", "invalid"))))
+    # CDS Hooks clients expect 400 for a malformed call; REST uses 422 for a body it understood.
+    status = 400 if request.url.path.startswith("/cds-services") else 422
     return error_response(
-        request, ApiError(422, "Invalid request", "the request does not match the API", problems)
+        request, ApiError(status, "Invalid request", "the request does not match the API", problems)
     )
 
 
 async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
     title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Request refused")
-    return error_response(request, ApiError(error.status_code, title, str(error.detail)))
+    headers = dict(error.headers or {})  # e.g. Allow on a 405
+    return error_response(
+        request, ApiError(error.status_code, title, str(error.detail), headers=headers)
+    )
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

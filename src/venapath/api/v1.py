@@ -7,13 +7,14 @@ FHIR (GuidanceResponse, or OperationOutcome for errors).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
-from venapath.api.errors import FHIR_JSON, ApiError
+from venapath.api.errors import FHIR_JSON, ApiError, FieldProblem
 from venapath.engine.assessment import Assessment
 from venapath.fhir.guidance import guidance_response
 from venapath.fhir.parse import parse_json_text
@@ -26,6 +27,13 @@ from venapath.services.evaluation import assess_case
 from venapath.services.fhir_evaluation import WHOLE_RECORD, assess_fhir_data
 from venapath.services.scoring import compute_score, score_items
 
+FHIR_BODY = {
+    "description": "A FHIR R4 Bundle, one resource, or a list of resources of one patient.",
+    "oneOf": [
+        {"type": "object", "required": ["resourceType"]},
+        {"type": "array", "items": {"type": "object"}},
+    ],
+}
 CASE_MEDIA = ("application/json", "application/yaml", "application/x-yaml", "text/yaml")
 
 
@@ -46,6 +54,27 @@ def _json(data: Any, media_type: str = "application/json") -> Response:
     if isinstance(data, BaseModel):
         return Response(data.model_dump_json(), media_type=media_type)
     return JSONResponse(data, media_type=media_type)
+
+
+NOW_QUERY = Query(
+    description="The clock (ISO 8601 with a time zone) when the data carries no as_of; "
+    "defaults to the current time.",
+    json_schema_extra={"format": "date-time"},
+)
+
+
+def _clock(text: str | None) -> datetime | None:
+    """Parse the `now` query strictly: an ISO 8601 date-time with a time zone, nothing else."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        problem = FieldProblem("now", "expected an ISO 8601 date-time with a time zone")
+        raise ApiError(422, "Invalid request", f"now: {text!r} is not a date-time", [problem])
+    return moment
 
 
 def _media(request: Request) -> str:
@@ -73,9 +102,7 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
     async def evaluate(
         request: Request,
         trace: Annotated[bool, Query(description="Include the per-rule trace.")] = False,
-        now: Annotated[
-            AwareDatetime | None, Query(description="Clock when the case has no as_of.")
-        ] = None,
+        now: Annotated[str | None, NOW_QUERY] = None,
     ) -> Response:
         media = _media(request)
         if media not in CASE_MEDIA:
@@ -85,7 +112,7 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
         case = parse_case_text(
             await request.body(), "request body", json_only=media == "application/json"
         )
-        return _json(assess_case(case, now=now, kb=kb, trace=trace))
+        return _json(assess_case(case, now=_clock(now), kb=kb, trace=trace))
 
     @router.post(
         "/fhir/evaluate",
@@ -101,8 +128,8 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
             "requestBody": {
                 "required": True,
                 "content": {
-                    FHIR_JSON: {"schema": {"type": "object"}},
-                    "application/json": {"schema": {"type": "object"}},
+                    FHIR_JSON: {"schema": FHIR_BODY},
+                    "application/json": {"schema": FHIR_BODY},
                 },
             }
         },
@@ -124,14 +151,14 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
                 "Condition and Procedure lists are read as complete."
             ),
         ] = "complete",
-        now: Annotated[AwareDatetime | None, Query()] = None,
+        now: Annotated[str | None, NOW_QUERY] = None,
     ) -> Response:
         media = _media(request)
         if media not in (FHIR_JSON, "application/json"):
             raise ApiError(415, "Unsupported media type", f"send FHIR as {FHIR_JSON}")
         data = parse_json_text(await request.body())
         complete = WHOLE_RECORD if record == "complete" else frozenset()
-        result = assess_fhir_data(data, now=now, kb=kb, complete=complete, trace=False)
+        result = assess_fhir_data(data, now=_clock(now), kb=kb, complete=complete, trace=False)
         if output == "guidance":
             return _json(guidance_response(result.assessment, kb, result.patient_id), FHIR_JSON)
         view = FhirEvaluation(

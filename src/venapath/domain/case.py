@@ -16,7 +16,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    model_validator,
+)
 
 from venapath.domain.anatomy import SEGMENTS_BY_ID, Region
 from venapath.domain.units import Creatinine, DDimer, Haemoglobin, Platelets
@@ -26,8 +34,21 @@ CASE_FORMAT_VERSION = 1
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
-Days = Annotated[int, Field(ge=0, le=36500)]
-Percent = Annotated[float, Field(ge=0, le=100)]
+
+def _no_epoch_numbers(value: object) -> object:
+    if isinstance(value, int | float):
+        raise ValueError("expected an ISO 8601 date-time with a time zone, not a number")
+    return value
+
+
+Moment = Annotated[AwareDatetime, BeforeValidator(_no_epoch_numbers)]
+"""A date-time with a time zone, written as text (a bare number is refused, not read as epoch)."""
+Flag = Annotated[bool, Strict()]
+"""Yes/no fields take true or false only: 0, 1 or "no" in a JSON body is an error, not a guess."""
+Whole = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]  # 4 and 4.0 are numbers; true is not
+Days = Annotated[int, Strict(), Field(ge=0, le=36500)]
+Percent = Annotated[float, Strict(), Field(ge=0, le=100)]
 
 
 class _Part(BaseModel):
@@ -43,18 +64,18 @@ class Sex(StrEnum):
 
 
 class Patient(_Part):
-    age_years: int | None = Field(default=None, ge=0, le=120)
+    age_years: Whole | None = Field(default=None, ge=0, le=120)
     sex: Sex | None = None
-    pregnant: bool | None = None
+    pregnant: Flag | None = None
     postpartum_days: Days | None = Field(
         default=None, description="Days since delivery; absent if not postpartum or unknown."
     )
-    postpartum: bool | None = Field(
+    postpartum: Flag | None = Field(
         default=None,
         description="Within 6 weeks of delivery. Implied true by postpartum_days <= 42.",
     )
-    breastfeeding: bool | None = None
-    weight_kg: float | None = Field(default=None, gt=0, le=400)
+    breastfeeding: Flag | None = None
+    weight_kg: Number | None = Field(default=None, gt=0, le=400)
 
 
 # ------------------------------------------------------------------------ risk factors
@@ -75,7 +96,7 @@ class Provocation(StrEnum):
 
 
 class RiskFactors(_Part):
-    active_cancer: bool | None = Field(
+    active_cancer: Flag | None = Field(
         default=None, description="Treatment ongoing, within the past 6 months, or palliative."
     )
     thrombophilia: Thrombophilia | None = Field(
@@ -83,34 +104,34 @@ class RiskFactors(_Part):
         description="severe: homozygous factor V Leiden or prothrombin G20210A, protein C/S or "
         "antithrombin deficiency, combined defects (AHA/ASA 2011 via 2014 women's guideline).",
     )
-    antiphospholipid_syndrome: bool | None = None
-    oral_contraceptives: bool | None = None
-    inflammatory_disease: bool | None = None
-    infection: bool | None = None
-    cns_infection: bool | None = None
-    recent_surgery: bool | None = None
+    antiphospholipid_syndrome: Flag | None = None
+    oral_contraceptives: Flag | None = None
+    inflammatory_disease: Flag | None = None
+    infection: Flag | None = None
+    cns_infection: Flag | None = None
+    recent_surgery: Flag | None = None
     days_since_major_surgery: Days | None = None
-    recent_dural_puncture_or_epidural: bool | None = None
-    intracranial_hypotension: bool | None = Field(
+    recent_dural_puncture_or_epidural: Flag | None = None
+    intracranial_hypotension: Flag | None = Field(
         default=None,
         description="Intracranial hypotension or a CSF leak, spontaneous or iatrogenic.",
     )
-    immobilisation: bool | None = Field(
+    immobilisation: Flag | None = Field(
         default=None, description="Paralysis, paresis or recent plaster immobilisation of the leg."
     )
     bedridden_days: Days | None = Field(default=None, description="Recent bed rest, in days.")
-    previous_vte: bool | None = None
-    previous_dvt_documented: bool | None = None
-    previous_cvt_episodes: int | None = Field(default=None, ge=0, le=50)
-    inpatient: bool | None = None
-    head_trauma: bool | None = None
+    previous_vte: Flag | None = None
+    previous_dvt_documented: Flag | None = None
+    previous_cvt_episodes: Whole | None = Field(default=None, ge=0, le=50)
+    inpatient: Flag | None = None
+    head_trauma: Flag | None = None
     provocation: Provocation | None = None
-    distal_extension_risk: bool | None = Field(
+    distal_extension_risk: Flag | None = Field(
         default=None,
         description="Clinician's judgement that an isolated distal DVT has risk factors for "
         "extension (CHEST 2021 lists them in its full text).",
     )
-    multiple_sclerosis: bool | None = None
+    multiple_sclerosis: Flag | None = None
 
 
 # ------------------------------------------------------------------------ presentation
@@ -138,7 +159,7 @@ class SymptomKind(StrEnum):
 
 class Symptom(_Part):
     kind: SymptomKind
-    onset: AwareDatetime | None = None
+    onset: Moment | None = None
 
 
 class ConditionName(StrEnum):
@@ -158,16 +179,16 @@ class DiagnosisStatus(StrEnum):
 class Diagnosis(_Part):
     condition: ConditionName
     status: DiagnosisStatus
-    at: AwareDatetime | None = Field(default=None, description="When it was diagnosed.")
-    recurrent: bool | None = None
+    at: Moment | None = Field(default=None, description="When it was diagnosed.")
+    recurrent: Flag | None = None
 
 
 class Presentation(_Part):
-    symptom_onset: AwareDatetime | None = Field(
+    symptom_onset: Moment | None = Field(
         default=None, description="Onset of the presenting symptoms (the clock for time windows)."
     )
     symptoms: tuple[Symptom, ...] | None = None
-    symptom_free: bool | None = Field(
+    symptom_free: Flag | None = Field(
         default=None, description="true when the patient was asked and reports no symptoms."
     )
 
@@ -190,48 +211,48 @@ class Phlegmasia(StrEnum):
 
 class LegExam(_Part):
     side: Side | None = None
-    entire_leg_swollen: bool | None = None
-    calf_difference_cm: float | None = Field(
+    entire_leg_swollen: Flag | None = None
+    calf_difference_cm: Number | None = Field(
         default=None,
         ge=0,
         le=40,
         description="Calf circumference difference from the other leg, 10 cm below the tibial "
         "tuberosity.",
     )
-    deep_vein_tenderness: bool | None = Field(
+    deep_vein_tenderness: Flag | None = Field(
         default=None, description="Localised tenderness along the deep venous system."
     )
-    pain: bool | None = None
-    swelling: bool | None = None
-    redness: bool | None = None
-    warmth: bool | None = None
-    pitting_oedema: bool | None = Field(
+    pain: Flag | None = None
+    swelling: Flag | None = None
+    redness: Flag | None = None
+    warmth: Flag | None = None
+    pitting_oedema: Flag | None = Field(
         default=None, description="Pitting oedema confined to the symptomatic leg."
     )
-    collateral_superficial_veins: bool | None = None
-    severe_symptoms: bool | None = Field(
+    collateral_superficial_veins: Flag | None = None
+    severe_symptoms: Flag | None = Field(
         default=None,
         description="Severe leg symptoms (CHEST: a reason to anticoagulate distal DVT).",
     )
     phlegmasia: Phlegmasia | None = None
-    venous_gangrene: bool | None = None
+    venous_gangrene: Flag | None = None
 
 
 class Exam(_Part):
-    gcs: int | None = Field(default=None, ge=3, le=15)
-    gcs_before: int | None = Field(
+    gcs: Whole | None = Field(default=None, ge=3, le=15)
+    gcs_before: Whole | None = Field(
         default=None, ge=3, le=15, description="Earlier GCS, to see a fall."
     )
     consciousness: Consciousness | None = None
-    mental_status_disorder: bool | None = None
-    focal_deficit: bool | None = None
-    seizure: bool | None = None
-    bilateral_babinski: bool | None = None
-    papilloedema: bool | None = None
-    systolic_bp_mmhg: int | None = Field(default=None, ge=40, le=300)
-    diastolic_bp_mmhg: int | None = Field(default=None, ge=20, le=200)
+    mental_status_disorder: Flag | None = None
+    focal_deficit: Flag | None = None
+    seizure: Flag | None = None
+    bilateral_babinski: Flag | None = None
+    papilloedema: Flag | None = None
+    systolic_bp_mmhg: Whole | None = Field(default=None, ge=40, le=300)
+    diastolic_bp_mmhg: Whole | None = Field(default=None, ge=20, le=200)
     leg: LegExam | None = None
-    alternative_diagnosis_as_likely: bool | None = Field(
+    alternative_diagnosis_as_likely: Flag | None = Field(
         default=None, description="An alternative diagnosis is at least as likely as DVT (Wells)."
     )
 
@@ -243,9 +264,9 @@ class ThrombosedSegment(_Part):
     segment: str = Field(description="A segment id from the venous anatomy vocabulary.")
     side: Side | None = None
     modality: Modality | None = None
-    occlusive: bool | None = None
-    chronic: bool | None = None
-    seen_at: AwareDatetime | None = None
+    occlusive: Flag | None = None
+    chronic: Flag | None = None
+    seen_at: Moment | None = None
 
 
 class Imaging(_Part):
@@ -255,25 +276,25 @@ class Imaging(_Part):
         "thrombosed.",
     )
     thrombosed_segments: tuple[ThrombosedSegment, ...] | None = None
-    intracerebral_haemorrhage: bool | None = None
-    haemorrhage_due_to_cvt: bool | None = Field(
+    intracerebral_haemorrhage: Flag | None = None
+    haemorrhage_due_to_cvt: Flag | None = Field(
         default=None, description="The haemorrhage is a consequence of the venous thrombosis."
     )
-    venous_infarct: bool | None = None
-    largest_lesion_cm: float | None = Field(default=None, ge=0, le=25)
-    mass_effect: bool | None = None
-    herniation: bool | None = Field(default=None, description="Herniation or impending herniation.")
-    subdural_collection: bool | None = None
-    cortical_venous_reflux: bool | None = None
-    hydrocephalus: bool | None = None
-    thrombus_extension_to_proximal_veins: bool | None = Field(
+    venous_infarct: Flag | None = None
+    largest_lesion_cm: Number | None = Field(default=None, ge=0, le=25)
+    mass_effect: Flag | None = None
+    herniation: Flag | None = Field(default=None, description="Herniation or impending herniation.")
+    subdural_collection: Flag | None = None
+    cortical_venous_reflux: Flag | None = None
+    hydrocephalus: Flag | None = None
+    thrombus_extension_to_proximal_veins: Flag | None = Field(
         default=None,
         description="On serial imaging of a distal DVT, extension into popliteal or above.",
     )
-    iliac_imaging_inconclusive: bool | None = Field(
+    iliac_imaging_inconclusive: Flag | None = Field(
         default=None, description="Ultrasound could not show the veins above the inguinal ligament."
     )
-    distal_thrombus_extension: bool | None = Field(
+    distal_thrombus_extension: Flag | None = Field(
         default=None,
         description="On serial imaging of a distal DVT, extension within the calf veins.",
     )
@@ -284,12 +305,12 @@ class Imaging(_Part):
 
 class Labs(_Part):
     platelets: Platelets | None = None
-    inr: float | None = Field(default=None, ge=0.5, le=20)
+    inr: Number | None = Field(default=None, ge=0.5, le=20)
     haemoglobin: Haemoglobin | None = None
     creatinine: Creatinine | None = None
-    egfr_ml_min: float | None = Field(default=None, ge=0, le=250)
+    egfr_ml_min: Number | None = Field(default=None, ge=0, le=250)
     d_dimer: DDimer | None = None
-    metabolic_or_infection_screen_normal: bool | None = Field(
+    metabolic_or_infection_screen_normal: Flag | None = Field(
         default=None, description="Blood and urine tests exclude infection or a metabolic cause."
     )
 
@@ -335,9 +356,9 @@ _PARENTERAL = frozenset(
 
 class Anticoagulation(_Part):
     agent: AnticoagulantAgent | None = None
-    started_at: AwareDatetime | None = None
-    therapeutic: bool | None = None
-    parenteral_lead_in_days: int | None = Field(
+    started_at: Moment | None = None
+    therapeutic: Flag | None = None
+    parenteral_lead_in_days: Whole | None = Field(
         default=None,
         ge=0,
         le=365,
@@ -359,26 +380,26 @@ class ProcedureKind(StrEnum):
 
 class Procedure(_Part):
     kind: ProcedureKind
-    performed_at: AwareDatetime | None = None
+    performed_at: Moment | None = None
     segment: str | None = None
     side: Side | None = None
-    succeeded: bool | None = None
+    succeeded: Flag | None = None
 
 
 class Treatment(_Part):
     anticoagulation: Anticoagulation | None = None
-    thrombolysis_within_7_days: bool | None = None
-    antiplatelet_or_nsaid: bool | None = None
+    thrombolysis_within_7_days: Flag | None = None
+    antiplatelet_or_nsaid: Flag | None = None
     procedures: tuple[Procedure, ...] | None = None
 
 
 class Course(_Part):
-    neurological_deterioration: bool | None = Field(
+    neurological_deterioration: Flag | None = Field(
         default=None,
         description="Falling consciousness, new deficit or new seizures since treatment began.",
     )
-    thrombus_propagation: bool | None = None
-    leg_symptoms_worsening: bool | None = None
+    thrombus_propagation: Flag | None = None
+    leg_symptoms_worsening: Flag | None = None
 
 
 # ------------------------------------------------------------- bleeding and contraindications
@@ -387,44 +408,44 @@ class Course(_Part):
 class BleedingRisk(_Part):
     """SIR 2014 (modified) absolute and relative contraindications, TO-ACT exclusions, HAS-BLED items."""
 
-    active_bleeding: bool | None = Field(
+    active_bleeding: Flag | None = Field(
         default=None, description="Active internal bleeding or DIC."
     )
-    bleeding_disorder: bool | None = None
-    recent_neurovascular_event_3_months: bool | None = Field(
+    bleeding_disorder: Flag | None = None
+    recent_neurovascular_event_3_months: Flag | None = Field(
         default=None,
         description="Stroke or TIA, intracranial or spinal neurosurgery, or intracranial trauma "
         "within 3 months.",
     )
-    anticoagulation_contraindicated: bool | None = Field(
+    anticoagulation_contraindicated: Flag | None = Field(
         default=None, description="An absolute contraindication to anticoagulation."
     )
-    major_event_within_10_days: bool | None = Field(
+    major_event_within_10_days: Flag | None = Field(
         default=None,
         description="CPR, major surgery, cataract surgery, delivery, organ biopsy or major trauma "
         "within 7-10 days.",
     )
-    intracranial_lesion_or_seizure_disorder: bool | None = None
-    gi_bleeding_within_3_months: bool | None = None
-    internal_eye_surgery_within_3_months: bool | None = None
-    thrombolytic_or_contrast_allergy: bool | None = None
-    right_to_left_shunt: bool | None = None
-    infected_thrombus_suspected: bool | None = None
-    severe_hepatic_dysfunction: bool | None = None
-    bacterial_endocarditis: bool | None = None
-    diabetic_haemorrhagic_retinopathy: bool | None = None
-    previous_major_bleeding: bool | None = None
-    stroke_history: bool | None = None
-    chronic_dialysis_or_renal_transplant: bool | None = None
-    chronic_liver_disease: bool | None = None
-    labile_inr: bool | None = None
-    alcohol_units_per_week: int | None = Field(default=None, ge=0, le=400)
+    intracranial_lesion_or_seizure_disorder: Flag | None = None
+    gi_bleeding_within_3_months: Flag | None = None
+    internal_eye_surgery_within_3_months: Flag | None = None
+    thrombolytic_or_contrast_allergy: Flag | None = None
+    right_to_left_shunt: Flag | None = None
+    infected_thrombus_suspected: Flag | None = None
+    severe_hepatic_dysfunction: Flag | None = None
+    bacterial_endocarditis: Flag | None = None
+    diabetic_haemorrhagic_retinopathy: Flag | None = None
+    previous_major_bleeding: Flag | None = None
+    stroke_history: Flag | None = None
+    chronic_dialysis_or_renal_transplant: Flag | None = None
+    chronic_liver_disease: Flag | None = None
+    labile_inr: Flag | None = None
+    alcohol_units_per_week: Whole | None = Field(default=None, ge=0, le=400)
 
 
 class Function(_Part):
-    ambulatory: bool | None = None
-    good_functional_status: bool | None = None
-    life_expectancy_over_1_year: bool | None = None
+    ambulatory: Flag | None = None
+    good_functional_status: Flag | None = None
+    life_expectancy_over_1_year: Flag | None = None
 
 
 # ------------------------------------------------------------------------ follow-up
@@ -450,27 +471,27 @@ class Indication(StrEnum):
 class VillaltaItems(_Part):
     """Villalta scale items, each 0 (none) to 3 (severe); the ulcer is separate."""
 
-    pain: int | None = Field(default=None, ge=0, le=3)
-    cramps: int | None = Field(default=None, ge=0, le=3)
-    heaviness: int | None = Field(default=None, ge=0, le=3)
-    paraesthesia: int | None = Field(default=None, ge=0, le=3)
-    pruritus: int | None = Field(default=None, ge=0, le=3)
-    pretibial_oedema: int | None = Field(default=None, ge=0, le=3)
-    skin_induration: int | None = Field(default=None, ge=0, le=3)
-    hyperpigmentation: int | None = Field(default=None, ge=0, le=3)
-    redness: int | None = Field(default=None, ge=0, le=3)
-    venous_ectasia: int | None = Field(default=None, ge=0, le=3)
-    pain_on_calf_compression: int | None = Field(default=None, ge=0, le=3)
-    venous_ulcer: bool | None = None
+    pain: Whole | None = Field(default=None, ge=0, le=3)
+    cramps: Whole | None = Field(default=None, ge=0, le=3)
+    heaviness: Whole | None = Field(default=None, ge=0, le=3)
+    paraesthesia: Whole | None = Field(default=None, ge=0, le=3)
+    pruritus: Whole | None = Field(default=None, ge=0, le=3)
+    pretibial_oedema: Whole | None = Field(default=None, ge=0, le=3)
+    skin_induration: Whole | None = Field(default=None, ge=0, le=3)
+    hyperpigmentation: Whole | None = Field(default=None, ge=0, le=3)
+    redness: Whole | None = Field(default=None, ge=0, le=3)
+    venous_ectasia: Whole | None = Field(default=None, ge=0, le=3)
+    pain_on_calf_compression: Whole | None = Field(default=None, ge=0, le=3)
+    venous_ulcer: Flag | None = None
 
 
 class FollowUp(_Part):
     """Present only when the case is a post-procedure follow-up; absent means it is not one."""
 
     procedure_kind: ProcedureKind | None = None
-    procedure_date: AwareDatetime | None = None
+    procedure_date: Moment | None = None
     indication: Indication | None = None
-    earlier_repeat_procedures: int | None = Field(
+    earlier_repeat_procedures: Whole | None = Field(
         default=None, ge=0, le=50, description="Repeat procedures on this vein before the last one."
     )
     symptom_response: SymptomResponse | None = None
@@ -481,10 +502,10 @@ class FollowUp(_Part):
     worsening_for_days: Days | None = Field(
         default=None, description="How long symptoms have kept worsening since the procedure."
     )
-    symptoms_back_within_hours: bool | None = None
-    fever_or_urinary_symptoms: bool | None = None
+    symptoms_back_within_hours: Flag | None = None
+    fever_or_urinary_symptoms: Flag | None = None
     in_stent_stenosis_percent: Percent | None = None
-    stent_occluded: bool | None = None
+    stent_occluded: Flag | None = None
     villalta: VillaltaItems | None = None
 
 
@@ -503,7 +524,7 @@ class Case(_Part):
 
     format_version: int = Field(default=CASE_FORMAT_VERSION, ge=1, le=CASE_FORMAT_VERSION)
     case_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
-    as_of: AwareDatetime | None = Field(
+    as_of: Moment | None = Field(
         default=None, description="The moment the case describes; evaluation time if absent."
     )
     patient: Patient | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat
 
 
 class PlateletUnit(StrEnum):
@@ -53,7 +53,7 @@ _CREATININE_UMOL_PER_MG_DL = 88.42
 
 class Platelets(BaseModel):
     model_config = _STRICT
-    value: float = Field(ge=0, description="Platelet count (must be >= 0).")
+    value: StrictFloat = Field(ge=0, description="Platelet count (must be >= 0).")
     unit: PlateletUnit = PlateletUnit.PER_NANOLITRE
 
     def per_nanolitre(self) -> float:
@@ -65,7 +65,7 @@ class Platelets(BaseModel):
 
 class Haemoglobin(BaseModel):
     model_config = _STRICT
-    value: float = Field(ge=0, le=300)
+    value: StrictFloat = Field(ge=0, le=300)
     unit: HaemoglobinUnit = HaemoglobinUnit.G_PER_DL
 
     def g_per_dl(self) -> float:
@@ -78,7 +78,7 @@ class Haemoglobin(BaseModel):
 
 class Creatinine(BaseModel):
     model_config = _STRICT
-    value: float = Field(ge=0)
+    value: StrictFloat = Field(ge=0)
     unit: CreatinineUnit = CreatinineUnit.UMOL_PER_L
 
     def umol_per_l(self) -> float:
@@ -91,10 +91,10 @@ class DDimer(BaseModel):
     """A D-dimer result; `positive` is the laboratory's call against its own validated cut-off."""
 
     model_config = _STRICT
-    value: float | None = Field(default=None, ge=0)
+    value: StrictFloat | None = Field(default=None, ge=0)
     unit: DDimerUnit | None = None
     basis: DDimerBasis | None = None
-    positive: bool | None = Field(
+    positive: StrictBool | None = Field(
         default=None,
         description="Above the assay's validated cut-off. Rules read this, never a fixed number, "
         "because cut-offs depend on assay, unit and basis.",

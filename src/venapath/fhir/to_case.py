@@ -11,6 +11,8 @@ What this mapping promises, so that unknown stays unknown:
   the absence of, say, an antiphospholipid-syndrome Condition leaves that risk factor unknown.
 - Units are converted only where the conversion is exact; a unit not understood leaves the
   value unknown and says so in the report.
+- The latest completed venoplasty or venous stent makes the case a post-procedure follow-up
+  case (`follow_up` with the procedure kind and date): stented veins are followed for life.
 - Every field set from FHIR remembers the resource that supplied it (`provenance`), so an
   invalid value is reported against the resource, and a clinician can see where a fact came from.
 """
@@ -26,7 +28,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
-from venapath.domain.case import Case, ContradictionError, UnknownWordError
+from venapath.domain.case import Case, ContradictionError, ProcedureKind, UnknownWordError
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.parse import ParsedResources
 from venapath.fhir.quantities import UnreadableQuantityError, measurement_value
@@ -52,6 +54,7 @@ _ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 _USABLE_OBSERVATION = frozenset({"final", "amended", "corrected", "preliminary"})
 _ACTIVE_MEDICATION = frozenset({"active", "on-hold", "intended", "completed"})
 _DONE_PROCEDURE = frozenset({"completed", "in-progress"})
+_FOLLOWED_UP = frozenset({ProcedureKind.VENOPLASTY, ProcedureKind.VENOUS_STENT})
 THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
 _THROMBOLYSIS_DAYS = 7
 
@@ -440,6 +443,17 @@ def _read_procedure(procedure: Any, builder: _Builder) -> None:
                 entry["performed_at"] = when
             builder.procedures.append(entry)
             builder.report.provenance.setdefault("/treatment/procedures", []).append(source)
+            if target.procedure in _FOLLOWED_UP and when is not None:
+                _follow_up_from(builder, target.procedure, when, source)
+
+
+def _follow_up_from(builder: _Builder, kind: ProcedureKind, when: datetime, source: str) -> None:
+    """The latest venoplasty or venous stent makes this a post-procedure follow-up case."""
+    latest = builder.data.get("follow_up", {}).get("procedure_date")
+    if latest is not None and latest >= when:
+        return
+    builder.report.provenance.pop("/follow_up", None)
+    builder.put("/follow_up", {"procedure_kind": kind.value, "procedure_date": when}, source)
 
 
 def _read_allergy(allergy: Any, builder: _Builder) -> None:

@@ -90,7 +90,7 @@ class FlagTarget(BaseModel):
 
     model_config = _STRICT
     kind: Literal["flag"]
-    field: str = Field(pattern=r"^(/[a-z_]+)+$", description="JSON pointer into the case.")
+    field: str = Field(pattern=r"^(/[a-z0-9_]+)+$", description="JSON pointer into the case.")
     value: bool | Thrombophilia = True
 
 
@@ -151,7 +151,7 @@ def flag_field_problem(pointer: str) -> str | None:
     A flag sets one case field from the presence of a code, so the field must exist and hold
     a boolean (or the thrombophilia grade); anything else would be a guess about meaning.
     """
-    from typing import get_args
+    from typing import Annotated, get_args, get_origin
 
     from pydantic import BaseModel as _Model
 
@@ -163,7 +163,11 @@ def flag_field_problem(pointer: str) -> str | None:
         field = model.model_fields.get(name)
         if field is None:
             return f"{pointer}: the case has no field {name!r}"
-        kinds = [k for k in get_args(field.annotation) if k is not type(None)]
+        kinds = [
+            get_args(k)[0] if get_origin(k) is Annotated else k
+            for k in get_args(field.annotation)
+            if k is not type(None)
+        ]
         last = depth == len(parts) - 1
         nested = next((k for k in kinds if isinstance(k, type) and issubclass(k, _Model)), None)
         if not last:

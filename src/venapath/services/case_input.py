@@ -75,7 +75,12 @@ def validate_case_data(data: object, source: str = "<case>") -> Case:
 
 
 def _decode(raw: bytes | str, source: str, *, json_only: bool) -> Any:
-    text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
+    try:
+        text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as error:
+        raise CaseInputError(
+            source, [InputProblem("", f"not UTF-8 text (byte {error.start} is invalid)")]
+        ) from None
     if json_only:
         try:
             return json.loads(text)

@@ -1,0 +1,256 @@
+"""FHIR R4 records built the way an EHR sends them, one per pathway, for mapping and hook tests.
+
+Codes are the ones a US EHR puts on the problem list and results (ICD-10-CM, SNOMED CT,
+LOINC with UCUM units, RxNorm); every one of them is in the knowledge base's value sets.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from venapath.cdshooks.prefetch import TYPE_BY_KEY
+
+NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+ICD10 = "http://hl7.org/fhir/sid/icd-10-cm"
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM = "http://unitsofmeasure.org"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def at(hours_ago: float) -> str:
+    return (NOW - timedelta(hours=hours_ago)).isoformat()
+
+
+def patient(
+    patient_id: str = "p1", gender: str = "female", birth: str = "1968-04-02"
+) -> dict[str, Any]:
+    return {"resourceType": "Patient", "id": patient_id, "gender": gender, "birthDate": birth}
+
+
+def condition(
+    resource_id: str,
+    system: str,
+    code: str,
+    display: str,
+    *,
+    patient_id: str = "p1",
+    onset_hours_ago: float | None = None,
+    verification: str = "confirmed",
+    clinical: str = "active",
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Condition",
+        "id": resource_id,
+        "clinicalStatus": {"coding": [{"system": CLINICAL, "code": clinical}]},
+        "verificationStatus": {"coding": [{"system": VERIFICATION, "code": verification}]},
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                        "code": "problem-list-item",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": system, "code": code, "display": display}], "text": display},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "recordedDate": at(1),
+    }
+    if onset_hours_ago is not None:
+        resource["onsetDateTime"] = at(onset_hours_ago)
+    return resource
+
+
+def observation(
+    resource_id: str,
+    loinc: str,
+    display: str,
+    value: float,
+    unit: str,
+    *,
+    patient_id: str = "p1",
+    hours_ago: float = 2,
+    interpretation: str | None = None,
+) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "laboratory",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": LOINC, "code": loinc, "display": display}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": at(hours_ago),
+        "valueQuantity": {"value": value, "unit": unit, "system": UCUM, "code": unit},
+    }
+    if interpretation is not None:
+        resource["interpretation"] = [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+                        "code": interpretation,
+                    }
+                ]
+            }
+        ]
+    return resource
+
+
+def blood_pressure(resource_id: str, systolic: float, diastolic: float) -> dict[str, Any]:
+    def component(code: str, display: str, value: float) -> dict[str, Any]:
+        return {
+            "code": {"coding": [{"system": LOINC, "code": code, "display": display}]},
+            "valueQuantity": {"value": value, "unit": "mm[Hg]", "system": UCUM, "code": "mm[Hg]"},
+        }
+
+    return {
+        "resourceType": "Observation",
+        "id": resource_id,
+        "status": "final",
+        "code": {
+            "coding": [{"system": LOINC, "code": "85354-9", "display": "Blood pressure panel"}]
+        },
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": at(1),
+        "component": [
+            component("8480-6", "Systolic blood pressure", systolic),
+            component("8462-4", "Diastolic blood pressure", diastolic),
+        ],
+    }
+
+
+def medication_request(
+    resource_id: str,
+    rxnorm: str,
+    display: str,
+    *,
+    status: str = "active",
+    hours_ago: float = 3,
+    patient_id: str = "p1",
+) -> dict[str, Any]:
+    return {
+        "resourceType": "MedicationRequest",
+        "id": resource_id,
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": rxnorm, "display": display}],
+            "text": display,
+        },
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": at(hours_ago),
+    }
+
+
+def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "total": len(resources),
+        "entry": [{"resource": r} for r in resources],
+    }
+
+
+def collection(*resources: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"fullUrl": f"urn:uuid:{r['resourceType']}-{r['id']}", "resource": r} for r in resources
+        ],
+    }
+
+
+def prefetch_for(record: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:
+    """Answer every prefetch key from a record, as an EHR would (a Bundle per search)."""
+    answers: dict[str, Any] = {}
+    for key in templates:
+        resource_type = TYPE_BY_KEY[key]
+        found = [r for r in record if r["resourceType"] == resource_type]
+        if resource_type == "Patient":
+            answers[key] = found[0] if found else None
+        else:
+            answers[key] = searchset(*found)
+    return answers
+
+
+# ------------------------------------------------------------------- records by pathway
+
+
+def dvt_record(platelets: float = 240, systolic: float = 128) -> list[dict[str, Any]]:
+    """Acute left femoral DVT two days ago, ordinary labs."""
+    return [
+        patient(),
+        condition(
+            "dvt",
+            ICD10,
+            "I82.412",
+            "Acute embolism and thrombosis of left femoral vein",
+            onset_hours_ago=48,
+        ),
+        observation(
+            "plt", "777-3", "Platelets [#/volume] in Blood by Automated count", platelets, "10*3/uL"
+        ),
+        observation("hb", "718-7", "Hemoglobin [Mass/volume] in Blood", 13.1, "g/dL"),
+        observation("crea", "2160-0", "Creatinine [Mass/volume] in Serum or Plasma", 0.9, "mg/dL"),
+        blood_pressure("bp", systolic, 82),
+    ]
+
+
+def cvt_record() -> list[dict[str, Any]]:
+    """Confirmed cerebral venous thrombosis, one day from onset, on heparin."""
+    return [
+        patient(birth="1991-09-12"),
+        condition(
+            "cvt",
+            ICD10,
+            "I67.6",
+            "Nonpyogenic thrombosis of intracranial venous system",
+            onset_hours_ago=30,
+        ),
+        observation("gcs", "9269-2", "Glasgow coma score total", 14, "{score}"),
+        observation("plt", "777-3", "Platelets", 210, "10*3/uL"),
+    ]
+
+
+def cvt_intracranial_hypotension_record() -> list[dict[str, Any]]:
+    """The seed case's shape: CVT after spontaneous intracranial hypotension."""
+    return [
+        *cvt_record(),
+        condition(
+            "sih",
+            ICD10,
+            "G96.811",
+            "Intracranial hypotension, spontaneous",
+            onset_hours_ago=24 * 10,
+        ),
+    ]
+
+
+def suspected_dvt_record() -> list[dict[str, Any]]:
+    return [
+        patient(),
+        condition(
+            "dvt-q",
+            ICD10,
+            "I82.412",
+            "Acute embolism and thrombosis of left femoral vein",
+            verification="provisional",
+            onset_hours_ago=10,
+        ),
+    ]
