@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,6 +59,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         _announce(settings, knowledge)
+        # The knowledge base and the FHIR models are large, long-lived object graphs; moving
+        # them out of the collector's sight keeps full collections (latency spikes) short.
+        gc.collect()
+        gc.freeze()
         yield
         await client.aclose()
 

@@ -61,6 +61,7 @@ class TokenVerifier:
         self._load_jwks = load_jwks
         self._replay = replay
         self._cache: dict[str, tuple[float, jwt.PyJWKSet]] = {}
+        self._inline: dict[str, jwt.PyJWKSet] = {}
         self._lock = asyncio.Lock()
 
     async def verify(self, authorization: str | None, audience: str) -> dict[str, Any]:
@@ -117,7 +118,10 @@ class TokenVerifier:
         self, issuer: TrustedIssuer, keys_url: str | None, refresh: bool
     ) -> jwt.PyJWKSet:
         if keys_url is None:
-            return _key_set(issuer.jwks or {})
+            inline = self._inline.get(issuer.iss)
+            if inline is None:
+                inline = self._inline[issuer.iss] = _key_set(issuer.jwks or {})
+            return inline
         async with self._lock:
             cached = self._cache.get(keys_url)
             if cached and not refresh and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
