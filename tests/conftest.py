@@ -36,5 +36,5 @@ def client(kb: KnowledgeBase) -> Iterator[TestClient]:
 def secured(kb: KnowledgeBase) -> Iterator[TestClient]:
     """The HTTP service as in production: CDS Hooks calls need a valid JWT."""
     settings = load_settings(trusted_issuers=issuer_settings(), public_base_url=BASE)
-    with TestClient(create_app(settings, kb=kb)) as test_client:
+    with TestClient(create_app(settings, kb=kb, feedback=MemoryFeedbackStore())) as test_client:
         yield test_client

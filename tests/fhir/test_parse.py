@@ -50,6 +50,11 @@ def test_every_problem_is_reported_not_only_the_first() -> None:
     assert len(caught.value.problems) == 3
 
 
+def test_a_list_inside_a_list_is_refused() -> None:
+    with pytest.raises(FhirInputError, match="expected a FHIR resource"):
+        read_resources([[]])
+
+
 def test_invalid_json_names_line_and_column() -> None:
     with pytest.raises(FhirInputError, match="line 2 column"):
         parse_json_text('{\n  "resourceType": }')

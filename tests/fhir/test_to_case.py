@@ -178,3 +178,28 @@ def test_codes_are_matched_with_or_without_the_icd_dot(kb: KnowledgeBase) -> Non
     case = _case(kb, patient(), dotless)
     assert case.diagnoses is not None
     assert case.diagnoses[0].condition.value == "leg_dvt"
+
+
+def test_reading_only_the_latest_results_gives_the_same_case(kb: KnowledgeBase) -> None:
+    history = [
+        observation(f"plt-{day}", "777-3", "Platelets", 100 + day, "10*3/uL", hours_ago=24 * day)
+        for day in range(1, 10)
+    ]
+    record = collection(*dvt_record(), *history)
+    everything = read_resources(record)
+    latest = read_resources(record, latest_results_only=True)
+    assert len(latest.of("Observation")) < len(everything.of("Observation"))
+    assert latest.not_read["Observation (superseded result)"] == 9
+    full_case = case_from_fhir(everything, kb.codes, NOW, complete=WHOLE).case
+    assert case_from_fhir(latest, kb.codes, NOW, complete=WHOLE).case == full_case
+
+
+def test_a_cancelled_newer_result_does_not_hide_the_valid_older_one(kb: KnowledgeBase) -> None:
+    valid = observation("ok", "777-3", "Platelets", 80, "10*3/uL", hours_ago=10)
+    cancelled = observation("x", "777-3", "Platelets", 300, "10*3/uL", hours_ago=1)
+    cancelled["status"] = "cancelled"
+    parsed = read_resources(collection(patient(), valid, cancelled), latest_results_only=True)
+    case = case_from_fhir(parsed, kb.codes, NOW, complete=WHOLE).case
+    assert case.labs is not None
+    assert case.labs.platelets is not None
+    assert case.labs.platelets.value == 80

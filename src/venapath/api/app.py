@@ -18,7 +18,7 @@ from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.cdshooks.auth import MemoryReplayStore, ReplayStore, TokenVerifier
-from venapath.cdshooks.feedback import FeedbackStore, MemoryFeedbackStore
+from venapath.cdshooks.feedback import FeedbackStore, SqliteFeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
 from venapath.cdshooks.hooks import CdsServices
 from venapath.cdshooks.router import CdsHooksApi, build_router
@@ -52,9 +52,8 @@ def create_app(
         if settings.jwt_required
         else None
     )
-    cds = CdsHooksApi(
-        settings, CdsServices(knowledge, fetcher), verifier, feedback or MemoryFeedbackStore()
-    )
+    store = feedback or SqliteFeedbackStore(settings.data_dir / "cds-feedback.sqlite3")
+    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

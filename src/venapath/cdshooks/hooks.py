@@ -161,7 +161,7 @@ class CdsServices:
             if value is None:
                 continue
             try:
-                parsed.extend(read_resources(value, f"prefetch.{key}"))
+                parsed.extend(read_resources(value, f"prefetch.{key}", latest_results_only=True))
             except FhirInputError as error:
                 problems += error.problems
         if problems:

@@ -12,6 +12,7 @@ import json
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -73,20 +74,78 @@ def parse_json_text(text: str | bytes, where: str = "$") -> Any:
         raise FhirInputError([FhirProblem(where, "the body is not UTF-8 text")]) from None
 
 
-def read_resources(data: Any, where: str = "$") -> ParsedResources:
-    """Validate a Bundle, a single resource or a list of resources; collect every problem."""
+def read_resources(
+    data: Any, where: str = "$", *, latest_results_only: bool = False
+) -> ParsedResources:
+    """Validate a Bundle, a single resource or a list of resources; collect every problem.
+
+    With `latest_results_only`, only the most recent usable Observation of each code is
+    validated and kept; older results of the same code are counted as not read. The mapping
+    reads only the latest result of each kind, so its answer is the same, and a chart with
+    weeks of laboratory history costs a few validations instead of dozens.
+    """
     parsed = ParsedResources()
     problems: list[FhirProblem] = []
-    _read_any(data, where, parsed, problems)
+    found: list[tuple[str, dict[str, Any]]] = []
+    _collect(data, where, found, problems)
+    if latest_results_only:
+        found = _without_superseded_results(found, parsed)
+    for location, item in found:
+        _read_resource(item, item["resourceType"], location, parsed, problems)
     if problems:
         raise FhirInputError(problems)
     return parsed
 
 
-def _read_any(data: Any, where: str, parsed: ParsedResources, problems: list[FhirProblem]) -> None:
+_USABLE_RESULT = frozenset({"final", "amended", "corrected", "preliminary"})
+
+
+def _without_superseded_results(
+    found: list[tuple[str, dict[str, Any]]], parsed: ParsedResources
+) -> list[tuple[str, dict[str, Any]]]:
+    newest: dict[tuple[tuple[str, str], ...], datetime] = {}
+    for _, item in found:
+        key, moment = _result_key(item)
+        if key is not None and moment is not None and (key not in newest or moment > newest[key]):
+            newest[key] = moment
+    kept = []
+    for location, item in found:
+        key, moment = _result_key(item)
+        if key is not None and moment is not None and moment < newest[key]:
+            parsed.not_read["Observation (superseded result)"] += 1
+            continue
+        kept.append((location, item))
+    return kept
+
+
+def _result_key(
+    item: dict[str, Any],
+) -> tuple[tuple[tuple[str, str], ...] | None, datetime | None]:
+    """An Observation's codes and time, read leniently; None when anything looks unusual."""
+    if item.get("resourceType") != "Observation" or item.get("status") not in _USABLE_RESULT:
+        return None, None
+    try:
+        codings = item["code"]["coding"]
+        key = tuple(sorted((str(c["system"]), str(c["code"])) for c in codings))
+        stamp = item.get("effectiveDateTime") or item.get("effectiveInstant") or item.get("issued")
+        moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+    except (KeyError, TypeError, ValueError):
+        return None, None
+    if not key or moment.tzinfo is None:
+        return None, None
+    return key, moment
+
+
+def _collect(
+    data: Any, where: str, found: list[tuple[str, dict[str, Any]]], problems: list[FhirProblem]
+) -> None:
+    """Flatten Bundles and lists into (location, resource) pairs, checking their shape."""
     if isinstance(data, list):
         for index, item in enumerate(data):
-            _read_any(item, f"{where}[{index}]", parsed, problems)
+            if isinstance(item, list):
+                problems.append(FhirProblem(f"{where}[{index}]", "expected a FHIR resource"))
+                continue
+            _collect(item, f"{where}[{index}]", found, problems)
         return
     if not isinstance(data, dict):
         problems.append(FhirProblem(where, "expected a FHIR resource (a JSON object)"))
@@ -96,13 +155,16 @@ def _read_any(data: Any, where: str, parsed: ParsedResources, problems: list[Fhi
         problems.append(FhirProblem(where, "missing 'resourceType'"))
         return
     if resource_type == "Bundle":
-        _read_bundle(data, where, parsed, problems)
+        _collect_bundle(data, where, found, problems)
         return
-    _read_resource(data, resource_type, where, parsed, problems)
+    found.append((where, data))
 
 
-def _read_bundle(
-    data: dict[str, Any], where: str, parsed: ParsedResources, problems: list[FhirProblem]
+def _collect_bundle(
+    data: dict[str, Any],
+    where: str,
+    found: list[tuple[str, dict[str, Any]]],
+    problems: list[FhirProblem],
 ) -> None:
     entries = data.get("entry", [])
     if not isinstance(entries, list):
@@ -123,7 +185,7 @@ def _read_bundle(
         resource = entry.get("resource")
         if resource is None:
             continue  # a transaction response entry or a deleted item carries no resource
-        _read_any(resource, f"{location}.resource", parsed, problems)
+        _collect(resource, f"{location}.resource", found, problems)
 
 
 def _read_resource(
