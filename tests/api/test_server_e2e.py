@@ -35,6 +35,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class _StubServer(ThreadingHTTPServer):
+    # The service sends its seven prefetch queries at once; the default listen backlog of 5
+    # drops the extra connection attempts, which then time out.
+    request_queue_size = 64
+
+
 class FhirStub:
     """Answers FHIR searches for one patient from a record; remembers what it was asked."""
 
@@ -56,7 +62,7 @@ class FhirStub:
             def log_message(self, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _StubServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fhir"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
