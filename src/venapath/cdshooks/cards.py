@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from venapath.cdshooks.models import SUMMARY_LIMIT, Action, Card, Coding, Link, Source, Suggestion
 from venapath.domain.vocabulary import Action as ClinicalAction
@@ -29,6 +28,7 @@ from venapath.engine.assessment import (
     PathwayStatus,
     Recommendation,
 )
+from venapath.fhir.orders import DraftOrder
 from venapath.kb.model import KnowledgeBase
 
 PATHWAY_SYSTEM = "urn:venapath:pathway"
@@ -48,15 +48,6 @@ OVERRIDE_REASONS = [
 ]
 _INDICATOR = {Urgency.EMERGENCY: "critical", Urgency.URGENT: "warning", Urgency.ROUTINE: "info"}
 _IN_FAVOUR = frozenset({Strength.RECOMMENDED, Strength.CONSIDER})
-
-
-@dataclass(frozen=True)
-class OrderedAction:
-    """A draft order VenaPath recognised, and the clinical action it stands for."""
-
-    reference: str
-    label: str
-    action: ClinicalAction
 
 
 def new_uuid() -> str:
@@ -202,9 +193,7 @@ def _contraindications_card(assessment: Assessment) -> Card:
 # ------------------------------------------------------------------ order-select / sign
 
 
-def order_cards(
-    assessment: Assessment, orders: list[OrderedAction], kb: KnowledgeBase
-) -> list[Card]:
+def order_cards(assessment: Assessment, orders: list[DraftOrder], kb: KnowledgeBase) -> list[Card]:
     cards: list[Card] = []
     for order in orders:
         fired = [c for c in assessment.contraindications if order.action in c.actions]
@@ -223,7 +212,7 @@ def order_cards(
 
 
 def _contraindicated_card(
-    assessment: Assessment, order: OrderedAction, found: Contraindication
+    assessment: Assessment, order: DraftOrder, found: Contraindication
 ) -> Card:
     detail = (
         f"**{found.title}** ({found.rule_id}, {found.severity}) applies to "
@@ -270,7 +259,7 @@ def _unchecked_contraindications(
 
 
 def _unchecked_card(
-    assessment: Assessment, order: OrderedAction, pending: list[tuple[str, str, list[str]]]
+    assessment: Assessment, order: DraftOrder, pending: list[tuple[str, str, list[str]]]
 ) -> Card:
     lines = [
         f"- **{title}** ({rule_id}): {'; '.join(reasons)}" for rule_id, title, reasons in pending
@@ -289,7 +278,7 @@ def _unchecked_card(
 
 
 def _advised_against_card(
-    assessment: Assessment, order: OrderedAction, against: list[Recommendation]
+    assessment: Assessment, order: DraftOrder, against: list[Recommendation]
 ) -> Card:
     lines = [
         f"- {r.title} ({r.rule_id}). {r.rationale} *Evidence:* {_cite(r.citations)}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from venapath.cdshooks.cards import OrderedAction, order_cards, patient_view_cards
+from venapath.cdshooks.cards import order_cards, patient_view_cards
 from venapath.cdshooks.fhir_client import FhirFetcher, FhirServerUnavailableError
 from venapath.cdshooks.models import Discovery, HookRequest, HookResponse, ServiceDescriptor
 from venapath.cdshooks.prefetch import (
@@ -24,7 +24,7 @@ from venapath.cdshooks.prefetch import (
 )
 from venapath.domain.case import ProposedProcedure
 from venapath.fhir.errors import FhirInputError, FhirProblem
-from venapath.fhir.orders import recognised_orders
+from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
 from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
@@ -127,10 +127,9 @@ class CdsServices:
         result = assess_parsed(
             parsed, now=moment, kb=self.kb, complete=complete, proposed=proposed, trace=True
         )
-        ordered = [OrderedAction(o.reference, o.label, o.action) for o in orders]
-        return HookResponse(cards=order_cards(result.assessment, ordered, self.kb))
+        return HookResponse(cards=order_cards(result.assessment, orders, self.kb))
 
-    def _orders(self, service: ServiceDefinition, context: dict[str, Any]) -> list[Any]:
+    def _orders(self, service: ServiceDefinition, context: dict[str, Any]) -> list[DraftOrder]:
         try:
             drafts = read_resources(context["draftOrders"], "context.draftOrders")
         except FhirInputError as error:
