@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from conftest import EXAMPLES, REPO
 from venapath.cli.main import app
+from venapath.kb.loader import load_knowledge_base
 
 runner = CliRunner()
 SEED = EXAMPLES / "seed-cvt-intracranial-hypotension.yaml"
@@ -32,7 +33,7 @@ def test_evaluate_text_summarises_pathway_urgency_evidence_and_knowledge_version
         "EPIDURAL BLOOD PATCH",
         "KWON-2020",
         "Time windows",
-        "knowledge 0.1.0+",
+        f"knowledge {load_knowledge_base().version}",
     ):
         assert expected in result.output
 
