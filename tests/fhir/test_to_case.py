@@ -203,3 +203,14 @@ def test_a_cancelled_newer_result_does_not_hide_the_valid_older_one(kb: Knowledg
     assert case.labs is not None
     assert case.labs.platelets is not None
     assert case.labs.platelets.value == 80
+
+
+def test_a_future_dated_result_does_not_hide_the_latest_real_one(kb: KnowledgeBase) -> None:
+    real = observation("ok", "777-3", "Platelets", 80, "10*3/uL", hours_ago=10)
+    future = observation("f", "777-3", "Platelets", 300, "10*3/uL", hours_ago=-24 * 400)
+    parsed = read_resources(collection(patient(), real, future), latest_results_only=True)
+    mapped = case_from_fhir(parsed, kb.codes, NOW, complete=WHOLE)
+    assert mapped.case.labs is not None
+    assert mapped.case.labs.platelets is not None
+    assert mapped.case.labs.platelets.value == 80
+    assert any("in the future" in note for note in mapped.report.notes)

@@ -12,7 +12,7 @@ import json
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -131,9 +131,12 @@ def _result_key(
         moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except (KeyError, TypeError, ValueError):
         return None, None
-    if not key or moment.tzinfo is None:
-        return None, None
+    if not key or moment.tzinfo is None or moment > datetime.now(UTC) + _CLOCK_SKEW:
+        return None, None  # a future time is reported by the mapping; it must not hide others
     return key, moment
+
+
+_CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _collect(
