@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from db_support import BACKENDS, fresh_database
 from jwt_support import BASE, issuer_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
+from venapath.persistence.database import Database
+from venapath.services.registry import Registry
 from venapath.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,3 +41,15 @@ def secured(kb: KnowledgeBase) -> Iterator[TestClient]:
     settings = load_settings(trusted_issuers=issuer_settings(), public_base_url=BASE)
     with TestClient(create_app(settings, kb=kb, feedback=MemoryFeedbackStore())) as test_client:
         yield test_client
+
+
+@pytest.fixture(params=BACKENDS)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty registry database: SQLite, and PostgreSQL when configured."""
+    with fresh_database(request.param, tmp_path) as db:
+        yield db
+
+
+@pytest.fixture
+def registry(database: Database, kb: KnowledgeBase) -> Registry:
+    return Registry(database, kb)

@@ -35,10 +35,12 @@ from venapath.kb.model import (
     TimeWindow,
     TimeWindowSpec,
 )
+from venapath.kb.protocols import FollowUpProtocol
 from venapath.kb.value_sets import DiagnosisTarget, FlagTarget, ValueSet, flag_field_problem
 
 DEFAULT_KB_DIR = Path(__file__).parent / "data"
 VALUE_SET_DIR = "value_sets"
+PROTOCOL_FILE = "follow_up_protocols.yaml"
 
 # The C loader is several times faster; fall back when PyYAML was built without it.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -106,6 +108,7 @@ def _load(directory: Path) -> KnowledgeBase:
         raw[directory / "time_windows.yaml"], facts, sources, pathway_ids, problems
     )
     value_sets = _load_value_sets(directory, files, raw, sources, problems)
+    protocols = _load_protocols(raw.get(directory / PROTOCOL_FILE, []), sources, problems)
     if problems or manifest is None:
         raise KnowledgeBaseError(problems)
     ordered = tuple(sorted(rules, key=lambda r: r.id))
@@ -123,6 +126,7 @@ def _load(directory: Path) -> KnowledgeBase:
         value_sets=tuple(value_sets),
         codes=CodeIndex(value_sets),
         rules_by_pathway=by_pathway,
+        follow_up_protocols=tuple(protocols),
     )
 
 
@@ -135,7 +139,8 @@ def _kb_files(directory: Path, problems: list[Problem]) -> list[Path]:
     if not rule_files:
         problems.append(Problem(str(directory / "rules"), "no rule files (*.yaml)"))
     value_set_files = sorted((directory / VALUE_SET_DIR).glob("*.yaml"))
-    return [directory / name for name in required] + rule_files + value_set_files
+    optional = [directory / PROTOCOL_FILE] if (directory / PROTOCOL_FILE).is_file() else []
+    return [directory / name for name in required] + rule_files + value_set_files + optional
 
 
 def _read_yaml(path: Path, directory: Path, problems: list[Problem]) -> Any:
@@ -416,3 +421,27 @@ def _value_set_problems(value_set: ValueSet, sources: Mapping[str, Source]) -> l
         if problem is not None:
             found.append(problem)
     return found
+
+
+def _load_protocols(
+    data: Any, sources: Mapping[str, Source], problems: list[Problem]
+) -> list[FollowUpProtocol]:
+    if not isinstance(data, list):
+        problems.append(Problem(PROTOCOL_FILE, "expected a list of protocols"))
+        return []
+    protocols: list[FollowUpProtocol] = []
+    for index, item in enumerate(data):
+        label = item.get("id", f"#{index}") if isinstance(item, dict) else f"#{index}"
+        where = f"{PROTOCOL_FILE}: protocol {label}"
+        protocol = _one(FollowUpProtocol, item, where, problems)
+        if protocol is None:
+            continue
+        if any(p.id == protocol.id for p in protocols):
+            problems.append(Problem(where, "duplicate protocol id"))
+        problems.extend(
+            Problem(where, f"cites unknown source {c.source!r}")
+            for c in protocol.citations
+            if c.source not in sources
+        )
+        protocols.append(protocol)
+    return protocols

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from venapath.domain.vocabulary import Action, SourceKind, Strength, Urgency
 from venapath.kb.codes import CodeIndex
 from venapath.kb.conditions import Compiled, Condition
+from venapath.kb.protocols import FollowUpProtocol
 from venapath.kb.value_sets import ValueSet
 
 SAFETY_PATHWAY = "safety"
@@ -207,6 +208,7 @@ class KnowledgeBase:
     value_sets: tuple[ValueSet, ...] = ()
     codes: CodeIndex = field(default_factory=lambda: CodeIndex(()))
     rules_by_pathway: dict[str, tuple[Rule, ...]] = field(default_factory=dict)
+    follow_up_protocols: tuple[FollowUpProtocol, ...] = ()
 
     @property
     def version(self) -> str:

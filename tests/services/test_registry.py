@@ -1,0 +1,362 @@
+"""The registry service on SQLite and PostgreSQL: records, scheduling, audit, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from venapath.domain.case import Case, ConditionName, Indication, ProcedureKind
+from venapath.domain.records import (
+    CheckInIn,
+    EpisodeIn,
+    EpisodeUpdate,
+    OutcomeIn,
+    OutcomeMeasure,
+    PatientAdvice,
+    PatientIn,
+    PatientUpdate,
+    ProcedureIn,
+    TaskState,
+    TaskStatus,
+    TaskUpdate,
+)
+from venapath.services.evaluation import assess_case
+from venapath.services.registry import ConflictError, InvalidRecordError, NotFoundError, Registry
+
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def reg(registry: Registry) -> Registry:
+    registry.clock = lambda: NOW
+    return registry
+
+
+def _episode(reg: Registry, condition: ConditionName, **extra: object) -> tuple[str, str]:
+    patient = reg.create_patient(PatientIn(sex="female", birth_year=1980), "tester")
+    episode = reg.create_episode(
+        EpisodeIn(patient_id=patient.id, condition=condition, **extra),  # type: ignore[arg-type]
+        "tester",
+    )
+    return patient.id, episode.id
+
+
+def test_patient_mrn_is_kept_apart_and_never_audited(reg: Registry) -> None:
+    patient = reg.create_patient(PatientIn(pseudonym="P-001", mrn="MRN-12345"), "coordinator")
+    assert "mrn" not in patient.model_dump()
+    assert reg.find_patient_by_mrn("MRN-12345").id == patient.id
+    [entry] = reg.audit_of("patient", patient.id)
+    assert entry.actor == "coordinator" and entry.action == "create"
+    assert "MRN-12345" not in str(entry.after)
+    with pytest.raises(ConflictError) as taken:
+        reg.create_patient(PatientIn(pseudonym="P-001"), "coordinator")
+    assert taken.value.field == "pseudonym"
+    with pytest.raises(ConflictError):
+        reg.create_patient(PatientIn(mrn="MRN-12345"), "coordinator")
+
+
+def test_stale_update_is_refused_and_changes_nothing(reg: Registry) -> None:
+    patient = reg.create_patient(PatientIn(birth_year=1970), "a")
+    updated = reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=1971), "a")
+    assert updated.version == 2
+    with pytest.raises(ConflictError, match="version 2, not 1"):
+        reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=1999), "b")
+    assert reg.get_patient(patient.id).birth_year == 1971
+    actions = [e.action for e in reg.audit_of("patient", patient.id)]
+    assert actions == ["create", "update"]
+
+
+def test_concurrent_updates_one_wins_the_other_conflicts(reg: Registry) -> None:
+    patient = reg.create_patient(PatientIn(), "a")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def update(year: int) -> None:
+        barrier.wait()
+        try:
+            reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=year), "t")
+            outcomes.append("ok")
+        except ConflictError:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=update, args=(1950 + i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["conflict", "conflict", "conflict", "ok"]
+    assert reg.get_patient(patient.id).version == 2
+
+
+def test_retracted_patient_is_hidden_not_deleted(reg: Registry) -> None:
+    patient_id, _ = _episode(
+        reg, ConditionName.CEREBRAL_VENOUS_THROMBOSIS, diagnosed_at=NOW - timedelta(days=1)
+    )
+    reg.retract_patient(patient_id, 1, "a")
+    with pytest.raises(NotFoundError):
+        reg.get_patient(patient_id)
+    assert [e.action for e in reg.audit_of("patient", patient_id)] == ["create", "retract"]
+    assert reg.worklist(date(2026, 12, 1)) == []
+    with reg.database.session() as session:
+        assert session.execute(text("SELECT count(*) FROM patients")).scalar_one() == 1
+
+
+def test_unknown_patient_and_future_dates_name_the_field(reg: Registry) -> None:
+    with pytest.raises(InvalidRecordError) as unknown:
+        reg.create_episode(EpisodeIn(patient_id="nope", condition="leg_dvt"), "a")  # type: ignore[arg-type]
+    assert unknown.value.field == "patient_id"
+    patient = reg.create_patient(PatientIn(), "a")
+    with pytest.raises(InvalidRecordError) as future:
+        reg.create_episode(
+            EpisodeIn(
+                patient_id=patient.id, condition="leg_dvt", diagnosed_at=NOW + timedelta(days=2)
+            ),  # type: ignore[arg-type]
+            "a",
+        )
+    assert future.value.field == "diagnosed_at"
+    with pytest.raises(InvalidRecordError) as pathway:
+        reg.create_episode(
+            EpisodeIn(patient_id=patient.id, condition="leg_dvt", pathway="made_up"),  # type: ignore[arg-type]
+            "a",
+        )
+    assert pathway.value.field == "pathway"
+
+
+def test_cvt_episode_schedules_imaging_and_says_what_is_missing(reg: Registry) -> None:
+    patient_id, _ = _episode(
+        reg,
+        ConditionName.CEREBRAL_VENOUS_THROMBOSIS,
+        diagnosed_at=datetime(2026, 1, 15, tzinfo=UTC),
+        segments=("superior_sagittal_sinus",),
+    )
+    [task] = reg.tasks_of(patient_id)
+    assert (task.protocol_id, task.due_from, task.due_by) == (
+        "cvt-imaging",
+        date(2026, 4, 15),
+        date(2026, 7, 15),
+    )
+    patient = reg.create_patient(PatientIn(), "a")
+    undated = reg.create_episode(
+        EpisodeIn(patient_id=patient.id, condition=ConditionName.CEREBRAL_VENOUS_THROMBOSIS), "a"
+    )
+    assert "cvt-imaging v1 needs diagnosed_at" in undated.schedule_needs
+    assert reg.tasks_of(patient.id) == []
+
+
+def test_planned_end_of_anticoagulation_moves_its_review(reg: Registry) -> None:
+    patient_id, episode_id = _episode(
+        reg, ConditionName.LEG_DVT, anticoagulation_planned_end=date(2026, 9, 1)
+    )
+    reg.update_episode(
+        episode_id, EpisodeUpdate(version=1, anticoagulation_planned_end=date(2026, 12, 1)), "a"
+    )
+    reviews = [t for t in reg.tasks_of(patient_id) if t.protocol_id == "anticoagulation-review"]
+    by_status = {t.status: t.due_by for t in reviews}
+    assert by_status == {TaskStatus.CANCELLED: date(2026, 9, 1), TaskStatus.SCHEDULED: date(2026, 12, 1)}
+
+
+def test_stent_schedules_duplex_surveillance_and_the_yearly_repeat(reg: Registry) -> None:
+    patient_id, episode_id = _episode(reg, ConditionName.VENOUS_STENOSIS)
+    reg.record_procedure(
+        ProcedureIn(
+            episode_id=episode_id,
+            kind=ProcedureKind.VENOUS_STENT,
+            performed_at=datetime(2025, 3, 10, 14, tzinfo=UTC),
+            devices=({"device_class": "stent", "size": "14 mm x 90 mm"},),  # type: ignore[arg-type]
+        ),
+        "ir",
+    )
+    tasks = reg.tasks_of(patient_id)
+    assert [t.due_from for t in tasks] == [
+        date(2025, 3, 11),
+        date(2025, 3, 24),
+        date(2025, 4, 21),
+        date(2025, 6, 10),
+        date(2025, 9, 10),
+        date(2026, 3, 10),
+    ]
+    yearly = tasks[-1]
+    reg.update_task(yearly.id, TaskUpdate(version=1, status=TaskStatus.DONE), "coordinator")
+    following = [t for t in reg.tasks_of(patient_id) if t.status is TaskStatus.SCHEDULED]
+    assert following[-1].due_from == date(2027, 3, 10)
+    with pytest.raises(ConflictError):
+        reg.update_task(yearly.id, TaskUpdate(version=2, status=TaskStatus.DONE), "coordinator")
+
+
+def test_repeat_venoplasties_are_counted_and_flagged(reg: Registry) -> None:
+    _, episode_id = _episode(
+        reg, ConditionName.VENOUS_STENOSIS, indication=Indication.CCSVI_MULTIPLE_SCLEROSIS
+    )
+    first = datetime(2025, 1, 6, tzinfo=UTC)
+    made = [
+        reg.record_procedure(
+            ProcedureIn(
+                episode_id=episode_id,
+                kind=ProcedureKind.VENOPLASTY,
+                performed_at=first + timedelta(days=days),
+            ),
+            "ir",
+        )
+        for days in (0, 14, 120, 240)
+    ]
+    assert [p.repeat_number for p in made] == [1, 2, 3, 4]
+    assert made[0].warnings == []
+    assert "protocol waits until 2025-02-03" in made[1].warnings[0]
+    assert "considers a stent after 3 repeats" in made[3].warnings[-1]
+
+
+def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Registry) -> None:
+    patient_id, episode_id = _episode(
+        reg, ConditionName.VENOUS_STENOSIS, indication=Indication.CCSVI_MULTIPLE_SCLEROSIS
+    )
+    procedure = reg.record_procedure(
+        ProcedureIn(
+            episode_id=episode_id,
+            kind=ProcedureKind.VENOPLASTY,
+            performed_at=NOW - timedelta(hours=10),
+        ),
+        "ir",
+    )
+    check_in = reg.record_check_in(
+        CheckInIn(
+            procedure_id=procedure.id,
+            submitted_at=NOW - timedelta(hours=2),
+            symptoms_back_within_hours=True,
+        ),
+        "patient",
+    )
+    assert check_in.advice is PatientAdvice.EMERGENCY
+    assert "FU-VENOPLASTY-SYMPTOMS-WITHIN-HOURS" in check_in.advice_text
+    assert "emergency department" in check_in.advice_text
+    stored = reg.get_assessment(check_in.assessment_id)
+    assert stored.knowledge_version == reg.kb.version
+    worklist = reg.worklist(NOW.date())
+    assert worklist[0].state is TaskState.CALL_TODAY
+    assert worklist[0].task.id == check_in.urgent_task_id
+    assert worklist[0].task.patient_id == patient_id
+
+    calm = reg.record_check_in(
+        CheckInIn(procedure_id=procedure.id, submitted_at=NOW, symptom_response="marked"),  # type: ignore[arg-type]
+        "patient",
+    )
+    assert calm.advice is PatientAdvice.ROUTINE and calm.urgent_task_id is None
+    with pytest.raises(InvalidRecordError) as early:
+        reg.record_check_in(
+            CheckInIn(procedure_id=procedure.id, submitted_at=NOW - timedelta(days=1)), "patient"
+        )
+    assert early.value.field == "submitted_at"
+
+
+def test_worklist_states_follow_the_calendar(reg: Registry) -> None:
+    patient_id, _ = _episode(
+        reg, ConditionName.LEG_DVT, diagnosed_at=datetime(2025, 1, 10, tzinfo=UTC)
+    )
+    states = {
+        item.task.step_id: item.state
+        for item in reg.worklist(date(2025, 8, 20), days_ahead=0)
+        if item.task.patient_id == patient_id
+    }
+    assert states == {"villalta-6-months": TaskState.OVERDUE}
+    later = {
+        item.task.step_id: item.state
+        for item in reg.worklist(date(2026, 1, 15), days_ahead=40)
+        if item.task.patient_id == patient_id
+    }
+    assert later == {
+        "villalta-6-months": TaskState.OVERDUE,
+        "villalta-12-months": TaskState.DUE,
+    }
+
+
+def test_stored_assessment_reproduces_exactly(reg: Registry) -> None:
+    patient_id, episode_id = _episode(reg, ConditionName.LEG_DVT)
+    case = Case.model_validate(
+        {
+            "case_id": "repro",
+            "diagnoses": [{"condition": "leg_dvt", "status": "confirmed"}],
+            "imaging": {"thrombosed_segments": [{"segment": "femoral_vein", "side": "left"}]},
+        }
+    )
+    stored = reg.record_assessment(patient_id, episode_id, case, "clinician")
+    again = assess_case(Case.model_validate(stored.case), kb=reg.kb, trace=False)
+    assert again.model_dump(mode="json") == stored.result
+    assert stored.result["knowledge_version"] == reg.kb.version
+
+
+def test_outcomes_are_checked_against_their_measure(reg: Registry) -> None:
+    _, episode_id = _episode(
+        reg, ConditionName.CEREBRAL_VENOUS_THROMBOSIS, diagnosed_at=NOW - timedelta(days=100)
+    )
+    outcome = reg.record_outcome(
+        OutcomeIn(episode_id=episode_id, measure=OutcomeMeasure.MRS, assessed_at=NOW, score=1),
+        "neuro",
+    )
+    assert outcome.score == 1
+    with pytest.raises(ValidationError, match="mrs runs from 0 to 6"):
+        OutcomeIn(episode_id=episode_id, measure=OutcomeMeasure.MRS, assessed_at=NOW, score=7)
+    with pytest.raises(InvalidRecordError) as before:
+        reg.record_outcome(
+            OutcomeIn(
+                episode_id=episode_id,
+                measure=OutcomeMeasure.DEATH,
+                present=False,
+                assessed_at=NOW - timedelta(days=200),
+            ),
+            "neuro",
+        )
+    assert before.value.field == "assessed_at"
+
+
+def test_procedure_before_onset_and_negative_dose_are_refused(reg: Registry) -> None:
+    _, episode_id = _episode(reg, ConditionName.LEG_DVT, onset_at=NOW - timedelta(days=3))
+    with pytest.raises(InvalidRecordError) as early:
+        reg.record_procedure(
+            ProcedureIn(
+                episode_id=episode_id,
+                kind=ProcedureKind.CATHETER_DIRECTED_THROMBOLYSIS,
+                performed_at=NOW - timedelta(days=5),
+            ),
+            "ir",
+        )
+    assert early.value.field == "performed_at"
+    with pytest.raises(ValidationError) as negative:
+        ProcedureIn.model_validate(
+            {
+                "episode_id": episode_id,
+                "kind": "catheter_directed_thrombolysis",
+                "performed_at": NOW.isoformat(),
+                "thrombolysis": {"agent": "alteplase", "total_dose": -5, "dose_unit": "mg"},
+            }
+        )
+    assert negative.value.errors()[0]["loc"] == ("thrombolysis", "total_dose")
+
+
+def test_lysis_success_is_derived_from_the_percentage(reg: Registry) -> None:
+    _, episode_id = _episode(reg, ConditionName.LEG_DVT)
+    report = reg.record_procedure(
+        ProcedureIn(
+            episode_id=episode_id,
+            kind=ProcedureKind.PHARMACOMECHANICAL_THROMBECTOMY,
+            performed_at=NOW - timedelta(hours=3),
+            thrombus_removed_percent=80.0,
+            residual_stenosis_percent=30.0,
+            complications=({"description": "groin haematoma", "sir_class": "B"},),  # type: ignore[arg-type]
+            checklist={"haemostasis_by_pressure": True, "monitoring_hours": 6.0},  # type: ignore[arg-type]
+        ),
+        "ir",
+    )
+    assert report.lysis_success is True
+    assert reg.get_procedure(report.id).checklist.haemostasis_by_pressure is True  # type: ignore[union-attr]
+
+
+def test_audit_log_cannot_be_edited(reg: Registry) -> None:
+    reg.create_patient(PatientIn(), "a")
+    with pytest.raises(Exception, match="append-only"), reg.database.session() as session:
+        session.execute(text("UPDATE audit_log SET actor = 'someone else'"))
+    with pytest.raises(Exception, match="append-only"), reg.database.session() as session:
+        session.execute(text("DELETE FROM audit_log"))
+    assert reg.counts()["audit_log"] == 1
