@@ -28,18 +28,29 @@ def kb() -> KnowledgeBase:
 
 
 @pytest.fixture(scope="module")
-def client(kb: KnowledgeBase) -> Iterator[TestClient]:
+def module_registry(
+    kb: KnowledgeBase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
+    """A registry on a fresh SQLite file, shared by one test module's HTTP client."""
+    with fresh_database("sqlite", tmp_path_factory.mktemp("registry")) as db:
+        yield Registry(db, kb)
+
+
+@pytest.fixture(scope="module")
+def client(kb: KnowledgeBase, module_registry: Registry) -> Iterator[TestClient]:
     """The HTTP service in development mode (no JWT), in process."""
-    settings = load_settings(env="development", max_body_bytes=200_000)
-    with TestClient(create_app(settings, kb=kb, feedback=MemoryFeedbackStore())) as test_client:
+    settings = load_settings(env="development", max_body_bytes=1_000_000)
+    app = create_app(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry)
+    with TestClient(app) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
-def secured(kb: KnowledgeBase) -> Iterator[TestClient]:
+def secured(kb: KnowledgeBase, module_registry: Registry) -> Iterator[TestClient]:
     """The HTTP service as in production: CDS Hooks calls need a valid JWT."""
     settings = load_settings(trusted_issuers=issuer_settings(), public_base_url=BASE)
-    with TestClient(create_app(settings, kb=kb, feedback=MemoryFeedbackStore())) as test_client:
+    app = create_app(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry)
+    with TestClient(app) as test_client:
         yield test_client
 
 

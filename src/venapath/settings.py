@@ -98,3 +98,10 @@ def load_settings(**overrides: Any) -> Settings:
             name = "VENAPATH_" + "_".join(str(p) for p in detail["loc"]).upper()
             problems.append(detail["msg"] if not detail["loc"] else f"{name}: {detail['msg']}")
         raise SettingsError("; ".join(problems)) from None
+
+
+def database_url(settings: Settings) -> str:
+    """VENAPATH_DATABASE_URL, else the embedded SQLite file in the data directory."""
+    if settings.database_url:
+        return settings.database_url
+    return f"sqlite:///{(settings.data_dir / 'venapath.sqlite3').resolve()}"

@@ -6,6 +6,8 @@ status code or a response that breaks its declared schema fails the test.
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -14,6 +16,9 @@ from schemathesis import checks
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
+from venapath.persistence import migrate
+from venapath.persistence.database import Database
+from venapath.services.registry import Registry
 from venapath.settings import load_settings
 
 pytestmark = pytest.mark.slow
@@ -25,8 +30,14 @@ CHECKS = [
     checks.negative_data_rejection,
 ]
 
+_database = Database(f"sqlite:///{tempfile.mkdtemp(prefix='venapath-fuzz-')}/registry.sqlite3")
+migrate.upgrade(_database)
+_kb = load_knowledge_base()
 app = create_app(
-    load_settings(env="development"), kb=load_knowledge_base(), feedback=MemoryFeedbackStore()
+    load_settings(env="development"),
+    kb=_kb,
+    feedback=MemoryFeedbackStore(),
+    registry=Registry(_database, _kb),
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -66,7 +66,7 @@ def test_an_unsupported_media_type(client: TestClient) -> None:
 
 def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> None:
     response = client.post(
-        "/api/v1/evaluate", content=b" " * 300_000, headers={"content-type": "application/json"}
+        "/api/v1/evaluate", content=b" " * 1_200_000, headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
     assert response.json()["status"] == 413

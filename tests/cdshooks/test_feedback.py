@@ -1,29 +1,54 @@
-"""Feedback storage: durable across restarts and stored once however often it is posted."""
+"""Feedback and JWT replay storage in the registry database: durable across restarts,
+stored once however often posted, shared by workers (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-from venapath.cdshooks.feedback import SqliteFeedbackStore
+from sqlalchemy import func, select
+
+from venapath.cdshooks.feedback import DatabaseFeedbackStore
 from venapath.cdshooks.models import FeedbackItem
+from venapath.persistence.database import Database
+from venapath.persistence.stores import DbReplayStore
+from venapath.persistence.tables import CdsFeedbackRow
 
 ITEM = FeedbackItem.model_validate(
     {"card": "c-1", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:00:00Z"}
 )
 
 
-def test_a_repeat_is_not_stored_twice_and_survives_a_restart(tmp_path: Path) -> None:
-    path = tmp_path / "feedback.sqlite3"
-    assert SqliteFeedbackStore(path).record("svc", ITEM) is True
-    reopened = SqliteFeedbackStore(path)
-    assert reopened.record("svc", ITEM) is False
-    assert reopened.count() == 1
+def _count(database: Database) -> int:
+    with database.session() as session:
+        return int(session.scalar(select(func.count()).select_from(CdsFeedbackRow)) or 0)
 
 
-def test_concurrent_repeats_store_one(tmp_path: Path) -> None:
-    store = SqliteFeedbackStore(tmp_path / "feedback.sqlite3")
+def test_a_repeat_is_not_stored_twice_and_survives_a_restart(database: Database) -> None:
+    assert DatabaseFeedbackStore(database).record("svc", ITEM) is True
+    restarted = Database(database.url)
+    try:
+        assert DatabaseFeedbackStore(restarted).record("svc", ITEM) is False
+    finally:
+        restarted.dispose()
+    assert _count(database) == 1
+
+
+def test_concurrent_repeats_store_one(database: Database) -> None:
+    store = DatabaseFeedbackStore(database)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: store.record("svc", ITEM), range(32)))
     assert results.count(True) == 1
-    assert store.count() == 1
+    assert _count(database) == 1
+
+
+def test_a_token_id_is_refused_by_every_worker_until_it_expires(database: Database) -> None:
+    other_worker = Database(database.url)
+    first, second = DbReplayStore(database), DbReplayStore(other_worker)
+    soon = time.time() + 60
+    assert first.remember("https://ehr", "jti-1", soon) is True
+    assert second.remember("https://ehr", "jti-1", soon) is False
+    assert second.remember("https://other-ehr", "jti-1", soon) is True
+    assert first.remember("https://ehr", "jti-old", time.time() - 1) is True
+    assert second.remember("https://ehr", "jti-old", soon) is True  # expired: may be reused
+    other_worker.dispose()

@@ -50,7 +50,8 @@ def test_patient_mrn_is_kept_apart_and_never_audited(reg: Registry) -> None:
     assert "mrn" not in patient.model_dump()
     assert reg.find_patient_by_mrn("MRN-12345").id == patient.id
     [entry] = reg.audit_of("patient", patient.id)
-    assert entry.actor == "coordinator" and entry.action == "create"
+    assert entry.actor == "coordinator"
+    assert entry.action == "create"
     assert "MRN-12345" not in str(entry.after)
     with pytest.raises(ConflictError) as taken:
         reg.create_patient(PatientIn(pseudonym="P-001"), "coordinator")
@@ -156,7 +157,10 @@ def test_planned_end_of_anticoagulation_moves_its_review(reg: Registry) -> None:
     )
     reviews = [t for t in reg.tasks_of(patient_id) if t.protocol_id == "anticoagulation-review"]
     by_status = {t.status: t.due_by for t in reviews}
-    assert by_status == {TaskStatus.CANCELLED: date(2026, 9, 1), TaskStatus.SCHEDULED: date(2026, 12, 1)}
+    assert by_status == {
+        TaskStatus.CANCELLED: date(2026, 9, 1),
+        TaskStatus.SCHEDULED: date(2026, 12, 1),
+    }
 
 
 def test_stent_schedules_duplex_surveillance_and_the_yearly_repeat(reg: Registry) -> None:
@@ -243,7 +247,8 @@ def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Regist
         CheckInIn(procedure_id=procedure.id, submitted_at=NOW, symptom_response="marked"),  # type: ignore[arg-type]
         "patient",
     )
-    assert calm.advice is PatientAdvice.ROUTINE and calm.urgent_task_id is None
+    assert calm.advice is PatientAdvice.ROUTINE
+    assert calm.urgent_task_id is None
     with pytest.raises(InvalidRecordError) as early:
         reg.record_check_in(
             CheckInIn(procedure_id=procedure.id, submitted_at=NOW - timedelta(days=1)), "patient"

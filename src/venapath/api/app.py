@@ -17,15 +17,19 @@ from venapath import __version__
 from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
-from venapath.cdshooks.auth import MemoryReplayStore, ReplayStore, TokenVerifier
-from venapath.cdshooks.feedback import FeedbackStore, SqliteFeedbackStore
+from venapath.api.registry_routes import build_registry_router
+from venapath.cdshooks.auth import ReplayStore, TokenVerifier
+from venapath.cdshooks.feedback import DatabaseFeedbackStore, FeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
 from venapath.cdshooks.hooks import CdsServices
 from venapath.cdshooks.router import CdsHooksApi, build_router
 from venapath.domain.case import Case
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
-from venapath.settings import Settings
+from venapath.persistence.database import Database
+from venapath.persistence.stores import DbReplayStore
+from venapath.services.registry import Registry
+from venapath.settings import Settings, database_url
 
 log = logging.getLogger("venapath.server")
 
@@ -36,8 +40,14 @@ def create_app(
     kb: KnowledgeBase | None = None,
     feedback: FeedbackStore | None = None,
     replay: ReplayStore | None = None,
+    registry: Registry | None = None,
 ) -> FastAPI:
+    """The service. Without a `registry`, the database named by the settings is used; the
+    `venapath serve` command brings its schema up to date before any worker starts."""
     knowledge = kb or load_knowledge_base()
+    if registry is None:
+        registry = Registry(Database(database_url(settings)), knowledge)
+    database = registry.database
     client = httpx.AsyncClient(follow_redirects=False)
     fetcher = FhirFetcher(client, settings.fhir_timeout_seconds)
 
@@ -48,11 +58,11 @@ def create_app(
         return data
 
     verifier = (
-        TokenVerifier(settings, load_jwks, replay or MemoryReplayStore())
+        TokenVerifier(settings, load_jwks, replay or DbReplayStore(database))
         if settings.jwt_required
         else None
     )
-    store = feedback or SqliteFeedbackStore(settings.data_dir / "cds-feedback.sqlite3")
+    store = feedback or DatabaseFeedbackStore(database)
     cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
 
     @asynccontextmanager
@@ -64,6 +74,7 @@ def create_app(
         gc.freeze()
         yield
         await client.aclose()
+        database.dispose()
 
     app = FastAPI(
         title="VenaPath",
@@ -74,17 +85,28 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(v1.build_router(knowledge))
+    app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    @app.get("/ready", tags=["Operations"], summary="Readiness: knowledge base loaded")
-    async def ready() -> JSONResponse:
-        return JSONResponse(
-            {"status": "ready", "knowledge_version": knowledge.version, "env": settings.env.value}
-        )
+    @app.get(
+        "/ready",
+        tags=["Operations"],
+        summary="Readiness: knowledge base loaded, database reachable",
+    )
+    def ready() -> JSONResponse:
+        reachable = database.ping()
+        body = {
+            "status": "ready" if reachable else "database unavailable",
+            "knowledge_version": knowledge.version,
+            "env": settings.env.value,
+            "database": database.dialect,
+        }
+        headers = {} if reachable else {"Retry-After": "5"}
+        return JSONResponse(body, status_code=200 if reachable else 503, headers=headers)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

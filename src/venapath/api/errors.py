@@ -20,7 +20,10 @@ from venapath.cdshooks.auth import TokenRejectedError
 from venapath.cdshooks.hooks import HookError
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.outcome import operation_outcome
+from venapath.persistence.database import DatabaseUnavailableError
+from venapath.persistence.migrate import SchemaOutOfDateError
 from venapath.services.case_input import CaseInputError
+from venapath.services.registry import ConflictError, InvalidRecordError, NotFoundError
 from venapath.services.scoring import ScoreInputError
 
 log = logging.getLogger("venapath.api")
@@ -104,7 +107,43 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ScoreInputError, _score)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(NotFoundError, _not_found)  # type: ignore[arg-type]
+    app.add_exception_handler(ConflictError, _conflict)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidRecordError, _invalid_record)  # type: ignore[arg-type]
+    app.add_exception_handler(DatabaseUnavailableError, _unavailable)
+    app.add_exception_handler(SchemaOutOfDateError, _unavailable)
     app.add_exception_handler(Exception, _unexpected)
+
+
+async def _not_found(request: Request, error: NotFoundError) -> JSONResponse:
+    return error_response(request, ApiError(404, "Not found", str(error)))
+
+
+async def _conflict(request: Request, error: ConflictError) -> JSONResponse:
+    problem = FieldProblem(f"/{error.field}", str(error))
+    return error_response(request, ApiError(409, "Conflict", str(error), [problem]))
+
+
+async def _invalid_record(request: Request, error: InvalidRecordError) -> JSONResponse:
+    problem = FieldProblem(f"/{error.field}", error.message)
+    return error_response(request, ApiError(422, "Invalid record", str(error), [problem]))
+
+
+RETRY_AFTER_SECONDS = "5"
+
+
+async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    """Fail fast while the database is away; clients retry, nothing was half-written."""
+    log.warning("database unavailable", extra={"error": str(error)[:200]})
+    return error_response(
+        request,
+        ApiError(
+            503,
+            "Service unavailable",
+            "the registry database cannot be reached; retry shortly",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        ),
+    )
 
 
 async def _api_error(request: Request, error: ApiError) -> JSONResponse:

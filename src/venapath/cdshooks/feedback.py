@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Protocol
 
 from venapath.cdshooks.models import FeedbackItem
+from venapath.persistence.database import Database
+from venapath.persistence.stores import DbFeedbackStore
 
 
 class FeedbackStore(Protocol):
@@ -39,37 +38,11 @@ class MemoryFeedbackStore:
             return True
 
 
-class SqliteFeedbackStore:
-    """Feedback in a SQLite file in the data directory: durable, and idempotent by its key.
+class DatabaseFeedbackStore:
+    """Feedback in the registry database: durable, shared by workers, idempotent by its key."""
 
-    The primary key is the feedback key, so a repeated post is ignored by the database
-    itself (INSERT OR IGNORE), also when two workers receive it at the same moment.
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
-        with self._lock:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA busy_timeout=5000")
-            self._connection.execute(
-                "CREATE TABLE IF NOT EXISTS cds_feedback ("
-                " service_id TEXT NOT NULL, card TEXT NOT NULL, outcome TEXT NOT NULL,"
-                " outcome_timestamp TEXT NOT NULL, item TEXT NOT NULL, received_at TEXT NOT NULL,"
-                " PRIMARY KEY (service_id, card, outcome, outcome_timestamp))"
-            )
+    def __init__(self, database: Database) -> None:
+        self._store = DbFeedbackStore(database)
 
     def record(self, service_id: str, item: FeedbackItem) -> bool:
-        key = feedback_key(service_id, item)
-        with self._lock:
-            cursor = self._connection.execute(
-                "INSERT OR IGNORE INTO cds_feedback VALUES (?, ?, ?, ?, ?, ?)",
-                (*key, item.model_dump_json(), datetime.now(UTC).isoformat()),
-            )
-        return cursor.rowcount == 1
-
-    def count(self) -> int:
-        with self._lock:
-            row = self._connection.execute("SELECT count(*) FROM cds_feedback").fetchone()
-        return int(row[0])
+        return self._store.record_item(feedback_key(service_id, item), item.model_dump(mode="json"))

@@ -18,15 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_FILE = "venapath.sqlite3"
-
 
 class DatabaseUnavailableError(Exception):
     """The database cannot be reached right now; the caller may retry shortly."""
-
-
-def default_url(data_dir: Path) -> str:
-    return f"sqlite:///{(data_dir / DEFAULT_FILE).resolve()}"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

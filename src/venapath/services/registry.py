@@ -756,7 +756,7 @@ def patient_advice(assessment: Assessment) -> tuple[PatientAdvice, str]:
         lead = "Your care team will call you today. "
     else:
         advice = PatientAdvice.ROUTINE
-        lead = ""
+        lead = "Nothing you reported needs care now; keep to your plan: "
     return advice, f"{lead}{top.title} ({top.rule_id}). {SAFETY_NET}"
 
 
