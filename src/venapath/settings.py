@@ -38,16 +38,25 @@ class TrustedIssuer(BaseModel):
         return self
 
 
-class Settings(BaseSettings):
+class StorageSettings(BaseSettings):
+    """Where the registry lives; all that command-line tools need from the environment."""
+
     model_config = SettingsConfigDict(
         env_prefix="VENAPATH_", env_file=".env", extra="ignore", frozen=True
     )
 
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/db; "
+        "default: the SQLite file venapath.sqlite3 in the data directory.",
+    )
+
+
+class Settings(StorageSettings):
     env: Environment = Environment.PRODUCTION
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    data_dir: Path = Path("var")
-    database_url: str | None = None
     public_base_url: HttpUrl | None = Field(
         default=None,
         description="The address EHRs call (e.g. https://cds.example.org); JWT `aud` is "
@@ -100,8 +109,9 @@ def load_settings(**overrides: Any) -> Settings:
         raise SettingsError("; ".join(problems)) from None
 
 
-def database_url(settings: Settings) -> str:
+def database_url(settings: StorageSettings | None = None) -> str:
     """VENAPATH_DATABASE_URL, else the embedded SQLite file in the data directory."""
+    settings = settings or StorageSettings()
     if settings.database_url:
         return settings.database_url
     return f"sqlite:///{(settings.data_dir / 'venapath.sqlite3').resolve()}"

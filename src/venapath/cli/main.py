@@ -17,7 +17,7 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from venapath.cli import kb_commands, score_commands, serve_commands
+from venapath.cli import kb_commands, registry_commands, score_commands, serve_commands
 from venapath.cli.render import render_assessment
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
@@ -36,6 +36,13 @@ app = typer.Typer(
 app.add_typer(kb_commands.app, name="kb")
 app.command(name="score")(score_commands.score)
 app.command(name="serve")(serve_commands.serve)
+app.add_typer(registry_commands.db_app, name="db")
+app.add_typer(registry_commands.followup_app, name="followup")
+app.add_typer(registry_commands.demo_app, name="demo")
+app.command(name="export")(registry_commands.export_command)
+app.command(name="import")(registry_commands.import_command)
+app.command(name="backup")(registry_commands.backup_command)
+app.command(name="restore")(registry_commands.restore_command)
 
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True, soft_wrap=True)

@@ -416,6 +416,7 @@ class Registry:
             )
             session.add(row)
             session.flush()
+            self._supersede_earlier_tasks(session, row, earlier, now)
             followup.store_planned(
                 session,
                 followup.plan_for_procedure(self.kb, row),
@@ -427,6 +428,26 @@ class Registry:
             out = procedure_out(row, self._repeat_warnings(row, earlier))
             self._audit(session, actor, "create", "procedure", row.id, None, _dump(out))
         return out
+
+    @staticmethod
+    def _supersede_earlier_tasks(
+        session: Session, row: ProcedureRow, earlier: Sequence[ProcedureRow], now: datetime
+    ) -> None:
+        """A repeat procedure restarts its follow-up: open tasks of the earlier one end."""
+        before = [p.id for p in earlier if p.performed_at < row.performed_at]
+        if not before:
+            return
+        open_tasks = session.scalars(
+            select(TaskRow).where(
+                TaskRow.procedure_id.in_(before),
+                TaskRow.status == TaskStatus.SCHEDULED.value,
+                TaskRow.urgent.is_(False),
+            )
+        ).all()
+        for task in open_tasks:
+            task.status = TaskStatus.CANCELLED.value
+            task.note = f"superseded by the {row.kind} of {row.performed_at.date()}"
+            task.updated_at = now
 
     def _repeat_warnings(self, row: ProcedureRow, earlier: Sequence[ProcedureRow]) -> list[str]:
         """Seed 003: wait 4-6 weeks between venoplasties; consider a stent after 3-4 repeats."""
@@ -490,7 +511,7 @@ class Registry:
             episode = session.get(EpisodeRow, procedure.episode_id)
             case = _check_in_case(data, procedure, episode)
             assessment = assess_case(case, kb=self.kb, trace=False)
-            advice, text = patient_advice(assessment)
+            advice, text = patient_advice(assessment, self.kb)
             assessment_row = self._store_assessment(
                 session, procedure.patient_id, procedure.episode_id, case, assessment, actor, now
             )
@@ -742,22 +763,73 @@ SAFETY_NET = (
 )
 
 
-def patient_advice(assessment: Assessment) -> tuple[PatientAdvice, str]:
-    """Plain advice from the most urgent recommendation in favour; the safety net always."""
-    in_favour = [r for r in assessment.recommendations if r.strength.rank >= Strength.CONSIDER.rank]
-    if not in_favour:
-        return PatientAdvice.ROUTINE, "Nothing you reported needs care now. " + SAFETY_NET
-    top = max(in_favour, key=lambda r: r.urgency.rank)
-    if top.urgency is Urgency.EMERGENCY:
-        advice = PatientAdvice.EMERGENCY
-        lead = "Seek care now. "
-    elif top.urgency is Urgency.URGENT:
-        advice = PatientAdvice.CALL_TODAY
-        lead = "Your care team will call you today. "
-    else:
-        advice = PatientAdvice.ROUTINE
-        lead = "Nothing you reported needs care now; keep to your plan: "
-    return advice, f"{lead}{top.title} ({top.rule_id}). {SAFETY_NET}"
+FOLLOW_UP_PATHWAYS = frozenset({"venoplasty_follow_up", "venous_stent_follow_up"})
+"""The pathways whose rules read what a patient reports after a procedure."""
+
+
+def patient_advice(assessment: Assessment, kb: KnowledgeBase) -> tuple[PatientAdvice, str]:
+    """Plain advice from the follow-up rules, and the safety net always.
+
+    The most urgent follow-up recommendation in favour decides. When none fires but an
+    urgent follow-up rule is unknown for want of an answer (unknown is not "no"), the care
+    team calls today to settle it. Other pathways are not judged from a symptom check-in.
+    """
+    in_favour = [
+        r
+        for r in assessment.recommendations
+        if r.pathway in FOLLOW_UP_PATHWAYS and r.strength.rank >= Strength.CONSIDER.rank
+    ]
+    if in_favour:
+        top = max(in_favour, key=lambda r: r.urgency.rank)
+        if top.urgency is Urgency.EMERGENCY:
+            return (
+                PatientAdvice.EMERGENCY,
+                f"Seek care now. {top.title} ({top.rule_id}). {SAFETY_NET}",
+            )
+        if top.urgency is Urgency.URGENT:
+            lead = "Your care team will call you today."
+            return PatientAdvice.CALL_TODAY, f"{lead} {top.title} ({top.rule_id}). {SAFETY_NET}"
+    pending = _urgent_rules_waiting_for_data(assessment, kb)
+    if pending:
+        facts = "; ".join(dict.fromkeys(f for found in pending.values() for f in found))
+        return (
+            PatientAdvice.CALL_TODAY,
+            f"Your care team will call you today to ask about: {facts} "
+            f"({', '.join(sorted(pending))}). {SAFETY_NET}",
+        )
+    if in_favour:
+        top = max(in_favour, key=lambda r: r.urgency.rank)
+        return (
+            PatientAdvice.ROUTINE,
+            f"Nothing you reported needs care now; keep to your plan: {top.title} "
+            f"({top.rule_id}). {SAFETY_NET}",
+        )
+    return PatientAdvice.ROUTINE, "Nothing you reported needs care now. " + SAFETY_NET
+
+
+def _urgent_rules_waiting_for_data(
+    assessment: Assessment, kb: KnowledgeBase
+) -> dict[str, list[str]]:
+    """Urgent follow-up rules that could fire once a missing answer is known: rule → facts."""
+    waiting: dict[str, list[str]] = {}
+    urgent_follow_up = {
+        rule.id: rule
+        for pathway in FOLLOW_UP_PATHWAYS
+        for rule in kb.rules_by_pathway.get(pathway, ())
+    }
+    for need in assessment.needs_data:
+        for rule_id in need.rules:
+            rule = urgent_follow_up.get(rule_id)  # entries may also name pathways
+            if rule is None:
+                continue
+            spec = rule.recommend
+            if (
+                rule.pathway in FOLLOW_UP_PATHWAYS
+                and spec
+                and spec.urgency.rank >= Urgency.URGENT.rank
+            ):
+                waiting.setdefault(rule_id, []).append(need.description.lower())
+    return waiting
 
 
 # ---------------------------------------------------------------------------- row → out

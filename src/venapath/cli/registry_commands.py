@@ -1,0 +1,247 @@
+"""Registry commands: the database schema, the follow-up worklist, FHIR export/import,
+backup/restore of the embedded SQLite file, and the demonstration data.
+
+The database is the one VENAPATH_DATABASE_URL names, else `venapath.sqlite3` in
+VENAPATH_DATA_DIR (default `var/`).
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sqlite3
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from venapath.persistence import migrate
+from venapath.persistence.database import Database, DatabaseUnavailableError
+from venapath.services.demo import demo_loaded, load_demo
+from venapath.services.evaluation import knowledge_base
+from venapath.services.exchange import export_patient, import_bundle
+from venapath.services.registry import Registry, RegistryError
+from venapath.settings import database_url
+
+db_app = typer.Typer(help="The registry database: schema migrations.", no_args_is_help=True)
+followup_app = typer.Typer(help="Follow-up worklist.", no_args_is_help=True)
+demo_app = typer.Typer(help="Demonstration data.", no_args_is_help=True)
+
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=code)
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _database() -> Database:
+    return Database(database_url())
+
+
+def _registry() -> Registry:
+    database = _database()
+    try:
+        migrate.ensure_current(database)
+    except (migrate.SchemaOutOfDateError, DatabaseUnavailableError) as error:
+        _fail(f"database: {error}")
+    return Registry(database, knowledge_base())
+
+
+def _safe_url(database: Database) -> str:
+    return make_url(database.url).render_as_string(hide_password=True)
+
+
+# ------------------------------------------------------------------------------- db
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    database = _database()
+    try:
+        migrate.upgrade(database, revision)
+    except DatabaseUnavailableError as error:
+        _fail(f"database: {error}")
+    out.print(f"{_safe_url(database)} is at revision {migrate.current(database)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's schema revision and the newest this version knows."""
+    database = _database()
+    out.print(f"database: {_safe_url(database)}")
+    out.print(f"revision: {migrate.current(database) or 'none (empty database)'}")
+    out.print(f"newest:   {migrate.head()}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 1 unless the database is at the newest revision and matches the table models."""
+    database = _database()
+    try:
+        migrate.check(database)
+    except migrate.SchemaOutOfDateError as error:
+        _fail(str(error), code=1)
+    out.print(f"{_safe_url(database)}: schema is current ({migrate.head()})")
+
+
+# ------------------------------------------------------------------------- follow-up
+
+
+def _parse_day(text: str | None) -> date:
+    if text is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        _fail(f"--as-of: {text!r} is not a date (YYYY-MM-DD)")
+
+
+@followup_app.command("due")
+def followup_due(
+    as_of: Annotated[
+        str | None, typer.Option(help="The day (YYYY-MM-DD); today if absent.")
+    ] = None,
+    days_ahead: Annotated[
+        int, typer.Option(min=0, max=365, help="Also list tasks opening within N days.")
+    ] = 0,
+    output_format: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Who needs a call today, who is overdue, who is due."""
+    if output_format not in ("text", "json"):
+        _fail(f"--format: {output_format!r} is not one of text, json")
+    day = _parse_day(as_of)
+    items = _registry().worklist(day, days_ahead=days_ahead)
+    if output_format == "json":
+        rows = [{"state": i.state.value, "task": i.task.model_dump(mode="json")} for i in items]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Follow-up worklist for {day.isoformat()}")
+    for column in ("State", "Patient", "Task", "Window", "Protocol"):
+        table.add_column(column)
+    colours = {"call_today": "bold red", "overdue": "red", "due": "yellow", "upcoming": "cyan"}
+    for item in items:
+        task = item.task
+        protocol = (
+            f"{task.protocol_id} v{task.protocol_version}" if task.protocol_id else "check-in"
+        )
+        state = f"[{colours.get(item.state.value, '')}]{item.state.value}[/]"
+        window = f"{task.due_from} → {task.due_by}"
+        table.add_row(state, task.pseudonym, task.title, window, protocol)
+    out.print(table)
+    out.print(f"{len(items)} task(s)")
+
+
+# -------------------------------------------------------------------- export / import
+
+
+def export_command(
+    patient_id: Annotated[str, typer.Argument(help="The patient's id.")],
+    output: Annotated[
+        Path | None, typer.Option("--out", help="File to write; stdout if absent.")
+    ] = None,
+) -> None:
+    """Export one patient's record as a FHIR R4 Bundle (JSON)."""
+    try:
+        bundle = export_patient(_registry(), patient_id)
+    except RegistryError as error:
+        _fail(str(error))
+    text = json.dumps(bundle, indent=2)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        err.print(f"wrote {output} ({len(bundle['entry'])} resources)")
+
+
+def import_command(
+    bundle_file: Annotated[Path, typer.Argument(help="A Bundle made by export.")],
+) -> None:
+    """Import a patient's record from a FHIR Bundle made by `venapath export`."""
+    try:
+        bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
+    except OSError as error:
+        _fail(f"{bundle_file}: {error.strerror}")
+    except json.JSONDecodeError as error:
+        _fail(f"{bundle_file}: not JSON (line {error.lineno}: {error.msg})")
+    try:
+        patient_id, counts = import_bundle(_registry(), bundle, _actor())
+    except RegistryError as error:
+        _fail(f"{bundle_file}: {error}")
+    out.print(f"imported patient {patient_id}: {counts}")
+
+
+# ------------------------------------------------------------------- backup / restore
+
+
+def _sqlite_path() -> Path:
+    url = make_url(database_url())
+    if url.get_backend_name() != "sqlite" or not url.database:
+        _fail("backup and restore are for the embedded SQLite database; use pg_dump for PostgreSQL")
+    return Path(url.database)
+
+
+def backup_command(
+    target: Annotated[Path, typer.Argument(help="The backup file to write.")],
+) -> None:
+    """Copy the SQLite database to TARGET while it is in use (a consistent snapshot)."""
+    source = _sqlite_path()
+    if not source.is_file():
+        _fail(f"{source}: no database here yet")
+    if target.exists():
+        _fail(f"{target}: exists; choose a new file name")
+    with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
+        live.backup(copy)
+    out.print(f"backed up {source} to {target}")
+
+
+def restore_command(
+    backup: Annotated[Path, typer.Argument(help="A file made by `venapath backup`.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that has data.")
+    ] = False,
+) -> None:
+    """Replace the SQLite database with BACKUP after checking it (stop the server first)."""
+    if not backup.is_file():
+        _fail(f"{backup}: no such file")
+    with sqlite3.connect(f"file:{backup}?mode=ro", uri=True) as candidate:
+        try:
+            verdict = candidate.execute("PRAGMA integrity_check").fetchone()[0]
+            revision = candidate.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.DatabaseError as error:
+            _fail(f"{backup}: not a VenaPath database ({error})")
+    if verdict != "ok":
+        _fail(f"{backup}: failed its integrity check ({verdict})")
+    target = _sqlite_path()
+    if target.is_file() and not force:
+        _fail(f"{target} exists; add --force to replace it with {backup}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(backup) as source, sqlite3.connect(target) as live:
+        source.backup(live)
+    out.print(f"restored {target} from {backup} (revision {revision[0] if revision else 'none'})")
+    migrate.upgrade(Database(database_url()))
+
+
+# ------------------------------------------------------------------------------- demo
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load demonstration patients (DEMO-01...) with follow-up in every state."""
+    registry = _registry()
+    if demo_loaded(registry):
+        out.print("demo data is already loaded")
+        return
+    counts = load_demo(registry)
+    out.print(f"demo data loaded: {counts}")
