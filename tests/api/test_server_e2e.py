@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,15 +20,9 @@ import pytest
 
 from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset
 from jwt_support import BASE, issuer_settings, token
+from server_support import VENAPATH, free_port, wait_until_ready
 
 pytestmark = pytest.mark.slow
-VENAPATH = Path(sys.executable).parent / "venapath"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _StubServer(ThreadingHTTPServer):
@@ -81,7 +71,7 @@ class FhirStub:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     environment = {
         **os.environ,
         "VENAPATH_ENV": "production",
@@ -102,26 +92,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(url, process, log)
+        wait_until_ready(url, process, log)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
     assert "JWT verification is OFF" not in log.read_text()
     assert "Patient/p1" not in log.read_text(), "patient identifiers must not reach the log"
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {log.read_text()}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    pytest.fail(f"server did not become ready: {log.read_text()}")
 
 
 def _auth(path: str) -> dict[str, str]:
@@ -193,7 +170,7 @@ def test_patient_view_without_prefetch_queries_the_fhir_server(server: str) -> N
 
 
 def test_unreachable_fhir_server_is_412(server: str) -> None:
-    body = _hook("patient-view", fhirServer=f"http://127.0.0.1:{_free_port()}/fhir")
+    body = _hook("patient-view", fhirServer=f"http://127.0.0.1:{free_port()}/fhir")
     response = _call(server, "/cds-services/venapath-patient-view", body)
     assert response.status_code == 412
     assert response.json()["resourceType"] == "OperationOutcome"

@@ -1,0 +1,152 @@
+"""Crash safety of the real server: SIGKILL at random moments during a stream of writes.
+
+Each write is a procedure report, which stores the procedure, its six duplex-surveillance
+tasks and an audit entry in one transaction. After 50 kills and a restart, every write the
+server acknowledged (201) is present, no transaction is half-present (a procedure always has
+all six tasks and its audit entry, a task never exists without its procedure), and the
+database passes its own integrity check.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from db_support import BACKENDS, fresh_url
+from server_support import VENAPATH, free_port, wait_until_ready
+from venapath.persistence import migrate
+from venapath.persistence.database import Database
+
+pytestmark = pytest.mark.slow
+KILLS = 50
+STENT_TASKS = 6
+
+
+def _start(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    environment = {
+        **os.environ,
+        "VENAPATH_ENV": "development",
+        "VENAPATH_DATABASE_URL": url,
+        "VENAPATH_LOG_LEVEL": "warning",
+    }
+    with log.open("a") as sink:
+        return subprocess.Popen(
+            [str(VENAPATH), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=environment,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+        )
+
+
+def _episode(base: str) -> str:
+    patient = httpx.post(f"{base}/api/v1/patients", json={}, timeout=10).json()
+    episode = httpx.post(
+        f"{base}/api/v1/episodes",
+        json={"patient_id": patient["id"], "condition": "venous_stenosis"},
+        timeout=10,
+    )
+    return str(episode.json()["id"])
+
+
+def _write_until_killed(
+    base: str, episode_id: str, acknowledged: list[str], stop: threading.Event
+) -> None:
+    """Post procedure reports back to back; remember the ids the server confirmed."""
+    performed = datetime.now(UTC) - timedelta(days=1)
+    with httpx.Client(timeout=5) as client:
+        while not stop.is_set():
+            try:
+                response = client.post(
+                    f"{base}/api/v1/procedures",
+                    json={
+                        "episode_id": episode_id,
+                        "kind": "venous_stent",
+                        "performed_at": performed.isoformat(),
+                    },
+                )
+            except httpx.HTTPError:
+                return  # the server died mid-request: that write was never acknowledged
+            if response.status_code == 201:
+                acknowledged.append(response.json()["id"])
+
+
+def _check_consistent(database: Database, acknowledged: list[str]) -> None:
+    with database.engine.connect() as connection:
+        stored = set(connection.execute(text("SELECT id FROM procedures")).scalars())
+        missing = set(acknowledged) - stored
+        assert not missing, f"{len(missing)} acknowledged writes were lost"
+        task_counts = connection.execute(
+            text(
+                "SELECT p.id, count(t.id) FROM procedures p "
+                "LEFT JOIN follow_up_tasks t ON t.procedure_id = p.id GROUP BY p.id"
+            )
+        ).all()
+        partial = [row for row in task_counts if row[1] != STENT_TASKS]
+        assert not partial, f"procedures without all their tasks: {partial[:3]}"
+        orphans = connection.execute(
+            text(
+                "SELECT count(*) FROM follow_up_tasks t WHERE t.procedure_id IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM procedures p WHERE p.id = t.procedure_id)"
+            )
+        ).scalar_one()
+        assert orphans == 0
+        unaudited = connection.execute(
+            text(
+                "SELECT count(*) FROM procedures p WHERE NOT EXISTS (SELECT 1 FROM audit_log a "
+                "WHERE a.entity = 'procedure' AND a.entity_id = p.id)"
+            )
+        ).scalar_one()
+        assert unaudited == 0
+        if database.dialect == "sqlite":
+            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+        else:
+            assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_acknowledged_writes_survive_sigkill(backend: str, tmp_path: Path) -> None:
+    chooser = random.Random(20261125)
+    with fresh_url(backend, tmp_path) as url:
+        database = Database(url)
+        migrate.upgrade(database)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = tmp_path / "server.log"
+        acknowledged: list[str] = []
+        episode_id: str | None = None
+        try:
+            for _ in range(KILLS):
+                process = _start(url, port, log, tmp_path)
+                wait_until_ready(base, process, log)
+                episode_id = episode_id or _episode(base)
+                stop = threading.Event()
+                writer = threading.Thread(
+                    target=_write_until_killed, args=(base, episode_id, acknowledged, stop)
+                )
+                writer.start()
+                time.sleep(chooser.uniform(0.02, 0.4))
+                process.send_signal(signal.SIGKILL)
+                process.wait(timeout=10)
+                stop.set()
+                writer.join(timeout=10)
+            process = _start(url, port, log, tmp_path)
+            wait_until_ready(base, process, log)
+            for procedure_id in chooser.sample(acknowledged, min(20, len(acknowledged))):
+                assert httpx.get(f"{base}/api/v1/procedures/{procedure_id}").status_code == 200
+            process.terminate()
+            process.wait(timeout=10)
+            assert len(acknowledged) > KILLS, "the stream of writes hardly ran"
+            _check_consistent(database, acknowledged)
+        finally:
+            database.dispose()
