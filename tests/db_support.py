@@ -32,7 +32,7 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
         return
     assert PG_URL is not None
     schema = f"vp_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
+    admin = create_engine(PG_URL, pool_pre_ping=True)
     with admin.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
     url = make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"})

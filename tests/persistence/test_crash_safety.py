@@ -20,16 +20,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from db_support import BACKENDS, fresh_url
+from registry_checks import check_consistent, make_episode
 from server_support import VENAPATH, free_port, wait_until_ready
 from venapath.persistence import migrate
 from venapath.persistence.database import Database
 
 pytestmark = pytest.mark.slow
 KILLS = 50
-STENT_TASKS = 6
 
 
 def _start(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
@@ -47,16 +46,6 @@ def _start(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]
             stderr=subprocess.STDOUT,
             cwd=cwd,
         )
-
-
-def _episode(base: str) -> str:
-    patient = httpx.post(f"{base}/api/v1/patients", json={}, timeout=10).json()
-    episode = httpx.post(
-        f"{base}/api/v1/episodes",
-        json={"patient_id": patient["id"], "condition": "venous_stenosis"},
-        timeout=10,
-    )
-    return str(episode.json()["id"])
 
 
 def _write_until_killed(
@@ -81,39 +70,6 @@ def _write_until_killed(
                 acknowledged.append(response.json()["id"])
 
 
-def _check_consistent(database: Database, acknowledged: list[str]) -> None:
-    with database.engine.connect() as connection:
-        stored = set(connection.execute(text("SELECT id FROM procedures")).scalars())
-        missing = set(acknowledged) - stored
-        assert not missing, f"{len(missing)} acknowledged writes were lost"
-        task_counts = connection.execute(
-            text(
-                "SELECT p.id, count(t.id) FROM procedures p "
-                "LEFT JOIN follow_up_tasks t ON t.procedure_id = p.id GROUP BY p.id"
-            )
-        ).all()
-        partial = [row for row in task_counts if row[1] != STENT_TASKS]
-        assert not partial, f"procedures without all their tasks: {partial[:3]}"
-        orphans = connection.execute(
-            text(
-                "SELECT count(*) FROM follow_up_tasks t WHERE t.procedure_id IS NOT NULL "
-                "AND NOT EXISTS (SELECT 1 FROM procedures p WHERE p.id = t.procedure_id)"
-            )
-        ).scalar_one()
-        assert orphans == 0
-        unaudited = connection.execute(
-            text(
-                "SELECT count(*) FROM procedures p WHERE NOT EXISTS (SELECT 1 FROM audit_log a "
-                "WHERE a.entity = 'procedure' AND a.entity_id = p.id)"
-            )
-        ).scalar_one()
-        assert unaudited == 0
-        if database.dialect == "sqlite":
-            assert connection.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
-        else:
-            assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_acknowledged_writes_survive_sigkill(backend: str, tmp_path: Path) -> None:
     chooser = random.Random(20261125)
@@ -129,7 +85,7 @@ def test_acknowledged_writes_survive_sigkill(backend: str, tmp_path: Path) -> No
             for _ in range(KILLS):
                 process = _start(url, port, log, tmp_path)
                 wait_until_ready(base, process, log)
-                episode_id = episode_id or _episode(base)
+                episode_id = episode_id or make_episode(base)
                 stop = threading.Event()
                 writer = threading.Thread(
                     target=_write_until_killed, args=(base, episode_id, acknowledged, stop)
@@ -147,6 +103,6 @@ def test_acknowledged_writes_survive_sigkill(backend: str, tmp_path: Path) -> No
             process.terminate()
             process.wait(timeout=10)
             assert len(acknowledged) > KILLS, "the stream of writes hardly ran"
-            _check_consistent(database, acknowledged)
+            check_consistent(database, acknowledged)
         finally:
             database.dispose()
