@@ -18,7 +18,10 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/venapath evaluate examples/cases/*.yaml
-	@echo "Serving on http://127.0.0.1:8000 (API docs: /docs, CDS Hooks: /cds-services); Ctrl-C stops."
+	$(BIN)/venapath db upgrade
+	$(BIN)/venapath demo load
+	$(BIN)/venapath followup due
+	@echo "Serving on http://127.0.0.1:8000 (API docs: /docs, worklist: /api/v1/worklist, CDS Hooks: /cds-services); Ctrl-C stops."
 	VENAPATH_ENV=development $(BIN)/venapath serve --host 127.0.0.1 --port 8000
 
 lint: install
@@ -37,6 +40,7 @@ test: lint
 bench: install
 	$(BIN)/python bench/evaluate.py
 	$(BIN)/python bench/cds_load.py --rate 100 --duration 60
+	$(BIN)/python bench/registry.py
 
 docs: install
 	$(BIN)/venapath kb docs --output docs/knowledge-base.md
