@@ -243,8 +243,22 @@ def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Regist
     assert worklist[0].task.id == check_in.urgent_task_id
     assert worklist[0].task.patient_id == patient_id
 
-    calm = reg.record_check_in(
+    unanswered = reg.record_check_in(
         CheckInIn(procedure_id=procedure.id, submitted_at=NOW, symptom_response="marked"),  # type: ignore[arg-type]
+        "patient",
+    )
+    # Unknown is not "no": the urgent question left open is asked on a call today.
+    assert unanswered.advice is PatientAdvice.CALL_TODAY
+    assert "pre-procedure symptoms returned within hours" in unanswered.advice_text
+    calm = reg.record_check_in(
+        CheckInIn(
+            procedure_id=procedure.id,
+            submitted_at=NOW,
+            symptom_response="marked",  # type: ignore[arg-type]
+            symptoms_back_within_hours=False,
+            reverted_for_days=0,
+            fever_or_urinary_symptoms=False,
+        ),
         "patient",
     )
     assert calm.advice is PatientAdvice.ROUTINE

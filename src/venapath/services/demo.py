@@ -262,6 +262,7 @@ def _venoplasty_restenosis(load: _Loader) -> None:
         procedure,
         submitted_at=load.ago(hours=3),
         symptom_response="marked",
+        symptoms_back_within_hours=False,
         improvement_lasted_days=45,
         reverted_for_days=16,
     )

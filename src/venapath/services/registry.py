@@ -765,6 +765,12 @@ SAFETY_NET = (
 
 FOLLOW_UP_PATHWAYS = frozenset({"venoplasty_follow_up", "venous_stent_follow_up"})
 """The pathways whose rules read what a patient reports after a procedure."""
+CHECK_IN_POINTERS = frozenset(
+    f"/follow_up/{name}"
+    for name in CheckInIn.model_fields
+    if name not in ("procedure_id", "submitted_at", "comment")
+)
+"""The case fields a check-in answers: only these can be asked of the patient on a call."""
 
 
 def patient_advice(assessment: Assessment, kb: KnowledgeBase) -> tuple[PatientAdvice, str]:
@@ -810,7 +816,8 @@ def patient_advice(assessment: Assessment, kb: KnowledgeBase) -> tuple[PatientAd
 def _urgent_rules_waiting_for_data(
     assessment: Assessment, kb: KnowledgeBase
 ) -> dict[str, list[str]]:
-    """Urgent follow-up rules that could fire once a missing answer is known: rule → facts."""
+    """Urgent follow-up rules that could fire once a check-in question is answered: rule →
+    the questions."""
     waiting: dict[str, list[str]] = {}
     urgent_follow_up = {
         rule.id: rule
@@ -818,6 +825,8 @@ def _urgent_rules_waiting_for_data(
         for rule in kb.rules_by_pathway.get(pathway, ())
     }
     for need in assessment.needs_data:
+        if not CHECK_IN_POINTERS.intersection(need.settled_by):
+            continue  # not something the patient can answer (a scan, a lab result)
         for rule_id in need.rules:
             rule = urgent_follow_up.get(rule_id)  # entries may also name pathways
             if rule is None:
