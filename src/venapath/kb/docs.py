@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from venapath.kb.model import Citation, KnowledgeBase, Rule
+from venapath.kb.protocols import FollowUpProtocol
 
 
 def render_markdown(kb: KnowledgeBase) -> str:
@@ -44,6 +45,9 @@ def render_markdown(kb: KnowledgeBase) -> str:
             f"- **{window.id}** ({window.pathway}): {window.label}; {window.clock} {bound} "
             f"{window.limit:g} {window.unit}. Sources: {_cites(window.citations)}"
         )
+    lines += ["", "## Follow-up protocols", ""]
+    for protocol in kb.follow_up_protocols:
+        lines += _protocol(protocol)
     lines += [
         "",
         "## Sources",
@@ -91,3 +95,17 @@ def _rule(rule: Rule) -> list[str]:
 
 def _cites(citations: tuple[Citation, ...]) -> str:
     return "; ".join(f"{c.source.id} ({c.evidence})" for c in citations)
+
+
+def _protocol(protocol: FollowUpProtocol) -> list[str]:
+    trigger = ", ".join(
+        [k.value for k in protocol.applies_to.procedure_kinds]
+        + [c.value for c in protocol.applies_to.conditions]
+    )
+    cites = "; ".join(f"{c.source} ({c.evidence})" for c in protocol.citations)
+    lines = [
+        f"- **{protocol.label}**: {protocol.title}. Applies to {trigger}; counts from the "
+        f"{protocol.anchor.value.replace('_', ' ')}. Sources: {cites}",
+    ]
+    lines += [f"  - {step.id}: {step.title}" for step in protocol.steps]
+    return lines
