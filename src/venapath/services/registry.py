@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import func, select
@@ -59,6 +59,7 @@ from venapath.persistence.tables import (
 from venapath.services import followup
 from venapath.services.evaluation import assess_case
 
+RowT = TypeVar("RowT")
 MRN_SYSTEM = "mrn"
 CLOCK_SKEW = timedelta(minutes=5)
 """A record may be stamped this far in the future (clocks disagree); later is refused."""
@@ -137,6 +138,18 @@ class Registry:
                 f"{entity} {row.id} is at version {row.version}, not {version}: "
                 "it was changed since you read it; reload and apply your change again"
             )
+
+    @staticmethod
+    def _referenced(
+        load: Callable[[Session, str], RowT], session: Session, field: str, record_id: str
+    ) -> RowT:
+        """A record the new one points to; its absence is the new record's fault (422)."""
+        try:
+            return load(session, record_id)
+        except NotFoundError as missing:
+            raise InvalidRecordError(
+                field, f"{missing.entity} {record_id!r} does not exist"
+            ) from None
 
     @staticmethod
     def _flush_or_conflict(session: Session, entity: str) -> None:
@@ -278,12 +291,7 @@ class Registry:
                 self._not_in_future(moment, field)
         now = self.clock()
         with self.database.session() as session:
-            try:
-                self._patient_row(session, data.patient_id)
-            except NotFoundError:
-                raise InvalidRecordError(
-                    "patient_id", f"patient {data.patient_id!r} does not exist"
-                ) from None
+            self._referenced(self._patient_row, session, "patient_id", data.patient_id)
             row = EpisodeRow(
                 id=str(uuid.uuid4()),
                 patient_id=data.patient_id,
@@ -383,12 +391,7 @@ class Registry:
         self._not_in_future(data.performed_at, "performed_at")
         now = self.clock()
         with self.database.session() as session:
-            try:
-                episode = self._episode_row(session, data.episode_id)
-            except NotFoundError:
-                raise InvalidRecordError(
-                    "episode_id", f"episode {data.episode_id!r} does not exist"
-                ) from None
+            episode = self._referenced(self._episode_row, session, "episode_id", data.episode_id)
             onset = EpisodeIn.model_validate(episode.record).onset_at
             if onset is not None and data.performed_at < onset:
                 raise InvalidRecordError("performed_at", "is before the episode's onset_at")
@@ -500,12 +503,9 @@ class Registry:
         self._not_in_future(data.submitted_at, "submitted_at")
         now = self.clock()
         with self.database.session() as session:
-            try:
-                procedure = self._procedure_row(session, data.procedure_id)
-            except NotFoundError:
-                raise InvalidRecordError(
-                    "procedure_id", f"procedure {data.procedure_id!r} does not exist"
-                ) from None
+            procedure = self._referenced(
+                self._procedure_row, session, "procedure_id", data.procedure_id
+            )
             if data.submitted_at < procedure.performed_at:
                 raise InvalidRecordError("submitted_at", "is before the procedure it follows up")
             episode = session.get(EpisodeRow, procedure.episode_id)
@@ -625,12 +625,7 @@ class Registry:
         self._not_in_future(data.assessed_at, "assessed_at")
         now = self.clock()
         with self.database.session() as session:
-            try:
-                episode = self._episode_row(session, data.episode_id)
-            except NotFoundError:
-                raise InvalidRecordError(
-                    "episode_id", f"episode {data.episode_id!r} does not exist"
-                ) from None
+            episode = self._referenced(self._episode_row, session, "episode_id", data.episode_id)
             diagnosed = episode.diagnosed_at
             if diagnosed is not None and data.assessed_at < diagnosed:
                 raise InvalidRecordError("assessed_at", "is before the episode's diagnosis")
