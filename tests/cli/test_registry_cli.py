@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from venapath.cli.main import app
+from venapath.persistence import migrate
 
 runner = CliRunner()
 
@@ -30,7 +31,7 @@ def _run(*args: str, code: int = 0) -> str:
 
 def test_schema_commands(data_dir: Path) -> None:
     assert "none (empty database)" in _run("db", "current")
-    assert "is at revision 0001" in _run("db", "upgrade")
+    assert f"is at revision {migrate.head()}" in _run("db", "upgrade")
     assert "schema is current" in _run("db", "check")
 
 

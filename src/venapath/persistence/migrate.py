@@ -30,6 +30,14 @@ def upgrade(database: Database, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(database: Database, revision: str) -> None:
+    """Step the schema back (for a rollback of a release); data in kept tables stays."""
+    with database.engine.begin() as connection:
+        config = _config(database)
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def current(database: Database) -> str | None:
     with database.engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -169,7 +169,7 @@ class OutcomeRow(Base):
 class TaskRow(Versioned, Base):
     __tablename__ = "follow_up_tasks"
     __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
-    __table_args__ = (Index("ix_follow_up_tasks_worklist", "status", "due_from"),)
+    __table_args__ = (Index("ix_follow_up_tasks_open_by_deadline", "status", "urgent", "due_by"),)
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
     episode_id: Mapped[str | None] = mapped_column(ForeignKey("episodes.id"))

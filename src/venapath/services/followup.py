@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from venapath.domain.records import TaskOut, TaskState, TaskStatus
@@ -204,22 +204,25 @@ class WorklistItem:
 def worklist(
     session: Session, as_of: date, *, days_ahead: int = 0, limit: int = 1000
 ) -> list[WorklistItem]:
-    """Open tasks that need a call today, are overdue, are due, or open within `days_ahead`."""
+    """Open tasks that need a call today, are overdue, are due, or open within `days_ahead`.
+
+    Two queries, each walking the (status, urgent, due_by) index in deadline order and
+    stopping at `limit`: urgent calls first, then the rest. One query with an OR would sort
+    every open task before it could stop (380 ms instead of milliseconds at 100k patients).
+    """
     horizon = as_of + timedelta(days=days_ahead)
-    query = (
+    base = (
         select(TaskRow, PatientRow.pseudonym)
         .join(PatientRow, PatientRow.id == TaskRow.patient_id)
-        .where(
-            TaskRow.status == TaskStatus.SCHEDULED.value,
-            or_(TaskRow.urgent.is_(True), TaskRow.due_from <= horizon),
-            PatientRow.deleted_at.is_(None),
-        )
-        .order_by(TaskRow.urgent.desc(), TaskRow.due_by, TaskRow.id)
-        .limit(limit)
+        .where(TaskRow.status == TaskStatus.SCHEDULED.value, PatientRow.deleted_at.is_(None))
+        .order_by(TaskRow.due_by, TaskRow.id)
     )
+    rows = list(session.execute(base.where(TaskRow.urgent.is_(True)).limit(limit)))
+    if len(rows) < limit:
+        routine = base.where(TaskRow.urgent.is_(False), TaskRow.due_from <= horizon)
+        rows += session.execute(routine.limit(limit - len(rows)))
     items = [
-        WorklistItem(task_state(row, as_of), task_out(row, pseudonym))
-        for row, pseudonym in session.execute(query)
+        WorklistItem(task_state(row, as_of), task_out(row, pseudonym)) for row, pseudonym in rows
     ]
     return sorted(items, key=lambda item: (_ORDER[item.state], item.task.due_by))
 
