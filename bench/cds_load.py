@@ -18,6 +18,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,8 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         "VENAPATH_PUBLIC_BASE_URL": BASE,
         "VENAPATH_TRUSTED_ISSUERS": json.dumps(issuer_settings()),
         "VENAPATH_LOG_LEVEL": "warning",
+        # A fresh registry (it holds the JWT replay list and card feedback).
+        "VENAPATH_DATA_DIR": tempfile.mkdtemp(prefix="venapath-cds-load-"),
     }
     command = [
         str(Path(sys.executable).parent / "venapath"),
