@@ -27,7 +27,9 @@ from venapath.domain.records import (
     ProcedureOut,
     TaskOut,
 )
+from venapath.engine.assessment import Assessment
 from venapath.fhir import records as fhir_records
+from venapath.fhir.guidance import guidance_response
 from venapath.persistence.tables import (
     AssessmentRow,
     AuditRow,
@@ -111,9 +113,6 @@ def _care_plans_and_tasks(tasks: list[TaskOut], patient_id: str) -> list[dict[st
 
 
 def _guidance(registry: Registry, assessment: AssessmentOut) -> dict[str, Any]:
-    from venapath.engine.assessment import Assessment
-    from venapath.fhir.guidance import guidance_response
-
     result = Assessment.model_validate(assessment.result)
     resource = guidance_response(result, registry.kb, assessment.patient_id)
     resource["id"] = assessment.id
