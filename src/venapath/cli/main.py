@@ -17,7 +17,13 @@ import typer
 from pydantic import BaseModel
 from rich.console import Console
 
-from venapath.cli import kb_commands, registry_commands, score_commands, serve_commands
+from venapath.cli import (
+    kb_commands,
+    registry_commands,
+    score_commands,
+    serve_commands,
+    synth_commands,
+)
 from venapath.cli.render import render_assessment
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
@@ -36,6 +42,7 @@ app = typer.Typer(
 app.add_typer(kb_commands.app, name="kb")
 app.command(name="score")(score_commands.score)
 app.command(name="serve")(serve_commands.serve)
+app.command(name="synth")(synth_commands.synth)
 app.add_typer(registry_commands.db_app, name="db")
 app.add_typer(registry_commands.followup_app, name="followup")
 app.add_typer(registry_commands.demo_app, name="demo")
