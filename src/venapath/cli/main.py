@@ -11,7 +11,7 @@ import os
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel
@@ -24,6 +24,7 @@ from venapath.cli import (
     serve_commands,
     synth_commands,
 )
+from venapath.cli.inputs import fail_input, parse_moment
 from venapath.cli.render import render_assessment
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
@@ -55,21 +56,8 @@ stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
-def fail_input(message: str) -> NoReturn:
-    stderr.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
-
-
 def _parse_now(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        fail_input(f"--now: {value!r} is not an ISO 8601 date-time")
-    if moment.tzinfo is None:
-        fail_input(f"--now: {value!r} needs a time zone (e.g. 2026-01-01T08:00:00+00:00)")
-    return moment
+    return None if value is None else parse_moment("--now", value)
 
 
 @app.command()

@@ -11,15 +11,16 @@ import getpass
 import json
 import sqlite3
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
+from venapath.cli.inputs import errors, fail_input, parse_day
 from venapath.persistence import migrate
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.services.demo import demo_loaded, load_demo
@@ -33,12 +34,6 @@ followup_app = typer.Typer(help="Follow-up worklist.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demonstration data.", no_args_is_help=True)
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=code)
 
 
 def _actor() -> str:
@@ -54,7 +49,7 @@ def _registry() -> Registry:
     try:
         migrate.ensure_current(database)
     except (migrate.SchemaOutOfDateError, DatabaseUnavailableError) as error:
-        _fail(f"database: {error}")
+        fail_input(f"database: {error}")
     return Registry(database, knowledge_base())
 
 
@@ -72,7 +67,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     try:
         migrate.upgrade(database, revision)
     except DatabaseUnavailableError as error:
-        _fail(f"database: {error}")
+        fail_input(f"database: {error}")
     out.print(f"{_safe_url(database)} is at revision {migrate.current(database)}")
 
 
@@ -92,20 +87,11 @@ def db_check() -> None:
     try:
         migrate.check(database)
     except migrate.SchemaOutOfDateError as error:
-        _fail(str(error), code=1)
+        fail_input(str(error), code=1)
     out.print(f"{_safe_url(database)}: schema is current ({migrate.head()})")
 
 
 # ------------------------------------------------------------------------- follow-up
-
-
-def _parse_day(text: str | None) -> date:
-    if text is None:
-        return datetime.now(UTC).date()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        _fail(f"--as-of: {text!r} is not a date (YYYY-MM-DD)")
 
 
 @followup_app.command("due")
@@ -120,8 +106,8 @@ def followup_due(
 ) -> None:
     """Who needs a call today, who is overdue, who is due."""
     if output_format not in ("text", "json"):
-        _fail(f"--format: {output_format!r} is not one of text, json")
-    day = _parse_day(as_of)
+        fail_input(f"--format: {output_format!r} is not one of text, json")
+    day = parse_day("--as-of", as_of) if as_of else datetime.now(UTC).date()
     items = _registry().worklist(day, days_ahead=days_ahead)
     if output_format == "json":
         rows = [{"state": i.state.value, "task": i.task.model_dump(mode="json")} for i in items]
@@ -156,13 +142,13 @@ def export_command(
     try:
         bundle = export_patient(_registry(), patient_id)
     except RegistryError as error:
-        _fail(str(error))
+        fail_input(str(error))
     text = json.dumps(bundle, indent=2)
     if output is None:
         typer.echo(text)
     else:
         output.write_text(text + "\n", encoding="utf-8")
-        err.print(f"wrote {output} ({len(bundle['entry'])} resources)")
+        errors.print(f"wrote {output} ({len(bundle['entry'])} resources)")
 
 
 def import_command(
@@ -172,13 +158,13 @@ def import_command(
     try:
         bundle = json.loads(bundle_file.read_text(encoding="utf-8"))
     except OSError as error:
-        _fail(f"{bundle_file}: {error.strerror}")
+        fail_input(f"{bundle_file}: {error.strerror}")
     except json.JSONDecodeError as error:
-        _fail(f"{bundle_file}: not JSON (line {error.lineno}: {error.msg})")
+        fail_input(f"{bundle_file}: not JSON (line {error.lineno}: {error.msg})")
     try:
         patient_id, counts = import_bundle(_registry(), bundle, _actor())
     except RegistryError as error:
-        _fail(f"{bundle_file}: {error}")
+        fail_input(f"{bundle_file}: {error}")
     out.print(f"imported patient {patient_id}: {counts}")
 
 
@@ -188,7 +174,9 @@ def import_command(
 def _sqlite_path() -> Path:
     url = make_url(database_url())
     if url.get_backend_name() != "sqlite" or not url.database:
-        _fail("backup and restore are for the embedded SQLite database; use pg_dump for PostgreSQL")
+        fail_input(
+            "backup and restore are for the embedded SQLite database; use pg_dump for PostgreSQL"
+        )
     return Path(url.database)
 
 
@@ -198,9 +186,9 @@ def backup_command(
     """Copy the SQLite database to TARGET while it is in use (a consistent snapshot)."""
     source = _sqlite_path()
     if not source.is_file():
-        _fail(f"{source}: no database here yet")
+        fail_input(f"{source}: no database here yet")
     if target.exists():
-        _fail(f"{target}: exists; choose a new file name")
+        fail_input(f"{target}: exists; choose a new file name")
     with sqlite3.connect(source) as live, sqlite3.connect(target) as copy:
         live.backup(copy)
     out.print(f"backed up {source} to {target}")
@@ -214,18 +202,18 @@ def restore_command(
 ) -> None:
     """Replace the SQLite database with BACKUP after checking it (stop the server first)."""
     if not backup.is_file():
-        _fail(f"{backup}: no such file")
+        fail_input(f"{backup}: no such file")
     with sqlite3.connect(f"file:{backup}?mode=ro", uri=True) as candidate:
         try:
             verdict = candidate.execute("PRAGMA integrity_check").fetchone()[0]
             revision = candidate.execute("SELECT version_num FROM alembic_version").fetchone()
         except sqlite3.DatabaseError as error:
-            _fail(f"{backup}: not a VenaPath database ({error})")
+            fail_input(f"{backup}: not a VenaPath database ({error})")
     if verdict != "ok":
-        _fail(f"{backup}: failed its integrity check ({verdict})")
+        fail_input(f"{backup}: failed its integrity check ({verdict})")
     target = _sqlite_path()
     if target.is_file() and not force:
-        _fail(f"{target} exists; add --force to replace it with {backup}")
+        fail_input(f"{target} exists; add --force to replace it with {backup}")
     target.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(backup) as source, sqlite3.connect(target) as live:
         source.backup(live)

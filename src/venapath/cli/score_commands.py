@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from venapath.cli.inputs import fail_input
 from venapath.domain.facts import FactType, FactValue, catalogue
 from venapath.scores import registry
 from venapath.scores.base import compute
@@ -39,7 +40,7 @@ def score(
     try:
         definition = registry.get(name.replace("-", "_"))
     except KeyError:
-        _fail(f"unknown score {name!r}; known: {', '.join(registry.SCORES)}")
+        fail_input(f"unknown score {name!r}; known: {', '.join(registry.SCORES)}")
     readable = {fact for item in definition.items for fact in item.facts}
     values = _parse_items(items or [], readable)
     result = compute(definition, values)
@@ -47,7 +48,7 @@ def score(
         sys.stdout.write(json.dumps(json.loads(result.model_dump_json()), indent=2) + "\n")
         return
     if output_format != "text":
-        _fail(f"--format: {output_format!r} is not one of text, json")
+        fail_input(f"--format: {output_format!r} is not one of text, json")
     value = (
         str(result.points)
         if result.points is not None
@@ -74,9 +75,11 @@ def _parse_items(pairs: list[str], readable: set[str]) -> dict[str, FactValue]:
     for pair in pairs:
         key, sep, raw = pair.partition("=")
         if not sep:
-            _fail(f"{pair!r}: expected fact=value")
+            fail_input(f"{pair!r}: expected fact=value")
         if key not in readable:
-            _fail(f"{key!r} is not an item of this score; items: {', '.join(sorted(readable))}")
+            fail_input(
+                f"{key!r} is not an item of this score; items: {', '.join(sorted(readable))}"
+            )
         definition = definitions[key]
         facts[key] = _parse_value(key, raw, definition.type, definition.choices)
     return facts
@@ -89,17 +92,12 @@ def _parse_value(key: str, raw: str, kind: FactType, choices: tuple[str, ...]) -
             return True
         if text in _FALSE:
             return False
-        _fail(f"{key}: {raw!r} is not yes/no")
+        fail_input(f"{key}: {raw!r} is not yes/no")
     if kind is FactType.NUMBER:
         try:
             return float(text)
         except ValueError:
-            _fail(f"{key}: {raw!r} is not a number")
+            fail_input(f"{key}: {raw!r} is not a number")
     if text not in choices:
-        _fail(f"{key}: {raw!r} is not one of {', '.join(choices)}")
+        fail_input(f"{key}: {raw!r} is not one of {', '.join(choices)}")
     return text
-
-
-def _fail(message: str) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)

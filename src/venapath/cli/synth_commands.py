@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -22,27 +22,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from venapath.cli.inputs import fail_input, parse_moment
 from venapath.synth import DEFAULT_AS_OF, SynthInputError, write_cohort
 from venapath.synth.bulk import check_arguments
 
 console = Console(stderr=True, soft_wrap=True)
 
 
-def _fail(message: str) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=2)
-
-
 def _as_of(value: str | None) -> datetime:
-    if value is None:
-        return DEFAULT_AS_OF
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        _fail(f"--as-of: {value!r} is not an ISO 8601 date-time")
-    if moment.tzinfo is None:
-        _fail(f"--as-of: {value!r} needs a time zone (e.g. 2026-01-01T00:00:00+00:00)")
-    return moment
+    return DEFAULT_AS_OF if value is None else parse_moment("--as-of", value)
 
 
 def synth(
@@ -66,7 +54,7 @@ def synth(
     try:
         check_arguments(patients, out, moment)
     except SynthInputError as error:
-        _fail(str(error))
+        fail_input(str(error))
     progress = Progress(
         TextColumn("[bold]synth[/]"),
         BarColumn(),
@@ -88,9 +76,9 @@ def synth(
                 progress=lambda done: progress.update(task, completed=done),
             )
         except SynthInputError as error:
-            _fail(str(error))
+            fail_input(str(error))
         except OSError as error:
-            _fail(f"--out: {error}")
+            fail_input(f"--out: {error}")
     if quiet:
         return
     table = Table(title=f"{summary.manifest_path}", title_justify="left")

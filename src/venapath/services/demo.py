@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from venapath.domain.case import Case
 from venapath.domain.records import (
     CheckInIn,
@@ -23,6 +25,7 @@ from venapath.domain.records import (
     TaskStatus,
     TaskUpdate,
 )
+from venapath.persistence.tables import PatientRow
 from venapath.services.registry import Registry
 
 ACTOR = "demo-loader"
@@ -376,7 +379,9 @@ SCENARIOS: tuple[Callable[[_Loader], None], ...] = (
 
 
 def demo_loaded(registry: Registry) -> bool:
-    return any(p.pseudonym == FIRST_PSEUDONYM for p in registry.list_patients(limit=1000))
+    with registry.database.session() as session:
+        found = session.scalar(select(PatientRow.id).where(PatientRow.pseudonym == FIRST_PSEUDONYM))
+    return found is not None
 
 
 def load_demo(registry: Registry, now: datetime | None = None) -> dict[str, int]:

@@ -1,0 +1,35 @@
+"""Reading command-line options, once for every command: a bad value exits 2 with a message
+that names the option."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+errors = Console(stderr=True, soft_wrap=True)
+
+
+def fail_input(message: str, code: int = 2) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=code)
+
+
+def parse_moment(option: str, value: str) -> datetime:
+    """An ISO 8601 date-time with a time zone (a naive one would be read in local time)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        fail_input(f"{option}: {value!r} is not an ISO 8601 date-time")
+    if moment.tzinfo is None:
+        fail_input(f"{option}: {value!r} needs a time zone (e.g. 2026-01-01T08:00:00+00:00)")
+    return moment
+
+
+def parse_day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fail_input(f"{option}: {value!r} is not a date (YYYY-MM-DD)")
