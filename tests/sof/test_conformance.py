@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,9 +17,6 @@ import pytest
 import yaml
 
 from venapath.sof import ViewDefinitionError, ViewEvaluationError, run_view
-
-# PySpark's collect() leaves its result socket to the garbage collector.
-pytestmark = pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning")
 
 SUITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sql-on-fhir-v2-tests"
 ENGINES = ("duckdb", "spark")
@@ -57,24 +53,6 @@ def _cases() -> Iterator[Any]:
                     id=f"{path.stem}/{test['title']}/{engine}",
                     marks=marks,
                 )
-
-
-@pytest.fixture(scope="module")
-def spark_session() -> Iterator[Any]:
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs a Java runtime on PATH")
-    from pyspark.sql import SparkSession
-
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("venapath-sof-conformance")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def _normal(value: Any) -> Any:

@@ -29,6 +29,7 @@ __all__ = [
     "duckdb_relation",
     "run_view",
     "spark_dataframe",
+    "spark_view_dataframe",
 ]
 
 Engine = Literal["duckdb", "spark"]
@@ -139,6 +140,18 @@ def spark_dataframe(
         assert resources is not None
         rows = [(json.dumps(r),) for r in resources]
         frame = spark.createDataFrame(rows, "resource STRING")
+    return spark_view_dataframe(view, frame, spark=spark, repeat_depth=repeat_depth)
+
+
+def spark_view_dataframe(
+    view: ViewDefinition | Mapping[str, Any],
+    frame: DataFrame,
+    *,
+    spark: SparkSession,
+    repeat_depth: int = REPEAT_DEPTH,
+) -> DataFrame:
+    """The view over `frame`, a DataFrame with one JSON text column named `resource`
+    (lets the caller choose how lines are read and which are kept)."""
     marker = f"__venapath_source_{uuid.uuid4().hex}__"
     compiled: CompiledView = compile_view(view, "spark", source=marker, repeat_depth=repeat_depth)
     # spark.sql formats DataFrame arguments with str.format, so literal braces are doubled.

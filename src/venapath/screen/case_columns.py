@@ -1,0 +1,429 @@
+"""Per-patient case columns from the view tables: the population twin of `fhir/to_case.py`.
+
+Each section below mirrors one reader of the per-patient mapping and keeps its rules, so
+that both paths see the same record the same way:
+
+- only codings claimed by a value set count; entered-in-error records are skipped;
+- a diagnosis keeps its highest verification (confirmed > suspected > excluded); its
+  segment (with the code's side) is thrombosed unless it is excluded; the earliest onset of
+  an acute segment diagnosis is the symptom onset;
+- the latest usable, readable measurement of each kind wins (undated values only when no
+  dated one exists); units convert only where the conversion is exact;
+- the latest active anticoagulant is the current agent; a thrombolytic counts within 7 days;
+- the latest completed venoplasty or venous stent makes the patient a follow-up case;
+- a time after `now` is ignored (within 5 minutes of it, read as `now`).
+
+A bulk export is a whole record, so the Condition and Procedure lists are complete: a
+patient without a venous diagnosis has an empty (closed) diagnoses list, exactly as the
+per-patient path reads a whole record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+import ibis
+import ibis.expr.types as ir
+
+from venapath.fhir import quantities
+from venapath.fhir.to_case import (
+    _ACTIVE_CLINICAL,
+    _ACTIVE_MEDICATION,
+    _CLOCK_SKEW,
+    _DONE_PROCEDURE,
+    _FOLLOWED_UP,
+    _STATUS_RANK,
+    _THROMBOLYSIS_DAYS,
+    _USABLE_OBSERVATION,
+    _VERIFICATION_STATUS,
+    THROMBOLYSIS_FIELD,
+)
+from venapath.screen.codes import matched
+from venapath.screen.views import ViewSource
+
+_OLDEST = datetime(1, 1, 2)
+"""Sort key for undated values: any dated value is later."""
+
+
+class CaseColumns:
+    """Builds the per-patient table; `table()` has one row per Patient resource."""
+
+    def __init__(self, source: ViewSource, codes: ir.Table, now: datetime) -> None:
+        self.source = source
+        self.codes = codes
+        self.now = now
+        self.now_literal = ibis.literal(now, type="timestamp('UTC')")
+
+    # -------------------------------------------------------------------------- helpers
+
+    def moment(self, text: ir.StringValue) -> ir.TimestampValue:
+        """A FHIR date or dateTime string as a UTC timestamp; partial dates are unknown."""
+        readable = (text.length() == 10) | (text.length() >= 19)
+        parsed = text.try_cast("timestamp('UTC')")
+        return readable.ifelse(parsed, ibis.null("timestamp('UTC')"))
+
+    def not_future(self, moment: ir.TimestampValue) -> ir.TimestampValue:
+        skew_end = ibis.literal(self.now + _CLOCK_SKEW, type="timestamp('UTC')")
+        return ibis.cases(
+            (moment <= self.now_literal, moment),
+            (moment <= skew_end, self.now_literal),
+            else_=ibis.null("timestamp('UTC')"),
+        )
+
+    # ------------------------------------------------------------------------- sections
+
+    def patients(self) -> ir.Table:
+        patient = self.source.table("Patient")
+        birth = patient.birth_date.try_cast("date")
+        today = self.now.date()
+        before_birthday = (birth.month() > today.month) | (
+            (birth.month() == today.month) & (birth.day() > today.day)
+        )
+        age = today.year - birth.year() - before_birthday.ifelse(1, 0)
+        full_date = patient.birth_date.length() == 10
+        return patient.select(
+            "patient_id",
+            sex=patient.gender.isin(["female", "male"]).ifelse(patient.gender, ibis.null(str)),
+            age_years=full_date.ifelse(age, ibis.null("int64")).cast("float64"),
+        ).distinct(on="patient_id", keep="first")
+
+    def conditions(self) -> ir.Table:
+        rows = self.source.table("Condition")
+        rows = rows.filter(
+            rows.verification_status.isnull() | (rows.verification_status != "entered-in-error")
+        )
+        active = rows.clinical_status.isnull() | rows.clinical_status.isin(sorted(_ACTIVE_CLINICAL))
+        return matched(rows.filter(active), self.codes, "Condition")
+
+    def diagnoses(self, conditions: ir.Table) -> ir.Table:
+        rows = conditions.filter(conditions.kind == "diagnosis")
+        status = _status(rows.verification_status)
+        onset = self.not_future(self.moment(rows.onset.coalesce(rows.onset_period_start)))
+        at = self.not_future(
+            self.moment(rows.onset.coalesce(rows.onset_period_start, rows.recorded))
+        )
+        rows = rows.mutate(status=status, onset_at=onset, at=at, rank=_rank(status))
+        best = rows.group_by(["patient_id", "condition"]).agg(rank=rows.rank.max())
+        named = best.mutate(
+            label=best.condition
+            + ":"
+            + ibis.cases(*((best.rank == r, s) for s, r in _STATUS_RANK.items()))
+        )
+        listed = named.group_by("patient_id").agg(diagnoses=named.label.collect().sort())
+        confirmed = rows.filter(rows.status == "confirmed")
+        first_confirmed = confirmed.group_by("patient_id").agg(diagnosed_at=confirmed.at.min())
+        seen = rows.filter((rows.status != "excluded") & rows.segment.notnull())
+        segment_label = (
+            seen.segment
+            + "|"
+            + seen.side.fill_null("")
+            + "|"
+            + seen.chronic.cast(str).fill_null("")
+        )
+        seen = seen.mutate(label=segment_label)
+        segments = seen.group_by("patient_id").agg(
+            segments=seen.label.collect(distinct=True).sort()
+        )
+        acute = seen.filter(seen.chronic.isnull() | ~seen.chronic)
+        onsets = acute.group_by("patient_id").agg(symptom_onset=acute.onset_at.min())
+        return (
+            listed.join(first_confirmed, "patient_id", how="left")
+            .select(*listed.columns, "diagnosed_at")
+            .join(segments, "patient_id", how="left")
+            .select(*listed.columns, "diagnosed_at", "segments")
+            .join(onsets, "patient_id", how="left")
+            .select(*listed.columns, "diagnosed_at", "segments", "symptom_onset")
+        )
+
+    def condition_flags(self, conditions: ir.Table) -> ir.Table:
+        rows = conditions.filter(
+            (conditions.kind == "flag")
+            & (
+                conditions.verification_status.isnull()
+                | (conditions.verification_status != "refuted")
+            )
+        )
+        return rows.select("patient_id", "field", "flag_value")
+
+    def allergy_flags(self) -> ir.Table:
+        rows = self.source.table("AllergyIntolerance")
+        kept = (
+            rows.verification_status.isnull()
+            | ~rows.verification_status.isin(["refuted", "entered-in-error"])
+        ) & (rows.clinical_status.isnull() | ~rows.clinical_status.isin(["inactive", "resolved"]))
+        hits = matched(rows.filter(kept), self.codes, "AllergyIntolerance")
+        hits = hits.filter(hits.kind == "flag")
+        return hits.select("patient_id", "field", "flag_value")
+
+    def medications(self) -> ir.Table:
+        parts = []
+        for resource_type in ("MedicationRequest", "MedicationStatement"):
+            rows = self.source.table(resource_type)
+            when = rows.recorded.coalesce(rows.effective, rows.effective_period_start)
+            parts.append(rows.select("patient_id", "status", "system", "code", when_text=when))
+        rows = parts[0].union(parts[1], distinct=False)
+        rows = rows.filter(rows.status.isin(sorted(_ACTIVE_MEDICATION)))
+        rows = rows.mutate(when=self.not_future(self.moment(rows.when_text)))
+        return matched(rows, self.codes, "MedicationRequest")
+
+    def anticoagulation(self, medications: ir.Table) -> ir.Table:
+        rows = medications.filter(
+            (medications.kind == "anticoagulant") & (medications.status != "completed")
+        )
+        key = rows.when.fill_null(ibis.literal(_OLDEST, type="timestamp('UTC')"))
+        rows = rows.mutate(key=key)
+        return rows.group_by("patient_id").agg(
+            agent=rows.agent.argmax(rows.key), anticoagulation_started=rows.when.max()
+        )
+
+    def medication_flags(self, medications: ir.Table) -> ir.Table:
+        rows = medications.filter(medications.kind == "flag")
+        week_ago = ibis.literal(self.now - timedelta(days=_THROMBOLYSIS_DAYS), "timestamp('UTC')")
+        thrombolysis = rows.field == THROMBOLYSIS_FIELD
+        recent = rows.when.notnull() & (rows.when >= week_ago)
+        kept = (thrombolysis & recent) | (~thrombolysis & (rows.status != "completed"))
+        rows = rows.filter(kept)
+        return rows.select("patient_id", "field", "flag_value")
+
+    def procedures(self) -> ir.Table:
+        rows = self.source.table("Procedure")
+        rows = rows.filter(rows.status.isin(sorted(_DONE_PROCEDURE)))
+        when = self.not_future(self.moment(rows.performed.coalesce(rows.performed_period_start)))
+        hits = matched(rows.mutate(when=when), self.codes, "Procedure")
+        hits = hits.filter(hits.kind == "procedure")
+        kinds = hits.group_by("patient_id").agg(
+            procedure_kinds=hits.procedure.collect(distinct=True).sort()
+        )
+        followed = hits.filter(
+            hits.procedure.isin(sorted(k.value for k in _FOLLOWED_UP)) & hits.when.notnull()
+        )
+        latest = followed.group_by("patient_id").agg(
+            follow_up_kind=followed.procedure.argmax(followed.when),
+            follow_up_date=followed.when.max(),
+        )
+        return kinds.join(latest, "patient_id", how="left").select(
+            *kinds.columns, "follow_up_kind", "follow_up_date"
+        )
+
+    def measurements(self) -> ir.Table:
+        rows = self.source.table("Observation")
+        rows = rows.filter(rows.status.isin(sorted(_USABLE_OBSERVATION)))
+        when = rows.effective.coalesce(
+            rows.effective_instant,
+            rows.effective_period_end,
+            rows.effective_period_start,
+            rows.issued,
+        )
+        rows = rows.mutate(when=self.not_future(self.moment(when)))
+        hits = matched(rows, self.codes, "Observation")
+        hits = hits.filter(hits.kind == "measurement")
+        read = _read_measurement(hits)
+        read = read.filter(read.readable)
+        key = read.when.fill_null(ibis.literal(_OLDEST, type="timestamp('UTC')"))
+        read = read.mutate(key=key)
+        latest = read.group_by(["patient_id", "field"]).agg(
+            number=read.number.argmax(read.key), positive=read.positive.argmax(read.key)
+        )
+        columns = {
+            name: latest.filter(latest.field == pointer).select(
+                "patient_id", **{name: "positive" if name == "d_dimer_positive" else "number"}
+            )
+            for pointer, name in MEASUREMENT_COLUMNS.items()
+        }
+        wide = self.patients().select("patient_id")
+        for name, table in columns.items():
+            wide = wide.join(table, "patient_id", how="left").select(*wide.columns, name)
+        return wide
+
+    # ---------------------------------------------------------------------------- all
+
+    def table(self) -> ir.Table:
+        """One row per patient with every case column the facts read."""
+        conditions = self.conditions()
+        medications = self.medications()
+        flags = (
+            self.condition_flags(conditions)
+            .union(self.allergy_flags(), distinct=False)
+            .union(self.medication_flags(medications), distinct=False)
+        )
+        flags = flags.mutate(label=flags.field + "=" + flags.flag_value)
+        flag_lists = flags.group_by("patient_id").agg(
+            flags=flags.label.collect(distinct=True).sort()
+        )
+        result = self.patients()
+        for part in (
+            self.diagnoses(conditions),
+            flag_lists,
+            self.anticoagulation(medications),
+            self.procedures(),
+            self.measurements(),
+        ):
+            extra = [c for c in part.columns if c != "patient_id"]
+            result = result.join(part, "patient_id", how="left").select(*result.columns, *extra)
+        return result
+
+
+MEASUREMENT_COLUMNS = {
+    "/labs/platelets": "platelets",
+    "/labs/inr": "inr",
+    "/labs/haemoglobin": "haemoglobin",
+    "/labs/creatinine": "creatinine",
+    "/labs/egfr_ml_min": "egfr_ml_min",
+    "/labs/d_dimer": "d_dimer_positive",
+    "/exam/gcs": "gcs",
+    "/exam/systolic_bp_mmhg": "systolic_bp_mmhg",
+    "/exam/diastolic_bp_mmhg": "diastolic_bp_mmhg",
+    "/patient/weight_kg": "weight_kg",
+}
+"""Measurement target field -> case column (numbers already in the unit the facts use)."""
+
+
+def _status(verification: ir.StringValue) -> ir.StringValue:
+    """FHIR verification status -> diagnosis status (absent means confirmed)."""
+    return ibis.cases(
+        (verification.isnull(), "confirmed"),
+        *((verification == code, status) for code, status in _VERIFICATION_STATUS.items()),
+        else_="suspected",
+    )
+
+
+def _rank(status: ir.StringValue) -> ir.IntegerValue:
+    return ibis.cases(*((status == s, r) for s, r in _STATUS_RANK.items()), else_=0)
+
+
+# ------------------------------------------------------------------- measurement reading
+
+
+def _lower_unit(code: ir.StringValue, unit: ir.StringValue) -> ir.StringValue:
+    return code.coalesce(unit).fill_null("").strip().lower()
+
+
+def _in(value: ir.StringValue, allowed: object) -> ir.BooleanValue:
+    return value.isin(sorted(allowed))  # type: ignore[call-overload]
+
+
+def _read_measurement(hits: ir.Table) -> ir.Table:
+    """Each matched Observation row read into `number` (canonical unit) or the D-dimer call.
+
+    The unit tables are the per-patient reader's own (`fhir/quantities.py`); a row whose
+    unit is not understood is not readable and, as there, leaves older values in place.
+    """
+    unit_text = hits.unit_code.coalesce(hits.unit).fill_null("").strip()
+    unit = unit_text.lower()
+    value = hits.value.cast("float64")
+    field = hits.field
+    platelets_unit = _unit_case(unit, quantities._PLATELET_UNITS)
+    haemoglobin_unit = _unit_case(unit, quantities._HAEMOGLOBIN_UNITS)
+    creatinine_unit = _unit_case(unit, quantities._CREATININE_UNITS)
+    weight_factor = ibis.cases(
+        *((unit == u, f) for u, f in quantities._WEIGHT_FACTORS.items()),
+        else_=ibis.null("float64"),
+    )
+    number = ibis.cases(
+        (field == "/labs/platelets", _platelets(value, platelets_unit)),
+        (field == "/labs/haemoglobin", _haemoglobin(value, haemoglobin_unit)),
+        (field == "/labs/creatinine", _creatinine(value, creatinine_unit)),
+        (
+            field.isin(["/exam/gcs", "/exam/systolic_bp_mmhg", "/exam/diastolic_bp_mmhg"]),
+            value.round(0),
+        ),
+        (field == "/patient/weight_kg", (value * weight_factor).round(2)),
+        else_=value,
+    )
+    understood = ibis.cases(
+        (field == "/labs/platelets", platelets_unit.notnull()),
+        (field == "/labs/haemoglobin", haemoglobin_unit.notnull()),
+        (field == "/labs/creatinine", creatinine_unit.notnull()),
+        (field == "/labs/egfr_ml_min", _in(unit, quantities._EGFR_UNITS)),
+        (field.isin(["/labs/inr", "/exam/gcs"]), _in(unit, quantities._SCORE_UNITS)),
+        (
+            field.isin(["/exam/systolic_bp_mmhg", "/exam/diastolic_bp_mmhg"]),
+            _in(unit, quantities._PRESSURE_UNITS),
+        ),
+        (field == "/patient/weight_kg", weight_factor.notnull()),
+        else_=False,
+    )
+    d_dimer = field == "/labs/d_dimer"
+    call, d_dimer_readable = _d_dimer(hits, value, unit_text)
+    readable = d_dimer.ifelse(d_dimer_readable, value.notnull() & understood)
+    return hits.mutate(
+        number=d_dimer.ifelse(ibis.null("float64"), number),
+        positive=d_dimer.ifelse(call, ibis.null("boolean")),
+        readable=readable.fill_null(False),
+    )
+
+
+def _unit_case(unit: ir.StringValue, units: Mapping[str, object]) -> ir.StringValue:
+    return ibis.cases(
+        *((unit == key, str(getattr(value, "value", value))) for key, value in units.items()),
+        else_=ibis.null(str),
+    )
+
+
+def _platelets(value: ir.FloatingValue, unit: ir.StringValue) -> ir.FloatingValue:
+    return (unit == "/uL").ifelse(value / 1000.0, value)
+
+
+def _haemoglobin(value: ir.FloatingValue, unit: ir.StringValue) -> ir.FloatingValue:
+    from venapath.domain.units import _HB_MMOL_PER_G_DL
+
+    converted = ibis.cases(
+        (unit == "g/L", value / 10.0),
+        (unit == "mmol/L", value / _HB_MMOL_PER_G_DL),
+        else_=value,
+    )
+    return converted.round(3)
+
+
+def _creatinine(value: ir.FloatingValue, unit: ir.StringValue) -> ir.FloatingValue:
+    from venapath.domain.units import _CREATININE_UMOL_PER_MG_DL
+
+    return (unit == "mg/dL").ifelse(value * _CREATININE_UMOL_PER_MG_DL, value).round(3)
+
+
+def _call(codes: ir.ArrayValue) -> ir.BooleanValue:
+    """The laboratory's positive/negative call from interpretation codes, first one wins."""
+    upper = codes.map(lambda c: c.upper())
+    calls = upper.map(
+        lambda c: ibis.cases(
+            (c.isin(sorted(quantities._POSITIVE)), True),
+            (c.isin(sorted(quantities._NEGATIVE)), False),
+            else_=ibis.null("boolean"),
+        )
+    ).filter(lambda c: c.notnull())
+    return calls[0]
+
+
+def _d_dimer(
+    hits: ir.Table, value: ir.FloatingValue, unit_text: ir.StringValue
+) -> tuple[ir.BooleanValue, ir.BooleanValue]:
+    """(the call, readable): the twin of `quantities._d_dimer` and `_d_dimer_call_only`."""
+    annotations = unit_text.upper()
+    says_feu = annotations.contains("{FEU}")
+    says_ddu = annotations.contains("{DDU}")
+    bare = unit_text.re_replace(r"\{[^}]*\}", "").strip().lower()
+    conflict = (says_feu & says_ddu) | (
+        hits.basis.notnull()
+        & ((says_feu & (hits.basis != "FEU")) | (says_ddu & (hits.basis != "DDU")))
+    )
+    unit_known = _in(bare, quantities._D_DIMER_UNITS)
+    holder_call = _call(hits.interpretation.fill_null([]))
+    observation_call = _call(hits.observation_interpretation.fill_null([]))
+    interpretation = holder_call.coalesce(observation_call)
+    high_unit = (
+        hits.range_high_unit.coalesce(hits.range_high_unit_text)
+        .fill_null("")
+        .re_replace(r"\{[^}]*\}", "")
+        .strip()
+        .lower()
+    )
+    by_range = (hits.range_high.notnull() & (high_unit == bare)).ifelse(
+        value > hits.range_high.cast("float64"), ibis.null("boolean")
+    )
+    quantitative_call = interpretation.coalesce(by_range)
+    qualitative_call = interpretation.coalesce(_call(hits.value_codes.fill_null([])))
+    has_value = value.notnull()
+    call = has_value.ifelse(quantitative_call, qualitative_call)
+    readable = has_value.ifelse(unit_known & ~conflict, qualitative_call.notnull())
+    return call, readable

@@ -1,0 +1,135 @@
+"""The knowledge base's value sets as a table the engine can join codings against.
+
+Same rule as the per-patient mapping (`kb/codes.py`): a coding counts only through a value
+set; ICD-10 codes are compared without their dot, in upper case; a `prefix` code claims
+every code of its family. One row per (value set, code), with the target spelled out in
+plain columns, so the join carries everything the case columns need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from venapath.kb.model import KnowledgeBase
+from venapath.kb.value_sets import (
+    AnticoagulantTarget,
+    CodeSystem,
+    DiagnosisTarget,
+    FlagTarget,
+    MeasurementTarget,
+    ProcedureTarget,
+)
+
+DOTTED_SYSTEMS = frozenset({CodeSystem.ICD10CM.uri, CodeSystem.ICD10PCS.uri})
+
+_SCHEMA = pa.schema(
+    [
+        ("resource", pa.string()),
+        ("system", pa.string()),
+        ("code", pa.string()),
+        ("prefix", pa.bool_()),
+        ("value_set", pa.string()),
+        ("kind", pa.string()),
+        ("condition", pa.string()),
+        ("segment", pa.string()),
+        ("chronic", pa.bool_()),
+        ("side", pa.string()),
+        ("field", pa.string()),
+        ("flag_value", pa.string()),
+        ("basis", pa.string()),
+        ("agent", pa.string()),
+        ("procedure", pa.string()),
+    ]
+)
+
+
+def code_rows(kb: KnowledgeBase) -> pa.Table:
+    """Every value-set code with its target, as an Arrow table."""
+    rows: list[dict[str, Any]] = []
+    for value_set in kb.value_sets:
+        target = _target_columns(value_set.target)
+        for code in value_set.codes:
+            system = code.system.uri
+            rows.append(
+                {
+                    "resource": value_set.resource.value,
+                    "system": system,
+                    "code": normal_code(system, code.code),
+                    "prefix": code.match == "prefix",
+                    "value_set": value_set.id,
+                    "side": code.side.value if code.side is not None else None,
+                    **target,
+                }
+            )
+    return pa.Table.from_pylist(rows, schema=_SCHEMA)
+
+
+def normal_code(system: str, code: str) -> str:
+    return code.replace(".", "").upper() if system in DOTTED_SYSTEMS else code
+
+
+def normalised(system: ibis.Value, code: ibis.Value) -> ibis.Value:
+    """The engine-side twin of `normal_code`."""
+    dotted = system.isin(sorted(DOTTED_SYSTEMS))
+    return dotted.ifelse(code.replace(".", "").upper(), code)
+
+
+def matched(rows: ibis.Table, codes: ibis.Table, resource: str) -> ibis.Table:
+    """`rows` (with `system` and `code` columns) joined to every value-set code claiming them.
+
+    Exact codes join on equality; prefix codes on `startswith` within the same system. A
+    coding claimed by several value sets yields a row for each, as in the per-patient path.
+    """
+    mine = codes.filter(codes.resource == resource)
+    keyed = rows.mutate(_normal=normalised(rows.system, rows.code)).filter(
+        ibis._.system.notnull() & ibis._.code.notnull()
+    )
+    target_columns = [c for c in _SCHEMA.names if c not in ("resource", "system", "code", "prefix")]
+    exact = mine.filter(~mine.prefix)
+    prefix = mine.filter(mine.prefix)
+    by_exact = keyed.join(
+        exact, [keyed.system == exact.system, keyed._normal == exact.code], how="inner"
+    ).select(*keyed.columns, *[exact[c] for c in target_columns])
+    by_prefix = keyed.join(
+        prefix,
+        [keyed.system == prefix.system, keyed._normal.startswith(prefix.code)],
+        how="inner",
+    ).select(*keyed.columns, *[prefix[c] for c in target_columns])
+    return by_exact.union(by_prefix, distinct=False).drop("_normal")
+
+
+def _target_columns(target: object) -> dict[str, Any]:
+    empty: dict[str, Any] = {
+        "kind": None,
+        "condition": None,
+        "segment": None,
+        "chronic": None,
+        "field": None,
+        "flag_value": None,
+        "basis": None,
+        "agent": None,
+        "procedure": None,
+    }
+    if isinstance(target, DiagnosisTarget):
+        return {
+            **empty,
+            "kind": "diagnosis",
+            "condition": target.condition.value,
+            "segment": target.segment,
+            "chronic": target.chronic,
+        }
+    if isinstance(target, FlagTarget):
+        value = target.value
+        shown = ("true" if value else "false") if isinstance(value, bool) else value.value
+        return {**empty, "kind": "flag", "field": target.field, "flag_value": shown}
+    if isinstance(target, MeasurementTarget):
+        basis = target.basis.value if target.basis is not None else None
+        return {**empty, "kind": "measurement", "field": target.field, "basis": basis}
+    if isinstance(target, AnticoagulantTarget):
+        return {**empty, "kind": "anticoagulant", "agent": target.agent.value}
+    if isinstance(target, ProcedureTarget):
+        return {**empty, "kind": "procedure", "procedure": target.procedure.value}
+    raise TypeError(f"no screen column for value-set target {target!r}")
