@@ -1,1 +1,1 @@
-"""Population screening: the knowledge base's rules over a FHIR Bulk Data export, on DuckDB or Spark."""
+"""Population screening: the knowledge base's rules over a FHIR Bulk export (DuckDB or Spark)."""
