@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from venapath.kb.loader import view_files
 from venapath.kb.model import Citation, KnowledgeBase, Rule
 from venapath.kb.protocols import FollowUpProtocol
 
@@ -48,6 +53,7 @@ def render_markdown(kb: KnowledgeBase) -> str:
     lines += ["", "## Follow-up protocols", ""]
     for protocol in kb.follow_up_protocols:
         lines += _protocol(protocol)
+    lines += _views()
     lines += [
         "",
         "## Sources",
@@ -91,6 +97,33 @@ def _rule(rule: Rule) -> list[str]:
         ),
         "",
     ]
+
+
+def _views() -> list[str]:
+    """The screen's ViewDefinitions: which resource each reads and the columns it yields."""
+    lines = [
+        "",
+        "## Population screen views (SQL on FHIR v2)",
+        "",
+        "`venapath screen` reads a FHIR Bulk export only through these ViewDefinitions "
+        "(`views/*.json`); codings then count only through the value sets above.",
+        "",
+    ]
+    for path in view_files():
+        view = json.loads(path.read_text(encoding="utf-8"))
+        columns = [c["name"] for c in _columns(view.get("select", []))]
+        lines.append(
+            f"- **{path.name}** ({view['resource']}): {view.get('title', '')}. "
+            f"Columns: {', '.join(dict.fromkeys(columns))}."
+        )
+    return lines
+
+
+def _columns(selects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for select in selects:
+        yield from select.get("column", [])
+        yield from _columns(select.get("select", []))
+        yield from _columns(select.get("unionAll", [])[:1])
 
 
 def _cites(citations: tuple[Citation, ...]) -> str:

@@ -41,6 +41,7 @@ from venapath.kb.value_sets import DiagnosisTarget, FlagTarget, ValueSet, flag_f
 DEFAULT_KB_DIR = Path(__file__).parent / "data"
 VALUE_SET_DIR = "value_sets"
 PROTOCOL_FILE = "follow_up_protocols.yaml"
+VIEW_DIR_NAME = "views"
 
 # The C loader is several times faster; fall back when PyYAML was built without it.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -118,7 +119,7 @@ def _load(directory: Path) -> KnowledgeBase:
     }
     return KnowledgeBase(
         manifest=manifest,
-        content_hash=_content_hash(directory, files),
+        content_hash=_content_hash(directory, [*files, *view_files(directory)]),
         sources=sources,
         pathways=tuple(pathways),
         rules=ordered,
@@ -141,6 +142,14 @@ def _kb_files(directory: Path, problems: list[Problem]) -> list[Path]:
     value_set_files = sorted((directory / VALUE_SET_DIR).glob("*.yaml"))
     optional = [directory / PROTOCOL_FILE] if (directory / PROTOCOL_FILE).is_file() else []
     return [directory / name for name in required] + rule_files + value_set_files + optional
+
+
+def view_files(directory: Path = DEFAULT_KB_DIR) -> list[Path]:
+    """The SQL on FHIR ViewDefinitions the population screen reads (validated by the screen).
+
+    They are part of the knowledge base's content hash: a changed view is a changed
+    knowledge base, and the screen's output names the version that read the data."""
+    return sorted((directory / VIEW_DIR_NAME).glob("*.json"))
 
 
 def _read_yaml(path: Path, directory: Path, problems: list[Problem]) -> Any:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import ibis
 
-from venapath.kb.loader import DEFAULT_KB_DIR
+from venapath.kb.loader import DEFAULT_KB_DIR, VIEW_DIR_NAME
 from venapath.sof.compile import compile_view
 from venapath.sof.run import spark_view_dataframe
 from venapath.sof.view import ViewDefinition
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from ibis.backends.duckdb import Backend as DuckDBBackend
     from ibis.backends.pyspark import Backend as PySparkBackend
 
-VIEW_DIR = DEFAULT_KB_DIR / "views"
+VIEW_DIR = DEFAULT_KB_DIR / VIEW_DIR_NAME
 
 RESOURCE_VIEWS: Mapping[str, str] = {
     "Patient": "patient.json",
