@@ -7,15 +7,16 @@ in the same band, and the facts that would narrow it are listed in `missing`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
 from venapath.domain.facts import FactValue
+from venapath.domain.kleene import COMPARISONS, Truth, k_or
 
 Facts = Mapping[str, FactValue]
-PointsFn = Callable[[Facts], int | None]
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,96 @@ class ScoreCitation:
     url: str | None = None
 
 
+class ItemKind(StrEnum):
+    """How an item turns facts into points. Closed, so the screen can compile every item."""
+
+    FLAG = "flag"  # `weight` when a boolean fact is true
+    THRESHOLD = "threshold"  # `weight` when a number passes a comparison
+    ANY_OF = "any_of"  # `weight` when any of several tests holds (Kleene OR)
+    LEVELS = "levels"  # points looked up by the value of a choice fact
+    GRADED = "graded"  # a number that is its own points, 0..`weight`
+
+
+@dataclass(frozen=True)
+class Test:
+    """A yes/no test on one fact: `is` a boolean value, or a comparison (COMPARISONS) with a number.
+
+    Data rather than a lambda, so the population screen can compile it to SQL.
+    """
+
+    fact: str
+    op: str = "is"
+    value: bool | float = True
+
+    def __post_init__(self) -> None:
+        if self.op != "is" and self.op not in COMPARISONS:
+            raise ValueError(
+                f"test on {self.fact!r}: op must be 'is' or one of {sorted(COMPARISONS)}"
+            )
+
+    def holds(self, facts: Facts) -> Truth:
+        value = facts.get(self.fact)
+        if value is None:
+            return None
+        if self.op == "is":
+            return value is self.value
+        if isinstance(value, bool | str):  # a number test cannot read a flag or a word
+            return None
+        return bool(COMPARISONS[self.op](float(value), self.value))
+
+
 @dataclass(frozen=True)
 class Item:
-    """One scored item: which facts feed it and the points it gives (None when unknown)."""
+    """One scored item, as data: which facts feed it and how they give points.
+
+    `weight` is the points given when the item's tests hold (flag, threshold, any_of) or the
+    top grade (graded); `table` maps a choice to its points (levels; unlisted choices 0).
+    `points(facts)` is None when the facts cannot decide the item.
+    """
 
     id: str
     label: str
+    kind: ItemKind
     facts: tuple[str, ...]
-    points: PointsFn
-    min_points: int
-    max_points: int
+    weight: int = 0
+    tests: tuple[Test, ...] = ()
+    table: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        needs_tests = self.kind in (ItemKind.FLAG, ItemKind.THRESHOLD, ItemKind.ANY_OF)
+        if needs_tests != bool(self.tests):
+            raise ValueError(f"item {self.id!r}: tests belong to flag/threshold/any_of items")
+        if (self.kind is ItemKind.LEVELS) != bool(self.table):
+            raise ValueError(f"item {self.id!r}: a points table belongs to levels items")
+
+    def points(self, facts: Facts) -> int | None:
+        if self.kind is ItemKind.LEVELS:
+            value = facts.get(self.facts[0])
+            if not isinstance(value, str):
+                return None
+            return dict(self.table).get(value, 0)
+        if self.kind is ItemKind.GRADED:
+            value = facts.get(self.facts[0])
+            if value is None or isinstance(value, bool | str):
+                return None
+            return int(value)
+        met = k_or(test.holds(facts) for test in self.tests)
+        if met is None:
+            return None
+        return self.weight if met else 0
+
+    @property
+    def min_points(self) -> int:
+        return min(0, *self._possible_points())
+
+    @property
+    def max_points(self) -> int:
+        return max(0, *self._possible_points())
+
+    def _possible_points(self) -> tuple[int, ...]:
+        if self.kind is ItemKind.LEVELS:
+            return tuple(points for _choice, points in self.table)
+        return (self.weight,)
 
 
 @dataclass(frozen=True)
@@ -86,67 +167,33 @@ class ScoreDefinition:
 
 def flag(id_: str, label: str, fact: str, points: int) -> Item:
     """Points when a boolean fact is true, zero when false, unknown when unknown."""
-
-    def score(facts: Facts) -> int | None:
-        value = facts.get(fact)
-        if value is None:
-            return None
-        return points if value is True else 0
-
-    return Item(id_, label, (fact,), score, min(0, points), max(0, points))
+    return Item(id_, label, ItemKind.FLAG, (fact,), points, (Test(fact),))
 
 
-def threshold(
-    id_: str, label: str, fact: str, points: int, predicate: Callable[[float], bool]
-) -> Item:
-    """Points when a numeric fact satisfies `predicate`."""
-
-    def score(facts: Facts) -> int | None:
-        value = facts.get(fact)
-        if value is None or isinstance(value, bool | str):
-            return None
-        return points if predicate(float(value)) else 0
-
-    return Item(id_, label, (fact,), score, min(0, points), max(0, points))
+def threshold(id_: str, label: str, fact: str, points: int, op: str, value: float) -> Item:
+    """Points when a numeric fact compares true: `threshold(..., op="gt", value=160)`."""
+    return Item(id_, label, ItemKind.THRESHOLD, (fact,), points, (Test(fact, op, value),))
 
 
 def levels(id_: str, label: str, fact: str, points_by_level: Mapping[str, int]) -> Item:
     """Points by the value of a choice fact (e.g. level of consciousness)."""
-    table = dict(points_by_level)
-
-    def score(facts: Facts) -> int | None:
-        value = facts.get(fact)
-        if not isinstance(value, str):
-            return None
-        return table.get(value, 0)
-
-    return Item(id_, label, (fact,), score, min(0, *table.values()), max(0, *table.values()))
+    return Item(id_, label, ItemKind.LEVELS, (fact,), table=tuple(points_by_level.items()))
 
 
 def graded(id_: str, label: str, fact: str, maximum: int) -> Item:
     """A 0..maximum item whose value is its points (Villalta items)."""
-
-    def score(facts: Facts) -> int | None:
-        value = facts.get(fact)
-        if value is None or isinstance(value, bool | str):
-            return None
-        return int(value)
-
-    return Item(id_, label, (fact,), score, 0, maximum)
+    return Item(id_, label, ItemKind.GRADED, (fact,), maximum)
 
 
 def any_of(id_: str, label: str, facts_: tuple[str, ...], points: int) -> Item:
     """Points when any of several boolean facts is true (Kleene OR)."""
+    return tests_item(id_, label, tuple(Test(name) for name in facts_), points)
 
-    def score(facts: Facts) -> int | None:
-        values = [facts.get(name) for name in facts_]
-        if any(value is True for value in values):
-            return points
-        if any(value is None for value in values):
-            return None
-        return 0
 
-    return Item(id_, label, facts_, score, min(0, points), max(0, points))
+def tests_item(id_: str, label: str, tests: tuple[Test, ...], points: int) -> Item:
+    """Points when any of several tests holds (Kleene OR): a flag or a number over a limit."""
+    facts = tuple(dict.fromkeys(test.fact for test in tests))
+    return Item(id_, label, ItemKind.ANY_OF, facts, points, tests)
 
 
 # ----------------------------------------------------------------------- results

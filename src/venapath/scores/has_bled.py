@@ -10,16 +10,15 @@ not confirmed.
 
 from __future__ import annotations
 
-from venapath.domain.kleene import Truth, k_or
 from venapath.scores.base import (
     Band,
-    Facts,
-    Item,
     OutputFact,
     ScoreCitation,
     ScoreDefinition,
+    Test,
     any_of,
     flag,
+    tests_item,
     threshold,
 )
 
@@ -29,30 +28,15 @@ ABNORMAL_CREATININE_UMOL_L = 200.0
 """Serum creatinine at or above this (2.26 mg/dL) counts as abnormal renal function."""
 
 
-def _abnormal_renal(facts: Facts) -> int | None:
-    """1 when dialysis/transplant or creatinine >= 200 umol/L; 0 only when both rule it out.
-
-    Kleene OR: one known positive settles the item even if the other fact is unknown.
-    """
-    dialysis = facts.get(_DIALYSIS)
-    creatinine = facts.get(_CREATININE)
-    on_dialysis: Truth = dialysis if isinstance(dialysis, bool) else None
-    high_creatinine: Truth = None
-    if isinstance(creatinine, int | float) and not isinstance(creatinine, bool):
-        high_creatinine = creatinine >= ABNORMAL_CREATININE_UMOL_L
-    abnormal = k_or([on_dialysis, high_creatinine])
-    return None if abnormal is None else int(abnormal)
-
-
-ABNORMAL_RENAL_FUNCTION = Item(
-    id="abnormal_renal_function",
-    label="Abnormal renal function (chronic dialysis, renal transplant, or creatinine >= 200 "
-    "umol/L)",
-    facts=(_DIALYSIS, _CREATININE),
-    points=_abnormal_renal,
-    min_points=0,
-    max_points=1,
+ABNORMAL_RENAL_FUNCTION = tests_item(
+    "abnormal_renal_function",
+    "Abnormal renal function (chronic dialysis, renal transplant, or creatinine >= 200 umol/L)",
+    (Test(_DIALYSIS, "is", True), Test(_CREATININE, "ge", ABNORMAL_CREATININE_UMOL_L)),
+    1,
 )
+"""1 when dialysis/transplant or creatinine >= 200 umol/L; 0 only when both rule it out
+(Kleene OR: one known positive settles the item even if the other fact is unknown)."""
+
 
 DEFINITION = ScoreDefinition(
     id="has_bled",
@@ -73,7 +57,8 @@ DEFINITION = ScoreDefinition(
             "Uncontrolled hypertension (systolic > 160 mmHg)",
             "systolic_bp_mmhg",
             1,
-            lambda mmhg: mmhg > 160,
+            "gt",
+            160,
         ),
         ABNORMAL_RENAL_FUNCTION,
         flag(
@@ -90,14 +75,15 @@ DEFINITION = ScoreDefinition(
             1,
         ),
         flag("labile_inr", "Labile INR (time in therapeutic range < 60%)", "labile_inr", 1),
-        threshold("elderly", "Elderly (age > 65 years)", "age_years", 1, lambda years: years > 65),
+        threshold("elderly", "Elderly (age > 65 years)", "age_years", 1, "gt", 65),
         flag("drugs", "Drugs: antiplatelet agent or NSAID", "antiplatelet_or_nsaid", 1),
         threshold(
             "alcohol",
             "Alcohol 8 or more units a week",
             "alcohol_units_per_week",
             1,
-            lambda units: units >= 8,
+            "ge",
+            8,
         ),
     ),
     bands=(

@@ -24,7 +24,7 @@ DEFINITION = ScoreDefinition(
         url="https://www.jns-journal.com/article/S0022-510X(08)00446-2/pdf",
     ),
     items=(
-        threshold("age_over_37", "Age over 37 years", "age_years", 7, lambda years: years > 37),
+        threshold("age_over_37", "Age over 37 years", "age_years", 7, "gt", 37),
         flag("male_sex", "Male sex", "male_sex", 5),
         flag(
             "intracranial_haemorrhage",

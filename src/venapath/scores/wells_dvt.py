@@ -55,7 +55,8 @@ CLINICAL_ITEMS: tuple[Item, ...] = (
         "Calf swelling at least 3 cm larger than the other side",
         "calf_difference_cm",
         1,
-        lambda cm: cm >= 3,
+        "ge",
+        3,
     ),
     flag("pitting_oedema", "Pitting oedema confined to the symptomatic leg", "pitting_oedema", 1),
     flag(
