@@ -6,9 +6,21 @@ the same conditions to SQL and get the same answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any
 
 Truth = bool | None
+
+COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "lt": operator.lt,
+    "le": operator.le,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}
+"""The comparison names conditions and score items use; here so both layers share one list."""
 
 
 def k_and(values: Iterable[Truth]) -> Truth:

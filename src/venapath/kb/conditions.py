@@ -15,22 +15,14 @@ tree runs in Python for one patient and compiles to SQL for a population.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from venapath.domain.facts import FactDefinition, FactType, FactValue
+from venapath.domain.kleene import COMPARISONS as COMPARISONS  # re-exported
 from venapath.domain.kleene import Truth
 
-COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
-    "lt": operator.lt,
-    "le": operator.le,
-    "gt": operator.gt,
-    "ge": operator.ge,
-    "eq": operator.eq,
-    "ne": operator.ne,
-}
 _SYMBOLS = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "=", "ne": "!="}
 
 
