@@ -21,6 +21,7 @@ from venapath.cli import (
     kb_commands,
     registry_commands,
     score_commands,
+    screen_commands,
     serve_commands,
     synth_commands,
 )
@@ -44,6 +45,7 @@ app.add_typer(kb_commands.app, name="kb")
 app.command(name="score")(score_commands.score)
 app.command(name="serve")(serve_commands.serve)
 app.command(name="synth")(synth_commands.synth)
+app.command(name="screen")(screen_commands.screen_command)
 app.add_typer(registry_commands.db_app, name="db")
 app.add_typer(registry_commands.followup_app, name="followup")
 app.add_typer(registry_commands.demo_app, name="demo")

@@ -20,7 +20,7 @@ per-patient path reads a whole record.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 import ibis
@@ -49,13 +49,32 @@ _OLDEST = datetime(1, 1, 2)
 class CaseColumns:
     """Builds the per-patient table; `table()` has one row per Patient resource."""
 
-    def __init__(self, source: ViewSource, codes: ir.Table, now: datetime) -> None:
+    def __init__(
+        self,
+        source: ViewSource,
+        codes: ir.Table,
+        now: datetime,
+        materialise: Callable[[ir.Table, str], ir.Table] = lambda table, _name: table,
+    ) -> None:
+        """`materialise` stores an intermediate table the later steps read several times
+        (engines re-run a shared subquery once per use otherwise)."""
         self.source = source
         self.codes = codes
         self.now = now
+        self.materialise = materialise
+        self._views: dict[str, ir.Table] = {}
         self.now_literal = ibis.literal(now, type="timestamp('UTC')")
 
     # -------------------------------------------------------------------------- helpers
+
+    def view(self, resource_type: str) -> ir.Table:
+        """A view's rows, stored once: several sections read them, and the JSON work of a
+        view is the costliest step of the screen."""
+        stored = self._views.get(resource_type)
+        if stored is None:
+            stored = self.materialise(self.source.table(resource_type), f"view_{resource_type}")
+            self._views[resource_type] = stored
+        return stored
 
     def moment(self, text: ir.StringValue) -> ir.TimestampValue:
         """A FHIR date or dateTime string as a UTC timestamp; partial dates are unknown."""
@@ -74,7 +93,7 @@ class CaseColumns:
     # ------------------------------------------------------------------------- sections
 
     def patients(self) -> ir.Table:
-        patient = self.source.table("Patient")
+        patient = self.view("Patient")
         birth = patient.birth_date.try_cast("date")
         today = self.now.date()
         before_birthday = (birth.month() > today.month) | (
@@ -89,7 +108,7 @@ class CaseColumns:
         ).distinct(on="patient_id", keep="first")
 
     def conditions(self) -> ir.Table:
-        rows = self.source.table("Condition")
+        rows = self.view("Condition")
         rows = rows.filter(
             rows.verification_status.isnull() | (rows.verification_status != "entered-in-error")
         )
@@ -147,7 +166,7 @@ class CaseColumns:
         return rows.select("patient_id", "field", "flag_value")
 
     def allergy_flags(self) -> ir.Table:
-        rows = self.source.table("AllergyIntolerance")
+        rows = self.view("AllergyIntolerance")
         kept = (
             rows.verification_status.isnull()
             | ~rows.verification_status.isin(["refuted", "entered-in-error"])
@@ -159,7 +178,7 @@ class CaseColumns:
     def medications(self) -> ir.Table:
         parts = []
         for resource_type in ("MedicationRequest", "MedicationStatement"):
-            rows = self.source.table(resource_type)
+            rows = self.view(resource_type)
             when = rows.recorded.coalesce(rows.effective, rows.effective_period_start)
             parts.append(rows.select("patient_id", "status", "system", "code", when_text=when))
         rows = parts[0].union(parts[1], distinct=False)
@@ -187,7 +206,7 @@ class CaseColumns:
         return rows.select("patient_id", "field", "flag_value")
 
     def procedures(self) -> ir.Table:
-        rows = self.source.table("Procedure")
+        rows = self.view("Procedure")
         rows = rows.filter(rows.status.isin(sorted(_DONE_PROCEDURE)))
         when = self.not_future(self.moment(rows.performed.coalesce(rows.performed_period_start)))
         hits = matched(rows.mutate(when=when), self.codes, "Procedure")
@@ -207,7 +226,7 @@ class CaseColumns:
         )
 
     def measurements(self) -> ir.Table:
-        rows = self.source.table("Observation")
+        rows = self.view("Observation")
         rows = rows.filter(rows.status.isin(sorted(_USABLE_OBSERVATION)))
         when = rows.effective.coalesce(
             rows.effective_instant,
@@ -222,26 +241,22 @@ class CaseColumns:
         read = read.filter(read.readable)
         key = read.when.fill_null(ibis.literal(_OLDEST, type="timestamp('UTC')"))
         read = read.mutate(key=key)
-        latest = read.group_by(["patient_id", "field"]).agg(
-            number=read.number.argmax(read.key), positive=read.positive.argmax(read.key)
+        # One pass: each column is the latest value among its own field's rows.
+        return read.group_by("patient_id").agg(
+            **{
+                name: (read.positive if name == "d_dimer_positive" else read.number).argmax(
+                    read.key, where=read.field == pointer
+                )
+                for pointer, name in MEASUREMENT_COLUMNS.items()
+            }
         )
-        columns = {
-            name: latest.filter(latest.field == pointer).select(
-                "patient_id", **{name: "positive" if name == "d_dimer_positive" else "number"}
-            )
-            for pointer, name in MEASUREMENT_COLUMNS.items()
-        }
-        wide = self.patients().select("patient_id")
-        for name, table in columns.items():
-            wide = wide.join(table, "patient_id", how="left").select(*wide.columns, name)
-        return wide
 
     # ---------------------------------------------------------------------------- all
 
     def table(self) -> ir.Table:
         """One row per patient with every case column the facts read."""
-        conditions = self.conditions()
-        medications = self.medications()
+        conditions = self.materialise(self.conditions(), "matched_conditions")
+        medications = self.materialise(self.medications(), "matched_medications")
         flags = (
             self.condition_flags(conditions)
             .union(self.allergy_flags(), distinct=False)

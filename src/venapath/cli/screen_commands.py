@@ -1,0 +1,159 @@
+"""`venapath screen EXPORT_DIR --out DIR`: the rules over a whole FHIR Bulk export.
+
+The command parses options, shows progress and prints the summary; the screen itself lives
+in `venapath.screen` so tests and the benchmark run exactly the same pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from venapath.cli.inputs import fail_input, parse_moment
+
+console = Console(stderr=True, soft_wrap=True)
+output = Console(soft_wrap=True)
+
+
+def screen_command(
+    export_dir: Annotated[
+        Path, typer.Argument(help="Folder of a FHIR Bulk Data export (NDJSON, manifest.json).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for patients.parquet and summary.json.")
+    ],
+    engine: Annotated[str, typer.Option(help="Engine: duckdb or spark.")] = "duckdb",
+    spark_master: Annotated[
+        str | None,
+        typer.Option("--spark-master", help="Spark master URL (default local[*]); --engine spark."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Screen only the first N patients (by id).")
+    ] = None,
+    only: Annotated[
+        str | None, typer.Option(help="Keep only patients for whom this pathway applies.")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="The moment to screen at (ISO 8601 with zone). Default: the export's "
+            "transactionTime, else now.",
+        ),
+    ] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="Summary on stdout: table or json.")
+    ] = "table",
+    quiet: Annotated[bool, typer.Option(help="No progress bar.")] = False,
+) -> None:
+    """Screen every patient of a Bulk export: pathways, urgency, candidates, contraindications,
+    missing facts. Writes OUT/patients.parquet and OUT/summary.json."""
+    # Imported here: the engines (DuckDB, Ibis, Spark) would slow every other command's start.
+    from venapath.screen.export import NotABulkExportError
+    from venapath.screen.pipeline import ScreenInputError, ScreenOptions, screen
+
+    if output_format not in ("table", "json"):
+        fail_input(f"--format: {output_format!r}; expected table or json")
+    options = ScreenOptions(
+        engine=engine,  # type: ignore[arg-type]  # checked by the screen, which names it
+        spark_master=spark_master,
+        limit=limit,
+        only=only,
+        now=parse_moment("--as-of", as_of) if as_of else None,
+    )
+    progress = Progress(
+        TextColumn("[bold]screen[/] {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("starting", total=1.0)
+
+        def report(stage: str, done: float) -> None:
+            progress.update(task, description=stage, completed=done)
+
+        try:
+            result = screen(export_dir, out, options, progress=report)
+        except (ScreenInputError, NotABulkExportError) as error:
+            fail_input(str(error))
+        except OSError as error:
+            fail_input(f"--out: {error}")
+    if output_format == "json":
+        output.print_json(json.dumps(result.summary))
+        return
+    _print_summary(result.summary, result.out_dir)
+
+
+def _print_summary(summary: dict[str, Any], out_dir: Path) -> None:
+    patients = summary["patients"]
+    seconds = summary["run"]["seconds"]
+    rate = patients / seconds if seconds else 0.0
+    output.print(
+        f"Screened {patients:,} patients in {seconds:.1f} s ({rate:,.0f} patients/s) with "
+        f"knowledge base {summary['knowledge_version']}, as of {summary['as_of']}."
+    )
+    export = summary["export"]
+    if export["corrupt_lines"]:
+        output.print(
+            f"[yellow]{export['corrupt_lines']:,} corrupt NDJSON line(s) skipped[/]; first:"
+        )
+        for example in export["corrupt_examples"][:10]:
+            output.print(f"  {example['file']}:{example['line']}: {example['problem']}")
+    if summary["patients_with_errors"]:
+        output.print(
+            f"[yellow]{summary['patients_with_errors']:,} patient(s) with an impossible "
+            "record[/] (see the `error` column)."
+        )
+    output.print(_findings_table(summary))
+    output.print(_pathway_table(summary))
+    output.print(_missing_table(summary))
+    output.print(f"Per-patient table: {out_dir / 'patients.parquet'}")
+    output.print(f"Summary: {out_dir / 'summary.json'}")
+
+
+def _findings_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Findings", title_justify="left")
+    table.add_column("finding")
+    table.add_column("patients", justify="right")
+    table.add_column("share", justify="right")
+    for name, value in summary["findings"].items():
+        table.add_row(name.replace("_", " "), f"{value['patients']:,}", f"{value['share']:.2%}")
+    for name, value in summary["urgency"].items():
+        table.add_row(f"urgency {name}", f"{value['patients']:,}", f"{value['share']:.2%}")
+    return table
+
+
+def _pathway_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Pathways", title_justify="left")
+    table.add_column("pathway")
+    table.add_column("applies", justify="right")
+    table.add_column("share", justify="right")
+    table.add_column("possible", justify="right")
+    for pathway in summary["pathways"]:
+        table.add_row(
+            pathway["id"],
+            f"{pathway['applies']:,}",
+            f"{pathway['applies_share']:.2%}",
+            f"{pathway['possible']:,}",
+        )
+    return table
+
+
+def _missing_table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Facts missing most often", title_justify="left")
+    table.add_column("fact")
+    table.add_column("patients", justify="right")
+    table.add_column("settled by")
+    for item in summary["missing_facts"]:
+        table.add_row(item["fact"], f"{item['patients']:,}", ", ".join(item["settled_by"]))
+    return table

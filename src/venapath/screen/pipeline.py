@@ -1,0 +1,388 @@
+"""`screen(export, out)`: the knowledge base's rules over a whole Bulk export, in one engine.
+
+Stages, each a query the engine plans and streams (nothing per patient in Python):
+1. integrity: every NDJSON line is checked once; corrupt lines are reported with file and
+   line number and left out, the rest is screened;
+2. views: the knowledge base's ViewDefinitions flatten each resource type;
+3. case columns: value-set joins and per-patient aggregation (`case_columns.py`);
+4. facts: the catalogue's derivations, once per distinct signature (`facts.py`);
+5. rules: the knowledge base compiled to Ibis (`rules.py`), scores included;
+6. outputs: `patients.parquet` (one row per patient) and `summary.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from venapath.kb.loader import load_knowledge_base
+from venapath.kb.model import KnowledgeBase
+from venapath.screen.case_columns import CaseColumns
+from venapath.screen.codes import code_rows
+from venapath.screen.export import (
+    BulkExport,
+    IntegrityReport,
+    duckdb_resources_sql,
+    open_export,
+    scan_integrity,
+    spark_resources,
+)
+from venapath.screen.facts import SIGNATURE_COLUMNS, facts_of_signatures, facts_table, signature
+from venapath.screen.follow_up import follow_up_columns
+from venapath.screen.rules import assess
+from venapath.screen.summary import summarise
+from venapath.screen.views import RESOURCE_VIEWS, DuckDBSource, SparkSource, ViewSource
+
+Engine = Literal["duckdb", "spark"]
+ENGINES: tuple[str, ...] = ("duckdb", "spark")
+PATIENTS_FILE = "patients.parquet"
+SUMMARY_FILE = "summary.json"
+
+Progress = Callable[[str, float], None]
+"""Called with (stage description, fraction of the whole screen done)."""
+
+
+class ScreenInputError(ValueError):
+    """A bad argument to the screen (the message names it)."""
+
+
+@dataclass(frozen=True)
+class ScreenOptions:
+    engine: Engine = "duckdb"
+    spark_master: str | None = None
+    limit: int | None = None
+    only: str | None = None
+    now: datetime | None = None
+    memory_limit: str | None = None
+
+
+@dataclass
+class ScreenResult:
+    out_dir: Path
+    summary: dict[str, Any]
+    integrity: IntegrityReport
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def patients_path(self) -> Path:
+        return self.out_dir / PATIENTS_FILE
+
+
+def check_options(options: ScreenOptions, kb: KnowledgeBase) -> None:
+    if options.engine not in ENGINES:
+        raise ScreenInputError(
+            f"--engine: unknown engine {options.engine!r}; expected one of {', '.join(ENGINES)}"
+        )
+    if options.spark_master is not None and options.engine != "spark":
+        raise ScreenInputError("--spark-master: only with --engine spark")
+    if options.limit is not None and options.limit < 1:
+        raise ScreenInputError(f"--limit: must be at least 1, got {options.limit}")
+    pathway_ids = [p.id for p in kb.pathways]
+    if options.only is not None and options.only not in pathway_ids:
+        raise ScreenInputError(
+            f"--only: unknown pathway {options.only!r}; expected one of {', '.join(pathway_ids)}"
+        )
+
+
+def screen(
+    export_dir: Path,
+    out_dir: Path,
+    options: ScreenOptions,
+    *,
+    kb: KnowledgeBase | None = None,
+    progress: Progress | None = None,
+) -> ScreenResult:
+    """Screen every patient of the export; write the per-patient table and the summary.
+
+    Raises ScreenInputError or NotABulkExportError before anything is written. Output is
+    written to a temporary folder beside `out_dir` and moved into place at the end, so a
+    failed screen never leaves half a result.
+    """
+    knowledge = kb or load_knowledge_base()
+    check_options(options, knowledge)
+    export = open_export(export_dir)
+    now = options.now or _export_time(export)
+    report = progress or (lambda _stage, _done: None)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    staging = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        with _engine(options) as engine:
+            report("checking NDJSON lines", 0.0)
+            with _timed(timings, "integrity"):
+                integrity = scan_integrity(export, engine.duckdb_scanner())
+            report("reading views and building case columns", 0.25)
+            with _timed(timings, "case columns"):
+                cases = engine.materialise(
+                    CaseColumns(
+                        engine.source(export), engine.codes(knowledge), now, engine.materialise
+                    ).table(),
+                    "cases",
+                )
+                if options.limit is not None:
+                    cases = engine.materialise(
+                        cases.order_by("patient_id").limit(options.limit), "limited"
+                    )
+            report("deriving facts", 0.55)
+            with _timed(timings, "facts"):
+                facts, errors = _facts(engine, cases, now)
+            report("evaluating rules", 0.7)
+            with _timed(timings, "rules and output"):
+                visits = follow_up_columns(cases, knowledge, now.date())
+                results = _results(facts, errors, visits, knowledge, options)
+                engine.write_parquet(results, staging / PATIENTS_FILE)
+            report("summarising", 0.9)
+            with _timed(timings, "summary"):
+                summary = summarise(
+                    staging / PATIENTS_FILE, knowledge, integrity, export, now, options
+                )
+        elapsed = time.perf_counter() - started
+        summary["run"] = {
+            "engine": options.engine,
+            "seconds": round(elapsed, 3),
+            "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
+        }
+        (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        _replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    report("done", 1.0)
+    return ScreenResult(out_dir, summary, integrity, elapsed, timings)
+
+
+def _facts(engine: _Engine, cases: ir.Table, now: datetime) -> tuple[ir.Table, ir.Table]:
+    keyed = cases.mutate(signature=signature(cases))
+    distinct = keyed.select("signature", *SIGNATURE_COLUMNS).distinct(on="signature")
+    rows = distinct.to_pyarrow().to_pylist()
+    derived = facts_of_signatures(rows, now)
+    lookup = engine.upload(derived.table, "signature_facts")
+    error_rows = [{"signature": k, "error": v} for k, v in derived.errors.items()]
+    errors = engine.upload_rows(error_rows, {"signature": "string", "error": "string"}, "errors")
+    return facts_table(cases, lookup, now), errors
+
+
+def _results(
+    facts: ir.Table,
+    errors: ir.Table,
+    visits: ir.Table,
+    kb: KnowledgeBase,
+    options: ScreenOptions,
+) -> ir.Table:
+    """Assessment per patient; a patient whose record is impossible gets its error instead."""
+    assessed = assess(facts.drop("signature"), kb)
+    flagged = facts.select("patient_id", "signature").join(errors, "signature", how="left")
+    flagged = flagged.join(
+        facts.select("patient_id", active_venous_thrombosis=_active_thrombosis(facts)),
+        "patient_id",
+    ).select("patient_id", "error", "active_venous_thrombosis")
+    flagged = flagged.join(visits, "patient_id").select(
+        *flagged.columns, "follow_up_due", "follow_up_overdue"
+    )
+    result = assessed.join(flagged, "patient_id", how="left")
+    result = result.select(
+        *assessed.columns,
+        "active_venous_thrombosis",
+        "follow_up_due",
+        "follow_up_overdue",
+        "error",
+    )
+    if options.only is not None:
+        result = result.filter(result.pathways.contains(options.only))
+    result = result.mutate(knowledge_version=ibis.literal(kb.version))
+    return result.order_by("patient_id")
+
+
+ACTIVE_THROMBOSIS_FACTS = ("cvt_confirmed", "leg_dvt_confirmed", "arm_dvt_confirmed")
+"""Confirmed venous thrombosis of any site the knowledge base covers (a DVT or a CVT)."""
+
+
+def _active_thrombosis(facts: ir.Table) -> ir.BooleanValue:
+    value: ir.BooleanValue = facts[ACTIVE_THROMBOSIS_FACTS[0]]
+    for name in ACTIVE_THROMBOSIS_FACTS[1:]:
+        value = value | facts[name]
+    return value
+
+
+def _export_time(export: BulkExport) -> datetime:
+    """The export's transactionTime (what "now" was for its data); the clock otherwise."""
+    from datetime import UTC
+
+    stamp = (export.manifest or {}).get("transactionTime")
+    if isinstance(stamp, str):
+        try:
+            moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is not None:
+            return moment
+    return datetime.now(UTC)
+
+
+def _replace(staging: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(out_dir, old)
+        os.replace(staging, out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, out_dir)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = time.perf_counter() - started
+
+
+# ------------------------------------------------------------------------------ engines
+
+
+class _Engine:
+    """What the pipeline needs from an engine; DuckDB and Spark differ only here."""
+
+    backend: Any
+
+    def duckdb_scanner(self) -> Any:
+        raise NotImplementedError
+
+    def source(self, export: BulkExport) -> ViewSource:
+        raise NotImplementedError
+
+    def codes(self, kb: KnowledgeBase) -> ir.Table:
+        return self.upload(code_rows(kb), "value_set_codes")
+
+    def upload(self, table: Any, name: str) -> ir.Table:
+        return self.backend.create_table(f"venapath_{name}", table, temp=True, overwrite=True)
+
+    def upload_rows(
+        self, rows: list[dict[str, Any]], schema: dict[str, str], name: str
+    ) -> ir.Table:
+        import pyarrow as pa  # type: ignore[import-untyped]
+
+        arrow_schema = pa.schema([(k, pa.string()) for k in schema])
+        return self.upload(pa.Table.from_pylist(rows, schema=arrow_schema), name)
+
+    def materialise(self, table: ir.Table, name: str) -> ir.Table:
+        return self.backend.create_table(f"venapath_{name}", table, temp=True, overwrite=True)
+
+    def write_parquet(self, table: ir.Table, path: Path) -> None:
+        raise NotImplementedError
+
+
+class _DuckDB(_Engine):
+    def __init__(self, memory_limit: str | None) -> None:
+        self.backend = ibis.duckdb.connect()
+        self.backend.raw_sql("SET TimeZone = 'UTC'")
+        if memory_limit:
+            self.backend.raw_sql(f"SET memory_limit = '{memory_limit}'")
+
+    def duckdb_scanner(self) -> Any:
+        return self.backend.con
+
+    def source(self, export: BulkExport) -> ViewSource:
+        relations = {
+            resource_type: duckdb_resources_sql(export.files_of(resource_type), resource_type)
+            for resource_type in RESOURCE_VIEWS
+            if export.files_of(resource_type)
+        }
+        return DuckDBSource(self.backend, relations)
+
+    def write_parquet(self, table: ir.Table, path: Path) -> None:
+        self.backend.to_parquet(table, path)
+
+    def close(self) -> None:
+        self.backend.disconnect()
+
+
+class _Spark(_Engine):
+    def __init__(self, master: str | None) -> None:
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder.appName("venapath-screen")
+        builder = builder.master(master or "local[*]")
+        session = (
+            builder.config("spark.sql.session.timeZone", "UTC")
+            .config("spark.ui.enabled", "false")
+            .getOrCreate()
+        )
+        self.session = session
+        self.backend = ibis.pyspark.connect(session)
+        self._scanner = ibis.duckdb.connect().con
+
+    def duckdb_scanner(self) -> Any:
+        """Line checks (with line numbers) run in DuckDB on the driver, for both engines."""
+        return self._scanner
+
+    def source(self, export: BulkExport) -> ViewSource:
+        frames = {
+            resource_type: spark_resources(
+                self.session, export.files_of(resource_type), resource_type
+            )
+            for resource_type in RESOURCE_VIEWS
+            if export.files_of(resource_type)
+        }
+        return SparkSource(self.backend, frames)
+
+    def upload(self, table: Any, name: str) -> ir.Table:
+        # From Python rows, not pandas: pandas turns a missing number into NaN, which Spark
+        # keeps as NaN (larger than every number) instead of NULL (unknown).
+        frame = self.session.createDataFrame(table.to_pylist(), schema=_spark_schema(table))
+        view = f"venapath_{name}"
+        frame.createOrReplaceTempView(view)
+        return self.backend.table(view)
+
+    def materialise(self, table: ir.Table, name: str) -> ir.Table:
+        frame = self.backend._session.sql(str(ibis.to_sql(table, dialect="pyspark")))
+        frame = frame.persist()
+        view = f"venapath_{name}"
+        frame.createOrReplaceTempView(view)
+        return self.backend.table(view)
+
+    def write_parquet(self, table: ir.Table, path: Path) -> None:
+        frame = self.session.sql(str(ibis.to_sql(table, dialect="pyspark")))
+        temporary = path.with_name(path.name + ".parts")
+        frame.coalesce(1).write.mode("overwrite").parquet(str(temporary))
+        part = next(temporary.glob("part-*.parquet"))
+        os.replace(part, path)
+        shutil.rmtree(temporary)
+
+    def close(self) -> None:
+        self._scanner.close()
+
+
+def _spark_schema(table: Any) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(table.schema)
+
+
+@contextmanager
+def _engine(options: ScreenOptions) -> Iterator[_Engine]:
+    engine: _DuckDB | _Spark
+    if options.engine == "spark":
+        engine = _Spark(options.spark_master)
+    else:
+        engine = _DuckDB(options.memory_limit)
+    try:
+        yield engine
+    finally:
+        engine.close()
