@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -103,9 +104,13 @@ def _per_patient(export: Path, sample: int, patients: int) -> float:
         ids = [json.loads(line)["id"] for _, line in zip(range(50_000), handle, strict=False)]
     chosen = set(random.Random(1).sample(ids, min(sample, len(ids))))
     grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    owner_pattern = re.compile(r'"(?:id|reference)":"(?:Patient/)?([0-9a-f-]{36})"')
     for path in export.glob("*.ndjson"):
         with path.open() as handle:
-            for line in handle:
+            for line in handle:  # a regex first: json.loads only the sampled patients' lines
+                owners = {m for m in owner_pattern.findall(line) if m in chosen}
+                if not owners:
+                    continue
                 resource = json.loads(line)
                 if resource["resourceType"] == "Patient":
                     owner = resource["id"]

@@ -82,7 +82,7 @@ def test_corrupt_lines_are_reported_and_the_rest_is_screened(cohort: Path, tmp_p
     assert "2 corrupt NDJSON line(s) skipped" in output
     assert f"{damaged / 'Condition.ndjson'}:3: not valid JSON" in output
     last = len(conditions)
-    assert f"Condition.ndjson:{last}: resourceType is Patient, file holds Condition" in output
+    assert f"Condition.ndjson:{last}: resourceType is 'Patient', file holds 'Condition'" in output
     summary = json.loads((out / "summary.json").read_text())
     assert summary["export"]["corrupt_lines"] == 2
     assert summary["patients"] == 120
@@ -129,7 +129,8 @@ def test_a_manifest_naming_a_missing_file_is_refused(cohort: Path, tmp_path: Pat
             (broken / path.name).write_bytes(path.read_bytes())
     code, output = _screen(str(broken), "--out", str(tmp_path / "r"))
     assert code == 2
-    assert "lists Condition.ndjson, which is not in" in " ".join(output.split())
+    assert "output[1]: lists Condition.ndjson" in output
+    assert "the export is incomplete or the files were moved" in " ".join(output.split())
 
 
 def test_the_synthea_sample_is_outside_every_pathway(tmp_path: Path) -> None:

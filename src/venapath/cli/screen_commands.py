@@ -55,7 +55,7 @@ def screen_command(
     """Screen every patient of a Bulk export: pathways, urgency, candidates, contraindications,
     missing facts. Writes OUT/patients.parquet and OUT/summary.json."""
     # Imported here: the engines (DuckDB, Ibis, Spark) would slow every other command's start.
-    from venapath.screen.export import NotABulkExportError
+    from venapath.screen.bulk import NotABulkExportError
     from venapath.screen.pipeline import ScreenInputError, ScreenOptions, screen
 
     if output_format not in ("table", "json"):

@@ -11,7 +11,7 @@ second copy would drift. Instead the screen splits the case columns in two:
 - the *measured* columns (age, laboratory values, GCS, blood pressure, clocks) are numbers
   with a fact each; those facts are computed in the engine from `MEASURED_FACTS` below.
 
-`tests/screen/test_facts.py` checks the split: no catalogue fact outside `MEASURED_FACTS`
+`tests/screen/test_screen_facts.py` checks the split: no catalogue fact outside `MEASURED_FACTS`
 changes when the measured columns do, and every measured fact matches the catalogue.
 """
 

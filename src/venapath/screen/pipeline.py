@@ -28,9 +28,7 @@ import ibis.expr.types as ir
 
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
-from venapath.screen.case_columns import CaseColumns
-from venapath.screen.codes import code_rows
-from venapath.screen.export import (
+from venapath.screen.bulk import (
     BulkExport,
     IntegrityReport,
     duckdb_resources_sql,
@@ -38,6 +36,8 @@ from venapath.screen.export import (
     scan_integrity,
     spark_resources,
 )
+from venapath.screen.case_columns import CaseColumns
+from venapath.screen.codes import code_rows
 from venapath.screen.facts import SIGNATURE_COLUMNS, facts_of_signatures, facts_table, signature
 from venapath.screen.follow_up import follow_up_columns
 from venapath.screen.rules import assess

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from venapath.domain.facts import catalogue
 from venapath.domain.vocabulary import Action, Strength
 from venapath.kb.model import KnowledgeBase
-from venapath.screen.export import BulkExport, IntegrityReport
+from venapath.screen.bulk import BulkExport, IntegrityReport
 
 THROMBUS_REMOVAL = (
     Action.CATHETER_DIRECTED_THROMBOLYSIS,
