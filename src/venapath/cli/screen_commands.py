@@ -7,6 +7,7 @@ in `venapath.screen` so tests and the benchmark run exactly the same pipeline.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -70,6 +71,7 @@ def screen_command(
     progress = Progress(
         TextColumn("[bold]screen[/] {task.description}"),
         BarColumn(),
+        TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=console,
@@ -77,10 +79,13 @@ def screen_command(
         transient=True,
     )
     with progress:
-        task = progress.add_task("starting", total=1.0)
+        task = progress.add_task("starting", total=1.0, rate="")
+        started = time.perf_counter()
 
-        def report(stage: str, done: float) -> None:
-            progress.update(task, description=stage, completed=done)
+        def report(stage: str, done: float, lines: int) -> None:
+            elapsed = time.perf_counter() - started
+            rate = f"{lines / elapsed:,.0f} rows/s" if lines and elapsed else ""
+            progress.update(task, description=stage, completed=done, rate=rate)
 
         try:
             result = screen(export_dir, out, options, progress=report)

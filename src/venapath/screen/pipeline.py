@@ -49,8 +49,9 @@ ENGINES: tuple[str, ...] = ("duckdb", "spark")
 PATIENTS_FILE = "patients.parquet"
 SUMMARY_FILE = "summary.json"
 
-Progress = Callable[[str, float], None]
-"""Called with (stage description, fraction of the whole screen done)."""
+Progress = Callable[[str, float, int], None]
+"""Called with (stage description, fraction of the whole screen done, NDJSON lines read so
+far): the line count lets a progress bar show a rate."""
 
 
 class ScreenInputError(ValueError):
@@ -114,7 +115,7 @@ def screen(
     check_options(options, knowledge)
     export = open_export(export_dir)
     now = options.now or _export_time(export)
-    report = progress or (lambda _stage, _done: None)
+    report = progress or (lambda _stage, _done, _lines: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}
     staging = out_dir.with_name(f".{out_dir.name}.partial")
@@ -122,10 +123,11 @@ def screen(
     staging.mkdir(parents=True)
     try:
         with _engine(options) as engine:
-            report("checking NDJSON lines", 0.0)
+            report("checking NDJSON lines", 0.0, 0)
             with _timed(timings, "integrity"):
                 integrity = scan_integrity(export, engine.duckdb_scanner())
-            report("reading views and building case columns", 0.25)
+            lines = sum(integrity.lines.values())
+            report("reading views and building case columns", 0.25, lines)
             with _timed(timings, "case columns"):
                 cases = engine.materialise(
                     CaseColumns(
@@ -137,15 +139,15 @@ def screen(
                     cases = engine.materialise(
                         cases.order_by("patient_id").limit(options.limit), "limited"
                     )
-            report("deriving facts", 0.55)
+            report("deriving facts", 0.55, lines)
             with _timed(timings, "facts"):
                 facts, errors = _facts(engine, cases, now)
-            report("evaluating rules", 0.7)
+            report("evaluating rules", 0.7, lines)
             with _timed(timings, "rules and output"):
                 visits = follow_up_columns(cases, knowledge, now.date())
                 results = _results(facts, errors, visits, knowledge, options)
                 engine.write_parquet(results, staging / PATIENTS_FILE)
-            report("summarising", 0.9)
+            report("summarising", 0.9, lines)
             with _timed(timings, "summary"):
                 summary = summarise(
                     staging / PATIENTS_FILE, knowledge, integrity, export, now, options
@@ -161,7 +163,7 @@ def screen(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report("done", 1.0)
+    report("done", 1.0, sum(integrity.lines.values()))
     return ScreenResult(out_dir, summary, integrity, elapsed, timings)
 
 
