@@ -93,7 +93,7 @@ def _bare_scan(export: Path) -> float:
     return time.perf_counter() - started
 
 
-def _per_patient(export: Path, sample: int, patients: int) -> float:
+def _per_patient(export: Path, sample: int) -> float:
     """Seconds per patient for parse + map + evaluate, on a random sample of patients."""
     from venapath.kb.loader import load_knowledge_base
     from venapath.services.fhir_evaluation import assess_fhir_data
@@ -158,7 +158,7 @@ def main() -> None:
             )
         megabytes = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 1e6
         bare = _bare_scan(export)
-        per_patient = _per_patient(export, args.sample, size)
+        per_patient = _per_patient(export, args.sample)
         for engine in engines:
             out = work / f"result-{size}-{engine}"
             seconds, peak = _run_measured(

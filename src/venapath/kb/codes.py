@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 from venapath.kb.value_sets import SYSTEM_BY_URI, Code, CodeSystem, Resource, ValueSet
 
-_DOTTED = frozenset({CodeSystem.ICD10CM, CodeSystem.ICD10PCS})
+DOTTED_SYSTEMS = frozenset({CodeSystem.ICD10CM, CodeSystem.ICD10PCS})
+"""Code systems whose codes are compared without the dot, in upper case."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class Coding:
     display: str | None = None
 
 
-def _normal(system: CodeSystem, code: str) -> str:
-    return code.replace(".", "").upper() if system in _DOTTED else code
+def normal_code(system: CodeSystem, code: str) -> str:
+    return code.replace(".", "").upper() if system in DOTTED_SYSTEMS else code
 
 
 class CodeIndex:
@@ -42,7 +43,7 @@ class CodeIndex:
         for value_set in value_sets:
             for code in value_set.codes:
                 match = Match(value_set, code)
-                normal = _normal(code.system, code.code)
+                normal = normal_code(code.system, code.code)
                 if code.match == "prefix":
                     key = (value_set.resource, code.system)
                     self._prefix.setdefault(key, []).append((normal, match))
@@ -58,7 +59,7 @@ class CodeIndex:
         system = SYSTEM_BY_URI.get(coding.system)
         if system is None:
             return []
-        normal = _normal(system, coding.code)
+        normal = normal_code(system, coding.code)
         found = list(self._exact.get((resource, system, normal), ()))
         for prefix, match in self._prefix.get((resource, system), ()):
             if normal.startswith(prefix):

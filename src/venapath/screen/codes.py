@@ -13,17 +13,17 @@ from typing import Any
 import ibis
 import pyarrow as pa  # type: ignore[import-untyped]
 
+from venapath.kb.codes import DOTTED_SYSTEMS, normal_code
 from venapath.kb.model import KnowledgeBase
 from venapath.kb.value_sets import (
     AnticoagulantTarget,
-    CodeSystem,
     DiagnosisTarget,
     FlagTarget,
     MeasurementTarget,
     ProcedureTarget,
 )
 
-DOTTED_SYSTEMS = frozenset({CodeSystem.ICD10CM.uri, CodeSystem.ICD10PCS.uri})
+_DOTTED_URIS = sorted(system.uri for system in DOTTED_SYSTEMS)
 
 _SCHEMA = pa.schema(
     [
@@ -52,12 +52,11 @@ def code_rows(kb: KnowledgeBase) -> pa.Table:
     for value_set in kb.value_sets:
         target = _target_columns(value_set.target)
         for code in value_set.codes:
-            system = code.system.uri
             rows.append(
                 {
                     "resource": value_set.resource.value,
-                    "system": system,
-                    "code": normal_code(system, code.code),
+                    "system": code.system.uri,
+                    "code": normal_code(code.system, code.code),
                     "prefix": code.match == "prefix",
                     "value_set": value_set.id,
                     "side": code.side.value if code.side is not None else None,
@@ -67,13 +66,9 @@ def code_rows(kb: KnowledgeBase) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=_SCHEMA)
 
 
-def normal_code(system: str, code: str) -> str:
-    return code.replace(".", "").upper() if system in DOTTED_SYSTEMS else code
-
-
 def normalised(system: ibis.Value, code: ibis.Value) -> ibis.Value:
-    """The engine-side twin of `normal_code`."""
-    dotted = system.isin(sorted(DOTTED_SYSTEMS))
+    """The engine-side twin of `kb.codes.normal_code`, on the system's URI."""
+    dotted = system.isin(_DOTTED_URIS)
     return dotted.ifelse(code.replace(".", "").upper(), code)
 
 

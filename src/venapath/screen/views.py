@@ -54,14 +54,6 @@ def load_views(view_dir: Path = VIEW_DIR) -> dict[str, ViewDefinition]:
     return views
 
 
-def view_data(view_dir: Path = VIEW_DIR) -> dict[str, dict[str, Any]]:
-    """The views as published JSON (for docs and the knowledge-base listing)."""
-    return {
-        resource_type: json.loads((view_dir / name).read_text(encoding="utf-8"))
-        for resource_type, name in RESOURCE_VIEWS.items()
-    }
-
-
 @dataclass(frozen=True)
 class DuckDBSource:
     """Runs views on DuckDB; `relation_sql(type)` is the SQL text yielding a `resource` JSON
