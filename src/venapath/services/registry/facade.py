@@ -94,8 +94,9 @@ class Registry:
     door: Door = field(init=False)
 
     def __post_init__(self) -> None:
-        self.audit = AuditTrail(self.database, clock=self.clock)
-        self.door = Door(self.database, self.kb, self.clock, self.audit)
+        # Late-bound: tests and the demo loader set `registry.clock` after construction.
+        self.audit = AuditTrail(self.database, clock=lambda: self.clock())
+        self.door = Door(self.database, self.kb, lambda: self.clock(), self.audit)
 
     # ------------------------------------------------------------------------ plumbing
 
