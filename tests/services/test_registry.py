@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from venapath.domain.access import local_operator
 from venapath.domain.case import Case, ConditionName, Indication, ProcedureKind
 from venapath.domain.records import (
     CheckInIn,
@@ -24,9 +25,8 @@ from venapath.domain.records import (
     TaskStatus,
     TaskUpdate,
 )
-from venapath.services.evaluation import assess_case
-from venapath.domain.access import local_operator
 from venapath.errors import ConflictError, GoneError, InputError
+from venapath.services.evaluation import assess_case
 from venapath.services.registry import Registry
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
