@@ -253,3 +253,14 @@ def test_conflict_answers_name_the_version(app: FastAPI) -> None:
         )
         assert stale.status_code == 409
         assert stale.json()["errors"][0]["pointer"] == "/version"
+
+
+def test_evaluations_are_audited_with_the_caller(app: FastAPI) -> None:
+    case = Path(__file__).resolve().parents[2] / "examples" / "cases" / "cvt-pregnancy.yaml"
+    with TestClient(app) as client:
+        headers = {"content-type": "application/yaml", "X-Test-User": "dr-evaluator"}
+        response = client.post("/api/v1/evaluate", content=case.read_bytes(), headers=headers)
+        assert response.status_code == 200
+        trail = client.get("/api/v1/audit/operation/evaluate").json()
+    assert [e["agent"][0]["who"]["identifier"]["value"] for e in trail] == ["dr-evaluator"]
+    assert trail[0]["subtype"][0]["code"] == "operation"

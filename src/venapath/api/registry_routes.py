@@ -245,7 +245,7 @@ def _follow_up_routes(router: APIRouter, registry: Registry) -> None:
     )
     def audit(
         entity: Annotated[str, Path(max_length=32)],
-        entity_id: Annotated[str, Path(max_length=36)],
+        entity_id: Annotated[str, Path(max_length=64)],
         principal: CurrentPrincipal,
     ) -> JSONResponse:
         return JSONResponse(registry.audit_of(entity, entity_id, principal))

@@ -235,7 +235,8 @@ class AuditEventRow(Base):
     trail under a lock (1, 2, 3, ...); `hash` is SHA-256 over `prev_hash` and the event's
     canonical JSON, so an edited, deleted or reordered entry breaks the chain.
     The other columns repeat what the event says, for indexed look-ups; `audit verify`
-    checks that they agree with the event.
+    checks that they agree with the event. Ids are up to 64 characters (a FHIR id from an
+    EHR, for evaluations of EHR data).
     """
 
     __tablename__ = "audit_events"
@@ -247,9 +248,9 @@ class AuditEventRow(Base):
     action: Mapped[str] = mapped_column(String(16))
     outcome: Mapped[str] = mapped_column(String(2))
     actor: Mapped[str] = mapped_column(String(200))
-    patient_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)
     entity: Mapped[str | None] = mapped_column(String(32))
-    entity_id: Mapped[str | None] = mapped_column(String(36))
+    entity_id: Mapped[str | None] = mapped_column(String(64))
     event: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
