@@ -29,6 +29,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, func, insert, select
 from sqlalchemy.engine import make_url
 
+from venapath.domain.access import local_operator
 from venapath.domain.records import EpisodeIn, PatientIn, ProcedureIn
 from venapath.kb.loader import load_knowledge_base
 from venapath.persistence import migrate
@@ -36,6 +37,9 @@ from venapath.persistence.database import Database
 from venapath.persistence.tables import EpisodeRow, PatientRow, ProcedureRow, TaskRow
 from venapath.services import followup
 from venapath.services.registry import Registry
+
+BENCH = local_operator("bench")
+"""Writes and reads go through the registry door (permission check and audit) as in service."""
 
 AS_OF = date(2026, 6, 1)
 
@@ -68,16 +72,16 @@ def _writes(registry: Registry, count: int) -> float:
     """Procedure reports per second, each for its own patient's episode (made beforehand)."""
     episodes = []
     for _ in range(count):
-        patient = registry.create_patient(PatientIn(), "bench")
+        patient = registry.create_patient(PatientIn(), BENCH)
         episode = EpisodeIn.model_validate(
             {"patient_id": patient.id, "condition": "venous_stenosis"}
         )
-        episodes.append(registry.create_episode(episode, "bench").id)
+        episodes.append(registry.create_episode(episode, BENCH).id)
     performed = datetime(2026, 1, 1, tzinfo=UTC).isoformat()
     start = time.perf_counter()
     for episode_id in episodes:
         report = {"episode_id": episode_id, "kind": "venous_stent", "performed_at": performed}
-        registry.record_procedure(ProcedureIn.model_validate(report), "bench")
+        registry.record_procedure(ProcedureIn.model_validate(report), BENCH)
     return count / (time.perf_counter() - start)
 
 
@@ -85,7 +89,7 @@ def _reads(registry: Registry, patient_ids: list[str], count: int) -> float:
     chooser = random.Random(1)
     start = time.perf_counter()
     for _ in range(count):
-        registry.get_patient(chooser.choice(patient_ids))
+        registry.get_patient(chooser.choice(patient_ids), BENCH)
     return count / (time.perf_counter() - start)
 
 
@@ -170,7 +174,7 @@ def run(label: str, url: str, writes: int, patients: int) -> None:
     read_rate = _reads(registry, ids, 5000)
     with database.session() as session:
         task_count = session.scalar(select(func.count()).select_from(TaskRow))
-    worklist_seconds, items = _timed(lambda: registry.worklist(AS_OF, limit=1000))
+    worklist_seconds, items = _timed(lambda: registry.worklist(BENCH, AS_OF, limit=1000))
     count_seconds, open_count = _timed(lambda: _open_count(registry))
     print(
         f"{label:<11} writes {write_rate:7.0f}/s | reads {read_rate:7.0f}/s | "

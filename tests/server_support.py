@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 VENAPATH = Path(sys.executable).parent / "venapath"
+SERVE_FOR_TESTS = [sys.executable, str(Path(__file__).resolve().parent / "serve_for_tests.py")]
+"""`venapath serve` plus the test-only principal middleware: for tests that call the registry."""
 
 
 def free_port() -> int:

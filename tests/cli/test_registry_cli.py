@@ -82,3 +82,22 @@ def test_bad_input_names_the_problem(data_dir: Path, tmp_path: Path) -> None:
 def test_backup_refuses_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VENAPATH_DATABASE_URL", "postgresql+psycopg://user@db.example/venapath")
     assert "pg_dump" in _run("backup", "/tmp/never-written.sqlite3", code=2)
+
+
+def test_audit_export_and_verify(data_dir: Path, tmp_path: Path) -> None:
+    _run("demo", "load")
+    assert "audit chain intact" in _run("audit", "verify")
+    out = tmp_path / "audit.ndjson"
+    _run("audit", "export", "--since", "2000-01-01T00:00:00+00:00", "--out", str(out))
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    assert events and {e["resourceType"] for e in events} == {"AuditEvent"}
+    assert events[0]["agent"][0]["who"]["identifier"]["value"] == "service:demo-loader"
+    assert "--since" in _run("audit", "export", "--since", "yesterday", code=2)
+    database = data_dir / "venapath.sqlite3"
+    with sqlite3.connect(database) as live:
+        live.execute("DROP TRIGGER audit_events_no_update")
+        live.execute(
+            "UPDATE audit_events SET actor = 'nobody', event = "
+            "replace(event, 'demo-loader', 'nobody') WHERE seq = 5"
+        )
+    assert "broken at entry 5" in _run("audit", "verify", code=1)

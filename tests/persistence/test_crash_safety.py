@@ -23,7 +23,7 @@ import pytest
 
 from db_support import BACKENDS, fresh_url
 from registry_checks import check_consistent, make_episode
-from server_support import VENAPATH, free_port, wait_until_ready
+from server_support import SERVE_FOR_TESTS, free_port, wait_until_ready
 from venapath.persistence import migrate
 from venapath.persistence.database import Database
 
@@ -40,7 +40,7 @@ def _start(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]
     }
     with log.open("a") as sink:
         return subprocess.Popen(
-            [str(VENAPATH), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [*SERVE_FOR_TESTS, "--host", "127.0.0.1", "--port", str(port)],
             env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,

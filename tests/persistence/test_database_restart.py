@@ -20,7 +20,7 @@ import pytest
 
 from db_support import PG_URL, fresh_url
 from registry_checks import check_consistent, make_episode
-from server_support import VENAPATH, free_port, wait_until_ready
+from server_support import SERVE_FOR_TESTS, free_port, wait_until_ready
 from venapath.persistence import migrate
 from venapath.persistence.database import Database
 
@@ -58,7 +58,7 @@ def test_requests_fail_fast_and_recover_after_a_restart(tmp_path: Path) -> None:
         environment = {**os.environ, "VENAPATH_ENV": "development", "VENAPATH_DATABASE_URL": url}
         with log.open("w") as sink:
             process = subprocess.Popen(
-                [str(VENAPATH), "serve", "--host", "127.0.0.1", "--port", str(port)],
+                [*SERVE_FOR_TESTS, "--host", "127.0.0.1", "--port", str(port)],
                 env=environment,
                 stdout=sink,
                 stderr=subprocess.STDOUT,

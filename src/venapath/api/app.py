@@ -84,7 +84,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(v1.build_router(knowledge))
+    app.include_router(v1.build_router(knowledge, registry.audit))
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
 

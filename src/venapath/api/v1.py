@@ -13,12 +13,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from venapath.api.errors import FHIR_JSON, ApiError, FieldProblem
 from venapath.engine.assessment import Assessment
 from venapath.fhir.guidance import guidance_response
 from venapath.fhir.parse import parse_json_text
+from venapath.identity.http import OptionalPrincipal
 from venapath.kb.model import KnowledgeBase
+from venapath.persistence.audit import AuditAction, AuditFact, AuditTrail
 from venapath.scores import registry
 from venapath.scores.base import ScoreResult
 from venapath.services import knowledge
@@ -81,7 +84,26 @@ def _media(request: Request) -> str:
     return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
 
 
-def build_router(kb: KnowledgeBase) -> APIRouter:
+async def _audit_evaluation(
+    audit: AuditTrail | None,
+    principal: OptionalPrincipal,
+    what: str,
+    patient_id: str | None = None,
+) -> None:
+    """An evaluation of patient data is an access to it: recorded (off the event loop)."""
+    if audit is None:
+        return
+    fact = AuditFact(
+        AuditAction.EVALUATE,
+        principal,
+        patient_id=patient_id,
+        resources=(f"operation/{what}",),
+    )
+    await run_in_threadpool(audit.record_event, fact)
+
+
+def build_router(kb: KnowledgeBase, audit: AuditTrail | None = None) -> APIRouter:
+    """The evaluation, score and knowledge routes; with `audit`, evaluations are audited."""
     router = APIRouter(prefix="/api/v1")
 
     @router.post(
@@ -101,6 +123,7 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
     )
     async def evaluate(
         request: Request,
+        principal: OptionalPrincipal,
         trace: Annotated[bool, Query(description="Include the per-rule trace.")] = False,
         now: Annotated[str | None, NOW_QUERY] = None,
     ) -> Response:
@@ -112,7 +135,9 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
         case = parse_case_text(
             await request.body(), "request body", json_only=media == "application/json"
         )
-        return _json(assess_case(case, now=_clock(now), kb=kb, trace=trace))
+        assessment = assess_case(case, now=_clock(now), kb=kb, trace=trace)
+        await _audit_evaluation(audit, principal, "evaluate")
+        return _json(assessment)
 
     @router.post(
         "/fhir/evaluate",
@@ -136,6 +161,7 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
     )
     async def evaluate_fhir(
         request: Request,
+        principal: OptionalPrincipal,
         output: Annotated[
             Literal["guidance", "assessment"],
             Query(
@@ -159,6 +185,7 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
         data = parse_json_text(await request.body())
         complete = WHOLE_RECORD if record == "complete" else frozenset()
         result = assess_fhir_data(data, now=_clock(now), kb=kb, complete=complete, trace=False)
+        await _audit_evaluation(audit, principal, "fhir-evaluate", result.patient_id)
         if output == "guidance":
             return _json(guidance_response(result.assessment, kb, result.patient_id), FHIR_JSON)
         view = FhirEvaluation(
