@@ -31,3 +31,15 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
         except httpx.HTTPError:
             time.sleep(0.1)
     pytest.fail(f"server did not become ready: {log.read_text()}")
+
+
+def identity_environment() -> dict[str, str]:
+    """Environment for a served process: trust the test token issuer, answer for 127.0.0.1."""
+    import json
+
+    from identity_support import api_issuers
+
+    return {
+        "VENAPATH_API_ISSUERS": json.dumps(api_issuers()),
+        "VENAPATH_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
+    }

@@ -1,8 +1,8 @@
 """REST endpoints of the registry under /api/v1. Each calls one registry-service method.
 
 Handlers are plain functions (not async): FastAPI runs them in its thread pool, so a slow
-database never blocks the event loop that serves CDS Hooks. Who made a change comes from the
-`X-VenaPath-User` header (the identity the hospital's gateway authenticated), else "api".
+database never blocks the event loop that serves CDS Hooks. Who made a change is the verified
+caller the authentication middleware found (identity/http.py), never a request header.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -35,17 +35,17 @@ from venapath.domain.records import (
     TaskState,
     TaskUpdate,
 )
+from venapath.identity.http import CurrentPrincipal
 from venapath.services.exchange import export_patient, import_bundle
 from venapath.services.registry import Registry
 
-Actor = Annotated[
-    str,
-    Header(
-        alias="X-VenaPath-User",
-        max_length=200,
-        description="Who makes the change, as authenticated upstream; recorded in the audit log.",
-    ),
-]
+
+def _actor(principal: CurrentPrincipal) -> str:
+    """The audit actor: the verified caller's stable subject."""
+    return principal.subject
+
+
+Actor = Annotated[str, Depends(_actor)]
 
 
 class WorklistEntry(BaseModel):
@@ -83,7 +83,7 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     @router.post(
         "/patients", status_code=201, response_model=PatientOut, summary="Register a patient"
     )
-    def create_patient(body: PatientIn, actor: Actor = "api") -> JSONResponse:
+    def create_patient(body: PatientIn, actor: Actor) -> JSONResponse:
         return _created(registry.create_patient(body, actor))
 
     @router.get("/patients", response_model=list[PatientOut], summary="List patients")
@@ -98,14 +98,14 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
         return registry.get_patient(patient_id)
 
     @router.patch("/patients/{patient_id}", response_model=PatientOut, summary="Change a patient")
-    def update_patient(patient_id: str, body: PatientUpdate, actor: Actor = "api") -> PatientOut:
+    def update_patient(patient_id: str, body: PatientUpdate, actor: Actor) -> PatientOut:
         return registry.update_patient(patient_id, body, actor)
 
     @router.delete(
         "/patients/{patient_id}", status_code=204, summary="Retract a patient entered in error"
     )
     def retract_patient(
-        patient_id: str, version: Annotated[int, Query(ge=1)], actor: Actor = "api"
+        patient_id: str, version: Annotated[int, Query(ge=1)], actor: Actor
     ) -> None:
         registry.retract_patient(patient_id, version, actor)
 
@@ -138,8 +138,8 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     def assess(
         patient_id: str,
         case: Annotated[Case, Body()],
+        actor: Actor,
         episode_id: str | None = None,
-        actor: Actor = "api",
     ) -> JSONResponse:
         return _created(registry.record_assessment(patient_id, episode_id, case, actor))
 
@@ -152,7 +152,7 @@ def _episode_routes(router: APIRouter, registry: Registry) -> None:
     @router.post(
         "/episodes", status_code=201, response_model=EpisodeOut, summary="Record an episode"
     )
-    def create_episode(body: EpisodeIn, actor: Actor = "api") -> JSONResponse:
+    def create_episode(body: EpisodeIn, actor: Actor) -> JSONResponse:
         return _created(registry.create_episode(body, actor))
 
     @router.get("/episodes/{episode_id}", response_model=EpisodeOut)
@@ -160,13 +160,13 @@ def _episode_routes(router: APIRouter, registry: Registry) -> None:
         return registry.get_episode(episode_id)
 
     @router.patch("/episodes/{episode_id}", response_model=EpisodeOut)
-    def update_episode(episode_id: str, body: EpisodeUpdate, actor: Actor = "api") -> EpisodeOut:
+    def update_episode(episode_id: str, body: EpisodeUpdate, actor: Actor) -> EpisodeOut:
         return registry.update_episode(episode_id, body, actor)
 
     @router.post(
         "/outcomes", status_code=201, response_model=OutcomeOut, summary="Record an outcome"
     )
-    def record_outcome(body: OutcomeIn, actor: Actor = "api") -> JSONResponse:
+    def record_outcome(body: OutcomeIn, actor: Actor) -> JSONResponse:
         return _created(registry.record_outcome(body, actor))
 
 
@@ -177,7 +177,7 @@ def _procedure_routes(router: APIRouter, registry: Registry) -> None:
         response_model=ProcedureOut,
         summary="Record a procedure report (schedules its follow-up)",
     )
-    def record_procedure(body: ProcedureIn, actor: Actor = "api") -> JSONResponse:
+    def record_procedure(body: ProcedureIn, actor: Actor) -> JSONResponse:
         return _created(registry.record_procedure(body, actor))
 
     @router.get("/procedures/{procedure_id}", response_model=ProcedureOut)
@@ -190,7 +190,7 @@ def _procedure_routes(router: APIRouter, registry: Registry) -> None:
         response_model=CheckInOut,
         summary="A patient's check-in after a procedure; answers with advice for the patient",
     )
-    def record_check_in(body: CheckInIn, actor: Actor = "patient") -> JSONResponse:
+    def record_check_in(body: CheckInIn, actor: Actor) -> JSONResponse:
         return _created(registry.record_check_in(body, actor))
 
 
@@ -217,7 +217,7 @@ def _follow_up_routes(router: APIRouter, registry: Registry) -> None:
         ]
 
     @router.patch("/tasks/{task_id}", response_model=TaskOut, summary="Complete or cancel a task")
-    def update_task(task_id: str, body: TaskUpdate, actor: Actor = "api") -> TaskOut:
+    def update_task(task_id: str, body: TaskUpdate, actor: Actor) -> TaskOut:
         return registry.update_task(task_id, body, actor)
 
     @router.get(
@@ -247,8 +247,6 @@ def _exchange_routes(router: APIRouter, registry: Registry) -> None:
         response_model=ImportResult,
         summary="Import a Bundle made by the record export",
     )
-    def import_record(
-        bundle: Annotated[dict[str, Any], Body()], actor: Actor = "api"
-    ) -> JSONResponse:
+    def import_record(bundle: Annotated[dict[str, Any], Body()], actor: Actor) -> JSONResponse:
         patient_id, created = import_bundle(registry, bundle, actor)
         return _created(ImportResult(patient_id=patient_id, created=created))
