@@ -38,6 +38,49 @@ class TrustedIssuer(BaseModel):
         return self
 
 
+class ApiIssuer(BaseModel):
+    """An OAuth 2 authorization server whose bearer JWTs the REST API accepts (machine
+    clients with SMART v2 scopes). Distinct from the CDS Hooks issuers: an EHR that may call
+    the CDS services is not thereby allowed to read the registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    iss: str = Field(min_length=1, description="The `iss` claim of its access tokens.")
+    jwks_url: HttpUrl | None = Field(default=None, description="Its JWK Set URL.")
+    jwks: dict[str, Any] | None = Field(default=None, description="Or the JWK Set itself.")
+    audience: str | None = Field(
+        default=None,
+        description="The `aud` its tokens must carry; default: VENAPATH_PUBLIC_BASE_URL.",
+    )
+
+    @model_validator(mode="after")
+    def _has_keys(self) -> Self:
+        if self.jwks_url is None and self.jwks is None:
+            raise ValueError(f"API issuer {self.iss!r} needs jwks_url or jwks")
+        return self
+
+
+class OidcProvider(BaseModel):
+    """The hospital's OpenID Connect provider for staff sign-in (authorization code + PKCE)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    issuer: HttpUrl = Field(
+        description="Its issuer; discovery is read from ISSUER/.well-known/openid-configuration."
+    )
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(default=None, description="None for a public client.")
+    scope: str = "openid profile email"
+    role_claim: str = Field(
+        default="roles",
+        description="The claim that lists the user's "
+        "groups or roles (a string or a list of strings).",
+    )
+    role_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="Claim value -> VenaPath role (clinician, coordinator, researcher, admin); "
+        "a user with no mapped value is refused.",
+    )
+
+
 class StorageSettings(BaseSettings):
     """Where the registry lives; all that command-line tools need from the environment."""
 
@@ -67,6 +110,35 @@ class Settings(StorageSettings):
     fhir_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    # Identity: who may call the REST API and the pages (docs/security.md).
+    api_issuers: tuple[ApiIssuer, ...] = ()
+    max_token_lifetime_seconds: int = Field(
+        default=3600, ge=60, le=86_400, description="Longest exp - iat a bearer JWT may have."
+    )
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    password_min_length: int = Field(
+        default=15,
+        ge=8,
+        le=64,
+        description="NIST SP 800-63B-4 section 3.1.1.2: 15 for a single-factor password.",
+    )
+    sign_in_lockout_threshold: int = Field(default=5, ge=1, le=100)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host header values served; always includes the host of "
+        "VENAPATH_PUBLIC_BASE_URL, and loopback names in development.",
+    )
+    frame_ancestors: tuple[str, ...] = Field(
+        default=(),
+        description="Origins allowed to frame the pages (an EHR embedding VenaPath); "
+        "none by default.",
+    )
+    docs_enabled: bool | None = Field(
+        default=None, description="Serve /docs and /openapi.json; default: development only."
+    )
+    oidc: OidcProvider | None = None
 
     @property
     def development(self) -> bool:
@@ -75,6 +147,29 @@ class Settings(StorageSettings):
     @property
     def jwt_required(self) -> bool:
         return not self.development
+
+    @property
+    def serve_docs(self) -> bool:
+        return self.development if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def api_audience(self) -> str | None:
+        """The `aud` bearer JWTs must carry when their issuer names none."""
+        return str(self.public_base_url).rstrip("/") if self.public_base_url else None
+
+    @property
+    def https(self) -> bool:
+        return self.public_base_url is not None and self.public_base_url.scheme == "https"
+
+    @property
+    def served_hosts(self) -> frozenset[str]:
+        """The Host header values the service answers (a guard against DNS rebinding)."""
+        hosts = {h.lower() for h in self.allowed_hosts}
+        if self.public_base_url is not None and self.public_base_url.host:
+            hosts.add(self.public_base_url.host.lower())
+        if self.development:
+            hosts |= {"127.0.0.1", "localhost", "::1", "[::1]", self.host.lower()}
+        return frozenset(hosts)
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Self:
