@@ -115,3 +115,39 @@ def database_url(settings: StorageSettings | None = None) -> str:
     if settings.database_url:
         return settings.database_url
     return f"sqlite:///{(settings.data_dir / 'venapath.sqlite3').resolve()}"
+
+
+class SmartSettings(BaseSettings):
+    """VenaPath as a SMART on FHIR app (docs/smart.md): read from VENAPATH_SMART_*.
+
+    Without a client id, SMART launch is off and `/smart/*` answers that it is not set up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENAPATH_SMART_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    client_id: str | None = Field(
+        default=None, description="The client id the EHR gave VenaPath when it was registered."
+    )
+    issuers: tuple[str, ...] = Field(
+        default=(),
+        description="FHIR base URLs of the EHRs allowed to launch VenaPath (JSON list). "
+        "Outside development each must be https.",
+    )
+    standalone_iss: str | None = Field(
+        default=None, description="The EHR a standalone launch (opened outside the EHR) uses."
+    )
+    redirect_url: HttpUrl | None = Field(
+        default=None,
+        description="The redirect URI registered with the EHR; default: "
+        "VENAPATH_PUBLIC_BASE_URL + /smart/callback.",
+    )
+    launch_url: HttpUrl | None = Field(
+        default=None,
+        description="The launch URL CDS cards link to ('Open in VenaPath'); default: "
+        "VENAPATH_PUBLIC_BASE_URL + /smart/launch. No link without either.",
+    )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id)

@@ -18,18 +18,20 @@ from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.api.registry_routes import build_registry_router
+from venapath.api.smart_routes import build_smart_router, smart_launch_url
 from venapath.cdshooks.auth import ReplayStore, TokenVerifier
 from venapath.cdshooks.feedback import DatabaseFeedbackStore, FeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
 from venapath.cdshooks.hooks import CdsServices
 from venapath.cdshooks.router import CdsHooksApi, build_router
 from venapath.domain.case import Case
+from venapath.identity.launch_store import LaunchStore
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.persistence.stores import DbReplayStore
 from venapath.services.registry import Registry
-from venapath.settings import Settings, database_url
+from venapath.settings import Settings, SmartSettings, database_url
 
 log = logging.getLogger("venapath.server")
 
@@ -41,6 +43,7 @@ def create_app(
     feedback: FeedbackStore | None = None,
     replay: ReplayStore | None = None,
     registry: Registry | None = None,
+    smart: SmartSettings | None = None,
 ) -> FastAPI:
     """The service. Without a `registry`, the database named by the settings is used; the
     `venapath serve` command brings its schema up to date before any worker starts."""
@@ -63,7 +66,9 @@ def create_app(
         else None
     )
     store = feedback or DatabaseFeedbackStore(database)
-    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
+    smart_settings = smart or SmartSettings()
+    services = CdsServices(knowledge, fetcher, smart_launch_url(settings, smart_settings))
+    cds = CdsHooksApi(settings, services, verifier, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +92,11 @@ def create_app(
     app.include_router(v1.build_router(knowledge))
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
+    app.include_router(
+        build_smart_router(
+            settings, smart_settings, knowledge, services, LaunchStore(database), client
+        )
+    )
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:
