@@ -48,6 +48,8 @@ class LoopbackEhr:
     deny_consent: bool = False
     refuse_code: bool = False
     fhir_user: str = PRACTITIONER
+    forge_id_token: bool = False
+    pkce_methods: tuple[str, ...] = ("S256",)
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     fhir_requests: list[str] = field(default_factory=list)
@@ -164,7 +166,12 @@ class LoopbackEhr:
             "exp": now + 300,
             "fhirUser": f"{self.fhir_base}/{self.fhir_user}",
         }
-        return jwt.encode(claims, self._key, algorithm="RS384", headers={"kid": "ehr-1"})
+        key = (
+            rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            if self.forge_id_token
+            else self._key
+        )
+        return jwt.encode(claims, key, algorithm="RS384", headers={"kid": "ehr-1"})
 
     def _client_credentials(self, form: dict[str, str]) -> Response:
         assertion = form.get("client_assertion", "")
@@ -250,7 +257,7 @@ class LoopbackEhr:
                 "sso-openid-connect",
                 "permission-v2",
             ],
-            "code_challenge_methods_supported": ["S256"],
+            "code_challenge_methods_supported": list(self.pkce_methods),
         }
 
 

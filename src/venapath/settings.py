@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -151,3 +151,39 @@ class SmartSettings(BaseSettings):
     @property
     def enabled(self) -> bool:
         return bool(self.client_id)
+
+
+def load_smart_settings() -> SmartSettings:
+    """VENAPATH_SMART_* from the environment; a bad value is a SettingsError naming it."""
+    try:
+        return SmartSettings()
+    except ValidationError as error:
+        problems = [
+            "VENAPATH_SMART_"
+            + "_".join(str(p) for p in detail["loc"]).upper()
+            + ": "
+            + detail["msg"]
+            for detail in error.errors()
+        ]
+        raise SettingsError("; ".join(problems)) from None
+
+
+BackendAlgorithm = Literal["RS384", "ES384"]
+"""The signing algorithms SMART Backend Services names for client assertions."""
+
+
+class BackendServicesSettings(BaseSettings):
+    """VENAPATH_BACKEND_*: VenaPath as a backend-services client of one EHR."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENAPATH_BACKEND_", env_file=".env", extra="ignore", frozen=True
+    )
+    client_id: str = Field(min_length=1)
+    token_url: HttpUrl
+    private_key_file: Path = Field(description="PEM private key (RSA for RS384, P-384 for ES384).")
+    key_id: str = Field(min_length=1, description="The `kid` of the registered public key.")
+    algorithm: BackendAlgorithm = "RS384"
+    scope: str = Field(default="system/*.rs", min_length=1)
+    jku: HttpUrl | None = Field(
+        default=None, description="VenaPath's JWK Set URL, when the EHR reads keys from one."
+    )

@@ -24,8 +24,8 @@ from venapath.identity.backend_services import (
     AsyncBackendServicesSession,
     BackendClient,
     BackendServicesSession,
-    BackendServicesSettings,
 )
+from venapath.settings import BackendServicesSettings
 
 RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP384R1())

@@ -41,6 +41,8 @@ def _ehr_behaves(ehr: LoopbackEhr) -> Iterator[None]:
     ehr.deny_consent = False
     ehr.refuse_code = False
     ehr.fhir_user = "Practitioner/dr-okafor"
+    ehr.forge_id_token = False
+    ehr.pkce_methods = ("S256",)
 
 
 def smart_settings(ehr: LoopbackEhr) -> SmartSettings:
@@ -224,6 +226,18 @@ def test_a_token_error_is_refused_clearly(browser: TestClient, ehr: LoopbackEhr)
     answer = to_ehr_and_back(browser, {"iss": ehr.fhir_base, "launch": ehr.new_launch()})
     refused(answer, 403, "invalid_grant")
     refused(browser.get("/smart/app"), 403, "no SMART launch")
+
+
+def test_a_forged_id_token_is_refused(browser: TestClient, ehr: LoopbackEhr) -> None:
+    ehr.forge_id_token = True
+    answer = to_ehr_and_back(browser, {"iss": ehr.fhir_base, "launch": ehr.new_launch()})
+    refused(answer, 401, "id_token was refused")
+
+
+def test_an_ehr_without_pkce_s256_is_refused(browser: TestClient, ehr: LoopbackEhr) -> None:
+    ehr.pkce_methods = ("plain",)
+    answer = browser.get("/smart/launch", params={"iss": ehr.fhir_base, "launch": "x"})
+    refused(answer, 403, "PKCE")
 
 
 def test_a_patient_user_cannot_open_the_clinician_view(

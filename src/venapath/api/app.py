@@ -31,7 +31,7 @@ from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.persistence.stores import DbReplayStore
 from venapath.services.registry import Registry
-from venapath.settings import Settings, SmartSettings, database_url
+from venapath.settings import Settings, SmartSettings, database_url, load_smart_settings
 
 log = logging.getLogger("venapath.server")
 
@@ -66,7 +66,7 @@ def create_app(
         else None
     )
     store = feedback or DatabaseFeedbackStore(database)
-    smart_settings = smart or SmartSettings()
+    smart_settings = smart or load_smart_settings()
     services = CdsServices(knowledge, fetcher, smart_launch_url(settings, smart_settings))
     cds = CdsHooksApi(settings, services, verifier, store)
 

@@ -10,9 +10,10 @@ path as CDS Hooks and `POST /api/v1/fhir/evaluate`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request
@@ -269,15 +270,13 @@ def _set_cookie(app: SmartApp, response: Response, name: str, value: str, max_ag
     )
 
 
-class _refusals:  # noqa: N801 (used as a `with` block, reads as a phrase)
+@contextmanager
+def _refusals() -> Iterator[None]:
     """Turn the shared error tree into the API's problem answers (status by kind of error)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, error: Any, _traceback: Any) -> None:
-        if isinstance(error, VenaPathError):
-            raise _as_api_error(error) from None
+    try:
+        yield
+    except VenaPathError as error:
+        raise _as_api_error(error) from None
 
 
 def _as_api_error(error: VenaPathError) -> ApiError:

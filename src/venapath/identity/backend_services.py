@@ -16,41 +16,21 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
-from pydantic import Field, HttpUrl
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from venapath.errors import InputError, UnauthenticatedError, UnavailableError
+from venapath.settings import BackendAlgorithm, BackendServicesSettings
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_SECONDS = 300
 """SMART: the assertion's `exp` is no more than five minutes in the future."""
 RENEW_MARGIN_SECONDS = 60
 """A token this close to expiry is renewed rather than sent and refused mid-job."""
-Algorithm = Literal["RS384", "ES384"]
-
-
-class BackendServicesSettings(BaseSettings):
-    """VENAPATH_BACKEND_*: VenaPath as a backend-services client of one EHR."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="VENAPATH_BACKEND_", env_file=".env", extra="ignore", frozen=True
-    )
-    client_id: str = Field(min_length=1)
-    token_url: HttpUrl
-    private_key_file: Path = Field(description="PEM private key (RSA for RS384, P-384 for ES384).")
-    key_id: str = Field(min_length=1, description="The `kid` of the registered public key.")
-    algorithm: Algorithm = "RS384"
-    scope: str = Field(default="system/*.rs", min_length=1)
-    jku: HttpUrl | None = Field(
-        default=None, description="VenaPath's JWK Set URL, when the EHR reads keys from one."
-    )
 
 
 @dataclass(frozen=True)
@@ -61,7 +41,7 @@ class BackendClient:
     token_url: str
     private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     key_id: str
-    algorithm: Algorithm = "RS384"
+    algorithm: BackendAlgorithm = "RS384"
     scope: str = "system/*.rs"
     jku: str | None = None
 

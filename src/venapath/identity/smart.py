@@ -77,7 +77,11 @@ class TokenResponse(BaseModel):
     scope: str = ""
     expires_in: int | None = Field(default=None, ge=0)
     id_token: str | None = None
-    patient: str | None = None
+    patient: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9\-\.]{1,64}$",
+        description="A FHIR id: it goes into queries.",
+    )
     encounter: str | None = None
     appContext: str | None = None  # noqa: N815 (CDS Hooks card link context, passed through)
 
@@ -238,7 +242,9 @@ class SmartClient:
         try:
             token = TokenResponse.model_validate(body)
         except ValidationError:
-            raise UnavailableError("the EHR's token response lacks an access token") from None
+            raise UnavailableError(
+                "the EHR's token response lacks an access token or names no valid patient id"
+            ) from None
         if token.token_type.lower() != "bearer":
             raise SmartLaunchRefusedError("the EHR issued a token that is not a Bearer token")
         return token
