@@ -22,6 +22,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from venapath.api.errors import ApiError, FieldProblem
 from venapath.cdshooks.hooks import CdsServices, HookError
+from venapath.domain.access import Permission
 from venapath.errors import (
     InputError,
     NotFoundError,
@@ -76,9 +77,15 @@ class SmartApp:
     def redirect_uri(self, request: Request) -> str:
         if self.smart.redirect_url is not None:
             return str(self.smart.redirect_url)
+        return self.public_url(request, "smart_callback")
+
+    def public_url(self, request: Request, route: str) -> str:
+        """A route's address as browsers see it: under the public base URL when one is set
+        (behind a proxy the request's own host is not the public one)."""
         if self.settings.public_base_url is not None:
-            return str(self.settings.public_base_url).rstrip("/") + "/smart/callback"
-        return str(request.url_for("smart_callback"))
+            path = str(request.app.url_path_for(route))
+            return str(self.settings.public_base_url).rstrip("/") + path
+        return str(request.url_for(route))
 
     def scope(self, *, ehr_launch: bool) -> str:
         return launch_scope(feed_for_rules(self.kb).resource_types, ehr_launch=ehr_launch)
@@ -229,7 +236,7 @@ async def _callback(
     )
     log.info("smart launch", extra={"kind": pending.kind, "actor": principal.subject})
     response = RedirectResponse(
-        str(request.url_for("smart_app_page")), status_code=302, headers=PAGE_HEADERS
+        app.public_url(request, "smart_app_page"), status_code=302, headers=PAGE_HEADERS
     )
     response.delete_cookie(STATE_COOKIE, path=COOKIE_PATH)
     max_age = token.expires_in if token.expires_in is not None else 1800
@@ -242,8 +249,8 @@ async def _evaluate_launch_patient(
 ) -> tuple[LaunchSession, FhirAssessment]:
     session = app.store.session(request.cookies.get(SESSION_COOKIE))
     patient_id = session.principal.patient_id
-    if patient_id is None:  # a launch session is always confined to its patient
-        raise RefusedError("this SMART session has no patient in context")
+    if patient_id is None or not session.principal.may(Permission.EVALUATE, patient_id):
+        raise RefusedError("this SMART session may not evaluate a patient")
     try:
         parsed, complete = await app.cds.patient_record(
             session.fhir_base, session.access_token, patient_id
