@@ -289,6 +289,24 @@ def test_an_http_fhir_base_is_refused_in_production(
     refused(answer, 403, "must be https")
 
 
+def test_an_unreachable_ehr_answers_503_in_production(
+    kb: KnowledgeBase, module_registry: Registry
+) -> None:
+    unreachable = "https://127.0.0.1:9/fhir"
+    settings = load_settings(trusted_issuers=issuer_settings(), public_base_url=BASE)
+    app = create_app(
+        settings,
+        kb=kb,
+        feedback=MemoryFeedbackStore(),
+        registry=module_registry,
+        smart=SmartSettings(client_id=CLIENT_ID, issuers=(unreachable,)),
+    )
+    with TestClient(app) as production:
+        answer = production.get("/smart/launch", params={"iss": unreachable, "launch": "x"})
+    refused(answer, 503, "could not be read")
+    assert answer.headers["retry-after"]
+
+
 def test_smart_launch_off_without_a_client_id(kb: KnowledgeBase, module_registry: Registry) -> None:
     app = create_app(
         load_settings(env="development"),
