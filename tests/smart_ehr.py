@@ -43,6 +43,9 @@ class LoopbackEhr:
     base: str
     redirect_uris: set[str] = field(default_factory=set)
     backend_jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
+    app_jwks: dict[str, Any] | None = None
+    """Set: VenaPath is a confidential asymmetric client and must sign its code exchange."""
+    verified_app_assertions: int = 0
     record: list[dict[str, Any]] = field(default_factory=cvt_record)
     launches: dict[str, dict[str, Any]] = field(default_factory=dict)
     deny_consent: bool = False
@@ -134,6 +137,10 @@ class LoopbackEhr:
 
     def _code_grant(self, form: dict[str, str]) -> Response:
         grant = self._codes.pop(form.get("code", ""), None)
+        if self.app_jwks is not None:
+            if self._verified_assertion(form, CLIENT_ID, self.app_jwks) is None:
+                return JSONResponse({"error": "invalid_client"}, status_code=401)
+            self.verified_app_assertions += 1
         if (
             self.refuse_code
             or grant is None
@@ -174,29 +181,9 @@ class LoopbackEhr:
         return jwt.encode(claims, key, algorithm="RS384", headers={"kid": "ehr-1"})
 
     def _client_credentials(self, form: dict[str, str]) -> Response:
-        assertion = form.get("client_assertion", "")
-        if form.get("client_assertion_type") != (
-            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-        ):
+        claims = self._verified_assertion(form, BACKEND_CLIENT_ID, self.backend_jwks)
+        if claims is None:
             return JSONResponse({"error": "invalid_client"}, status_code=401)
-        try:
-            header = jwt.get_unverified_header(assertion)
-            keys = jwt.PyJWKSet.from_dict(self.backend_jwks)
-            key = next(k for k in keys.keys if k.key_id == header.get("kid"))
-            claims = jwt.decode(
-                assertion,
-                key=key.key,
-                algorithms=["RS384", "ES384"],
-                audience=self.token_url,
-                issuer=BACKEND_CLIENT_ID,
-                options={"require": ["exp", "iat", "jti", "sub", "iss", "aud"]},
-            )
-        except (jwt.PyJWTError, StopIteration):
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        too_long = claims["exp"] - int(time.time()) > 300
-        if claims["sub"] != BACKEND_CLIENT_ID or too_long or claims["jti"] in self._seen_jti:
-            return JSONResponse({"error": "invalid_client"}, status_code=401)
-        self._seen_jti.add(claims["jti"])
         access_token = secrets.token_urlsafe(24)
         self._tokens[access_token] = {"patient": None, "scope": form.get("scope", "")}
         return JSONResponse(
@@ -207,6 +194,35 @@ class LoopbackEhr:
                 "scope": form.get("scope", ""),
             }
         )
+
+    def _verified_assertion(
+        self, form: dict[str, str], client_id: str, jwks: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The claims of a valid private_key_jwt client assertion, or None."""
+        assertion = form.get("client_assertion", "")
+        if form.get("client_assertion_type") != (
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return None
+        try:
+            header = jwt.get_unverified_header(assertion)
+            keys = jwt.PyJWKSet.from_dict(jwks)
+            key = next(k for k in keys.keys if k.key_id == header.get("kid"))
+            claims: dict[str, Any] = jwt.decode(
+                assertion,
+                key=key.key,
+                algorithms=["RS384", "ES384"],
+                audience=self.token_url,
+                issuer=client_id,
+                options={"require": ["exp", "iat", "jti", "sub", "iss", "aud"]},
+            )
+        except (jwt.PyJWTError, StopIteration):
+            return None
+        too_long = claims["exp"] - int(time.time()) > 300
+        if claims["sub"] != client_id or too_long or claims["jti"] in self._seen_jti:
+            return None
+        self._seen_jti.add(claims["jti"])
+        return claims
 
     def jwks(self) -> dict[str, Any]:
         public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))

@@ -13,6 +13,7 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 
 class Environment(StrEnum):
@@ -117,6 +118,10 @@ def database_url(settings: StorageSettings | None = None) -> str:
     return f"sqlite:///{(settings.data_dir / 'venapath.sqlite3').resolve()}"
 
 
+BackendAlgorithm = Literal["RS384", "ES384"]
+"""The signing algorithms SMART names for asymmetric client assertions."""
+
+
 class SmartSettings(BaseSettings):
     """VenaPath as a SMART on FHIR app (docs/smart.md): read from VENAPATH_SMART_*.
 
@@ -148,15 +153,36 @@ class SmartSettings(BaseSettings):
         "VENAPATH_PUBLIC_BASE_URL + /smart/launch. No link without either.",
     )
 
+    private_key_file: Path | None = Field(
+        default=None,
+        description="Optional: a PEM private key that makes VenaPath a confidential client "
+        "(SMART client-confidential-asymmetric, private_key_jwt) at the token endpoint.",
+    )
+    key_id: str | None = Field(default=None, description="The `kid` of the registered public key.")
+    algorithm: BackendAlgorithm = "RS384"
+
     @property
     def enabled(self) -> bool:
         return bool(self.client_id)
+
+    @model_validator(mode="after")
+    def _key_with_its_id(self) -> Self:
+        if self.private_key_file is not None and not self.key_id:
+            raise ValueError(
+                "VENAPATH_SMART_KEY_ID is required with VENAPATH_SMART_PRIVATE_KEY_FILE"
+            )
+        return self
 
 
 def load_smart_settings() -> SmartSettings:
     """VENAPATH_SMART_* from the environment; a bad value is a SettingsError naming it."""
     try:
         return SmartSettings()
+    except PydanticSettingsError as error:  # a value that is not the JSON a list needs
+        field = str(error).split('"')[1] if '"' in str(error) else "?"
+        raise SettingsError(
+            f"VENAPATH_SMART_{field.upper()}: cannot be parsed (a JSON list?)"
+        ) from None
     except ValidationError as error:
         problems = [
             "VENAPATH_SMART_"
@@ -166,10 +192,6 @@ def load_smart_settings() -> SmartSettings:
             for detail in error.errors()
         ]
         raise SettingsError("; ".join(problems)) from None
-
-
-BackendAlgorithm = Literal["RS384", "ES384"]
-"""The signing algorithms SMART Backend Services names for client assertions."""
 
 
 class BackendServicesSettings(BaseSettings):

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
 
 from jwt_support import BASE, issuer_settings
@@ -318,3 +322,45 @@ def test_smart_launch_off_without_a_client_id(kb: KnowledgeBase, module_registry
     with TestClient(app) as client:
         answer = client.get("/smart/launch", params={"iss": "https://ehr.test/fhir"})
     refused(answer, 404, "not set up")
+
+
+# ------------------------------------------------- confidential asymmetric client
+
+
+def test_a_confidential_client_signs_its_code_exchange(
+    kb: KnowledgeBase, module_registry: Registry, ehr: LoopbackEhr, tmp_path: Path
+) -> None:
+    key = ec.generate_private_key(ec.SECP384R1())
+    pem = tmp_path / "venapath-app.pem"
+    pem.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(key.public_key()))
+    stranger = json.loads(
+        jwt.algorithms.ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP384R1()).public_key())
+    )
+    smart = smart_settings(ehr).model_copy(
+        update={"private_key_file": pem, "key_id": "vp-app-1", "algorithm": "ES384"}
+    )
+    app = create_app(
+        load_settings(env="development"),
+        kb=kb,
+        feedback=MemoryFeedbackStore(),
+        registry=module_registry,
+        smart=smart,
+    )
+    try:
+        with TestClient(app) as confidential:
+            ehr.app_jwks = {"keys": [{**public, "kid": "vp-app-1"}]}
+            before = ehr.verified_app_assertions
+            done = to_ehr_and_back(confidential, {"iss": ehr.fhir_base, "launch": ehr.new_launch()})
+            assert done.status_code == 302, done.text
+            assert ehr.verified_app_assertions == before + 1
+            assert confidential.get("/smart/app").status_code == 200
+
+            ehr.app_jwks = {"keys": [{**stranger, "kid": "vp-app-1"}]}  # another key registered
+            confidential.cookies.clear()
+            answer = to_ehr_and_back(
+                confidential, {"iss": ehr.fhir_base, "launch": ehr.new_launch()}
+            )
+            refused(answer, 403, "invalid_client")
+    finally:
+        ehr.app_jwks = None

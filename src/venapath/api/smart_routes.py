@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -32,6 +33,7 @@ from venapath.errors import (
     VenaPathError,
 )
 from venapath.fhir.requirements import feed_for_rules
+from venapath.identity.backend_services import BackendClient, check_key_fits, load_private_key
 from venapath.identity.launch_store import PENDING_LIFETIME, LaunchSession, LaunchStore
 from venapath.identity.smart import (
     Pkce,
@@ -46,7 +48,7 @@ from venapath.identity.smart import (
 )
 from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import FhirAssessment, assess_parsed
-from venapath.settings import Settings, SmartSettings
+from venapath.settings import Settings, SettingsError, SmartSettings
 
 log = logging.getLogger("venapath.smart")
 
@@ -64,6 +66,7 @@ class SmartApp:
     cds: CdsServices
     store: LaunchStore
     client: SmartClient
+    signing_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None
 
     @property
     def require_https(self) -> bool:
@@ -86,6 +89,19 @@ class SmartApp:
             path = str(request.app.url_path_for(route))
             return str(self.settings.public_base_url).rstrip("/") + path
         return str(request.url_for(route))
+
+    def client_authentication(self, token_endpoint: str) -> dict[str, str] | None:
+        """A signed client assertion for the token endpoint, when VenaPath has a key."""
+        if self.signing_key is None or self.smart.key_id is None:
+            return None
+        signer = BackendClient(
+            client_id=self.client_id(),
+            token_url=token_endpoint,
+            private_key=self.signing_key,
+            key_id=self.smart.key_id,
+            algorithm=self.smart.algorithm,
+        )
+        return signer.authentication()
 
     def scope(self, *, ehr_launch: bool) -> str:
         return launch_scope(feed_for_rules(self.kb).resource_types, ehr_launch=ehr_launch)
@@ -111,7 +127,13 @@ def build_smart_router(
     http: httpx.AsyncClient,
 ) -> APIRouter:
     app = SmartApp(
-        settings, smart, kb, cds, store, SmartClient(http, settings.fhir_timeout_seconds)
+        settings,
+        smart,
+        kb,
+        cds,
+        store,
+        SmartClient(http, settings.fhir_timeout_seconds),
+        _signing_key(smart),
     )
     pages = Environment(
         loader=PackageLoader("venapath.api", "templates"),
@@ -220,6 +242,7 @@ async def _callback(
         redirect_uri=pending.redirect_uri,
         client_id=client_id,
         verifier=pending.code_verifier,
+        client_authentication=app.client_authentication(pending.configuration.token_endpoint),
     )
     if not token.id_token:
         raise SmartLaunchRefusedError("the EHR sent no id_token (scopes openid fhirUser)")
@@ -261,6 +284,17 @@ async def _evaluate_launch_patient(
         ) from None
     result = assess_parsed(parsed, now=datetime.now(UTC), kb=app.kb, complete=complete)
     return session, result
+
+
+def _signing_key(smart: SmartSettings) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+    if smart.private_key_file is None:
+        return None
+    try:
+        key = load_private_key(smart.private_key_file)
+        check_key_fits(key, smart.algorithm)
+    except InputError as error:
+        raise SettingsError(f"VENAPATH_SMART_PRIVATE_KEY_FILE: {error.message}") from None
+    return key
 
 
 def _set_cookie(app: SmartApp, response: Response, name: str, value: str, max_age: int) -> None:

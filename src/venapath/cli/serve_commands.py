@@ -12,7 +12,7 @@ from venapath.api.app import create_app
 from venapath.api.logs import configure_logging
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.persistence.migrate import SchemaOutOfDateError, ensure_current
-from venapath.settings import SettingsError, database_url, load_settings
+from venapath.settings import SettingsError, database_url, load_settings, load_smart_settings
 
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -30,6 +30,7 @@ def serve(
         overrides["port"] = port
     try:
         settings = load_settings(**overrides)
+        load_smart_settings()  # refuse a bad VENAPATH_SMART_* here, by name, not in a worker
     except SettingsError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(code=2) from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,28 +47,14 @@ class BackendClient:
     jku: str | None = None
 
     def __post_init__(self) -> None:
-        if self.algorithm == "RS384" and not isinstance(self.private_key, rsa.RSAPrivateKey):
-            raise InputError.at("/algorithm", "RS384 needs an RSA private key")
-        if self.algorithm == "ES384" and not (
-            isinstance(self.private_key, ec.EllipticCurvePrivateKey)
-            and isinstance(self.private_key.curve, ec.SECP384R1)
-        ):
-            raise InputError.at("/algorithm", "ES384 needs an elliptic-curve P-384 private key")
+        check_key_fits(self.private_key, self.algorithm)
 
     @classmethod
     def from_settings(cls, settings: BackendServicesSettings) -> BackendClient:
-        try:
-            key = load_pem_private_key(settings.private_key_file.read_bytes(), password=None)
-        except (OSError, ValueError, TypeError):
-            raise InputError.at(
-                "/private_key_file", "cannot be read as an unencrypted PEM private key"
-            ) from None
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise InputError.at("/private_key_file", "must hold an RSA or elliptic-curve key")
         return cls(
             client_id=settings.client_id,
             token_url=str(settings.token_url),
-            private_key=key,
+            private_key=load_private_key(settings.private_key_file),
             key_id=settings.key_id,
             algorithm=settings.algorithm,
             scope=settings.scope,
@@ -90,13 +77,37 @@ class BackendClient:
             headers["jku"] = self.jku
         return jwt.encode(claims, self.private_key, algorithm=self.algorithm, headers=headers)
 
+    def authentication(self, now: float | None = None) -> dict[str, str]:
+        """The form fields that authenticate VenaPath at the token endpoint (private_key_jwt)."""
+        return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": self.assertion(now)}
+
     def token_form(self, now: float | None = None) -> dict[str, str]:
-        return {
-            "grant_type": "client_credentials",
-            "scope": self.scope,
-            "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": self.assertion(now),
-        }
+        return {"grant_type": "client_credentials", "scope": self.scope, **self.authentication(now)}
+
+
+def check_key_fits(
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey, algorithm: BackendAlgorithm
+) -> None:
+    """RS384 signs with RSA, ES384 with P-384: a mismatch would only fail at the EHR."""
+    if algorithm == "RS384" and not isinstance(key, rsa.RSAPrivateKey):
+        raise InputError.at("/algorithm", "RS384 needs an RSA private key")
+    if algorithm == "ES384" and not (
+        isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP384R1)
+    ):
+        raise InputError.at("/algorithm", "ES384 needs an elliptic-curve P-384 private key")
+
+
+def load_private_key(path: Path) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey:
+    """An unencrypted PEM private key (RSA or elliptic curve); refused naming the setting."""
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        raise InputError.at(
+            "/private_key_file", "cannot be read as an unencrypted PEM private key"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise InputError.at("/private_key_file", "must hold an RSA or elliptic-curve key")
+    return key
 
 
 @dataclass(frozen=True)

@@ -229,14 +229,19 @@ class SmartClient:
         redirect_uri: str,
         client_id: str,
         verifier: str,
+        client_authentication: dict[str, str] | None = None,
     ) -> TokenResponse:
-        """Trade the authorization code (and the PKCE verifier) for the access token."""
+        """Trade the authorization code (and the PKCE verifier) for the access token.
+
+        `client_authentication` holds the signed client assertion fields when VenaPath is
+        registered as a confidential asymmetric client; a public client sends none."""
         form = {
             "grant_type": "authorization_code",
             "code": code,
             "redirect_uri": redirect_uri,
             "client_id": client_id,
             "code_verifier": verifier,
+            **(client_authentication or {}),
         }
         body = await self._post_form(configuration.token_endpoint, form)
         try:
