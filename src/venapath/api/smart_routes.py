@@ -26,7 +26,6 @@ from venapath.cdshooks.hooks import CdsServices, HookError
 from venapath.domain.access import Permission
 from venapath.errors import (
     InputError,
-    NotFoundError,
     RefusedError,
     UnauthenticatedError,
     UnavailableError,
@@ -39,6 +38,7 @@ from venapath.identity.smart import (
     Pkce,
     SmartClient,
     SmartLaunchRefusedError,
+    SmartNotSetUpError,
     authorization_url,
     check_issuer,
     digest,
@@ -74,7 +74,7 @@ class SmartApp:
 
     def client_id(self) -> str:
         if not self.smart.client_id:
-            raise NotFoundError("SMART launch", "VENAPATH_SMART_CLIENT_ID is not set")
+            raise SmartNotSetUpError
         return self.smart.client_id
 
     def redirect_uri(self, request: Request) -> str:
@@ -332,6 +332,6 @@ def _as_api_error(error: VenaPathError) -> ApiError:
         return ApiError(
             503, error.title, error.message, headers={"Retry-After": str(error.retry_after)}
         )
-    if isinstance(error, NotFoundError):
-        return ApiError(404, error.title, "SMART launch is not set up on this server")
+    if isinstance(error, SmartNotSetUpError):
+        return ApiError(404, error.title, error.message)
     return ApiError(400, error.title, error.message)

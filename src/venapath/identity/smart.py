@@ -35,7 +35,13 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from venapath.domain.access import Principal, Role
-from venapath.errors import InputError, RefusedError, UnauthenticatedError, UnavailableError
+from venapath.errors import (
+    InputError,
+    RefusedError,
+    UnauthenticatedError,
+    UnavailableError,
+    VenaPathError,
+)
 
 CONFIGURATION_PATH = ".well-known/smart-configuration"
 EHR_LAUNCH_SCOPE = "launch"
@@ -50,6 +56,15 @@ class SmartLaunchRefusedError(RefusedError):
     """A launch that cannot go on: unknown EHR, bad state, consent denied, token refused."""
 
     title = "SMART launch refused"
+
+
+class SmartNotSetUpError(VenaPathError):
+    """This server has no SMART client id: `/smart/*` is switched off (404)."""
+
+    title = "Not found"
+
+    def __init__(self) -> None:
+        super().__init__("SMART launch is not set up on this server (VENAPATH_SMART_CLIENT_ID)")
 
 
 class SmartConfiguration(BaseModel):
