@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -199,7 +200,8 @@ async def _launch(app: SmartApp, request: Request, iss: str | None, launch: str 
     configuration = await app.client.configuration(fhir_base, require_https=app.require_https)
     state, browser_secret, pkce = new_secret(), new_secret(), Pkce.new()
     redirect_uri = app.redirect_uri(request)
-    app.store.begin(
+    await run_in_threadpool(
+        app.store.begin,
         state=state,
         browser_secret=browser_secret,
         kind="ehr" if ehr_launch else "standalone",
@@ -230,7 +232,9 @@ async def _callback(
     client_id = app.client_id()
     if not state:
         raise SmartLaunchRefusedError("the EHR's redirect carries no state")
-    pending = app.store.consume(state=state, browser_secret=request.cookies.get(STATE_COOKIE))
+    pending = await run_in_threadpool(
+        app.store.consume, state=state, browser_secret=request.cookies.get(STATE_COOKIE)
+    )
     if error is not None:
         reason = error if error.isascii() and len(error) < 64 else "error"
         raise SmartLaunchRefusedError(f"the EHR did not authorise the launch ({reason})")
@@ -249,7 +253,8 @@ async def _callback(
     claims = await app.client.identity_claims(pending.configuration, token.id_token, client_id)
     session_secret = new_secret()
     principal = launch_principal(claims, token, session_id=digest(session_secret))
-    app.store.open_session(
+    await run_in_threadpool(
+        app.store.open_session,
         state=state,
         session_secret=session_secret,
         principal=principal,
@@ -270,7 +275,7 @@ async def _callback(
 async def _evaluate_launch_patient(
     app: SmartApp, request: Request
 ) -> tuple[LaunchSession, FhirAssessment]:
-    session = app.store.session(request.cookies.get(SESSION_COOKIE))
+    session = await run_in_threadpool(app.store.session, request.cookies.get(SESSION_COOKIE))
     patient_id = session.principal.patient_id
     if patient_id is None or not session.principal.may(Permission.EVALUATE, patient_id):
         raise RefusedError("this SMART session may not evaluate a patient")
