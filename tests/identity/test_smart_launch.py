@@ -290,7 +290,7 @@ def test_an_http_fhir_base_is_refused_in_production(
     )
     with TestClient(app) as production:
         answer = production.get("/smart/launch", params={"iss": ehr.fhir_base, "launch": "x"})
-    refused(answer, 403, "must be https")
+    refused(answer, 403, "FHIR base must be https")
 
 
 def test_an_unreachable_ehr_answers_503_in_production(
