@@ -134,7 +134,7 @@ def build_smart_router(
         cds,
         store,
         SmartClient(http, settings.fhir_timeout_seconds),
-        _signing_key(smart),
+        signing_key(smart),
     )
     pages = Environment(
         loader=PackageLoader("venapath.api", "templates"),
@@ -291,14 +291,18 @@ async def _evaluate_launch_patient(
     return session, result
 
 
-def _signing_key(smart: SmartSettings) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+def signing_key(smart: SmartSettings) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
+    """The confidential client's private key, or None for a public client; a key that cannot
+    be used is a SettingsError naming the variable (the server refuses to start)."""
     if smart.private_key_file is None:
         return None
     try:
         key = load_private_key(smart.private_key_file)
         check_key_fits(key, smart.algorithm)
     except InputError as error:
-        raise SettingsError(f"VENAPATH_SMART_PRIVATE_KEY_FILE: {error.message}") from None
+        problem = error.problems[0]
+        variable = "VENAPATH_SMART_" + problem.pointer.strip("/").upper()
+        raise SettingsError(f"{variable}: {problem.message}") from None
     return key
 
 

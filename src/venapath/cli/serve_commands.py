@@ -10,6 +10,7 @@ from rich.console import Console
 
 from venapath.api.app import create_app
 from venapath.api.logs import configure_logging
+from venapath.api.smart_routes import signing_key
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.persistence.migrate import SchemaOutOfDateError, ensure_current
 from venapath.settings import SettingsError, database_url, load_settings, load_smart_settings
@@ -30,7 +31,7 @@ def serve(
         overrides["port"] = port
     try:
         settings = load_settings(**overrides)
-        load_smart_settings()  # refuse a bad VENAPATH_SMART_* here, by name, not in a worker
+        signing_key(load_smart_settings())  # a bad VENAPATH_SMART_* stops here, by name
     except SettingsError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(code=2) from None
