@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 
 class Environment(StrEnum):
@@ -210,3 +211,96 @@ def database_url(settings: StorageSettings | None = None) -> str:
     if settings.database_url:
         return settings.database_url
     return f"sqlite:///{(settings.data_dir / 'venapath.sqlite3').resolve()}"
+
+
+BackendAlgorithm = Literal["RS384", "ES384"]
+"""The signing algorithms SMART names for asymmetric client assertions."""
+
+
+class SmartSettings(BaseSettings):
+    """VenaPath as a SMART on FHIR app (docs/smart.md): read from VENAPATH_SMART_*.
+
+    Without a client id, SMART launch is off and `/smart/*` answers that it is not set up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENAPATH_SMART_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    client_id: str | None = Field(
+        default=None, description="The client id the EHR gave VenaPath when it was registered."
+    )
+    issuers: tuple[str, ...] = Field(
+        default=(),
+        description="FHIR base URLs of the EHRs allowed to launch VenaPath (JSON list). "
+        "Outside development each must be https.",
+    )
+    standalone_iss: str | None = Field(
+        default=None, description="The EHR a standalone launch (opened outside the EHR) uses."
+    )
+    redirect_url: HttpUrl | None = Field(
+        default=None,
+        description="The redirect URI registered with the EHR; default: "
+        "VENAPATH_PUBLIC_BASE_URL + /smart/callback.",
+    )
+    launch_url: HttpUrl | None = Field(
+        default=None,
+        description="The launch URL CDS cards link to ('Open in VenaPath'); default: "
+        "VENAPATH_PUBLIC_BASE_URL + /smart/launch. No link without either.",
+    )
+
+    private_key_file: Path | None = Field(
+        default=None,
+        description="Optional: a PEM private key that makes VenaPath a confidential client "
+        "(SMART client-confidential-asymmetric, private_key_jwt) at the token endpoint.",
+    )
+    key_id: str | None = Field(default=None, description="The `kid` of the registered public key.")
+    algorithm: BackendAlgorithm = "RS384"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id)
+
+    @model_validator(mode="after")
+    def _key_with_its_id(self) -> Self:
+        if self.private_key_file is not None and not self.key_id:
+            raise ValueError(
+                "VENAPATH_SMART_KEY_ID is required with VENAPATH_SMART_PRIVATE_KEY_FILE"
+            )
+        return self
+
+
+def load_smart_settings() -> SmartSettings:
+    """VENAPATH_SMART_* from the environment; a bad value is a SettingsError naming it."""
+    try:
+        return SmartSettings()
+    except PydanticSettingsError as error:  # a value that is not the JSON a list needs
+        field = str(error).split('"')[1] if '"' in str(error) else "?"
+        raise SettingsError(
+            f"VENAPATH_SMART_{field.upper()}: cannot be parsed (a JSON list?)"
+        ) from None
+    except ValidationError as error:
+        problems = [
+            "VENAPATH_SMART_"
+            + "_".join(str(p) for p in detail["loc"]).upper()
+            + ": "
+            + detail["msg"]
+            for detail in error.errors()
+        ]
+        raise SettingsError("; ".join(problems)) from None
+
+
+class BackendServicesSettings(BaseSettings):
+    """VENAPATH_BACKEND_*: VenaPath as a backend-services client of one EHR."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENAPATH_BACKEND_", env_file=".env", extra="ignore", frozen=True
+    )
+    client_id: str = Field(min_length=1)
+    token_url: HttpUrl
+    private_key_file: Path = Field(description="PEM private key (RSA for RS384, P-384 for ES384).")
+    key_id: str = Field(min_length=1, description="The `kid` of the registered public key.")
+    algorithm: BackendAlgorithm = "RS384"
+    scope: str = Field(default="system/*.rs", min_length=1)
+    jku: HttpUrl | None = Field(
+        default=None, description="VenaPath's JWK Set URL, when the EHR reads keys from one."
+    )

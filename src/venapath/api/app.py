@@ -18,6 +18,7 @@ from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.api.registry_routes import build_registry_router
+from venapath.api.smart_routes import build_smart_router, smart_launch_url
 from venapath.cdshooks.auth import ReplayStore, TokenVerifier
 from venapath.cdshooks.feedback import DatabaseFeedbackStore, FeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
@@ -26,6 +27,7 @@ from venapath.cdshooks.router import CdsHooksApi, build_router
 from venapath.domain.case import Case
 from venapath.identity.accounts import AccountService
 from venapath.identity.headers import SecurityHeadersMiddleware
+from venapath.identity.launch_store import LaunchStore
 from venapath.identity.middleware import AuthenticationMiddleware
 from venapath.identity.routes import build_auth_router
 from venapath.identity.routing import RouteIndex
@@ -36,7 +38,7 @@ from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.persistence.stores import DbReplayStore
 from venapath.services.registry import Registry
-from venapath.settings import Settings, database_url
+from venapath.settings import Settings, SmartSettings, database_url, load_smart_settings
 
 log = logging.getLogger("venapath.server")
 
@@ -48,6 +50,7 @@ def create_app(
     feedback: FeedbackStore | None = None,
     replay: ReplayStore | None = None,
     registry: Registry | None = None,
+    smart: SmartSettings | None = None,
 ) -> FastAPI:
     """The service. Without a `registry`, the database named by the settings is used; the
     `venapath serve` command brings its schema up to date before any worker starts."""
@@ -73,7 +76,9 @@ def create_app(
     accounts = AccountService(database, settings)
     bearer = BearerVerifier(settings, load_jwks) if settings.api_issuers else None
     store = feedback or DatabaseFeedbackStore(database)
-    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
+    smart_settings = smart or load_smart_settings()
+    services = CdsServices(knowledge, fetcher, smart_launch_url(settings, smart_settings))
+    cds = CdsHooksApi(settings, services, verifier, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -101,6 +106,12 @@ def create_app(
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
     app.include_router(build_auth_router(accounts, sessions, settings))
+
+    app.include_router(
+        build_smart_router(
+            settings, smart_settings, knowledge, services, LaunchStore(database), client
+        )
+    )
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:

@@ -19,6 +19,9 @@ class Access(StrEnum):
     PUBLIC = "public"  # anyone: health, sign-in pages, static assets, docs when served
     SIGNED_IN = "signed-in"  # any verified caller (sign-out, who am I)
     CDS_HOOKS = "cds-hooks"  # the CDS Hooks JWT rules of cdshooks/auth.py (EHRs, not people)
+    # The route verifies a credential of its own before reading anything: the SMART launch
+    # session cookie (api/smart_routes.py), a patient's check-in link token (web/pages/check_in.py)
+    OWN_CREDENTIAL = "own-credential"
 
 
 Requirement = Permission | Access
@@ -87,6 +90,12 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", "/cds-services"): Access.CDS_HOOKS,
     ("POST", "/cds-services/{service_id}"): Access.CDS_HOOKS,
     ("POST", "/cds-services/{service_id}/feedback"): Access.CDS_HOOKS,
+    # SMART App Launch: the launch and the EHR's redirect start and finish a sign-in; the app
+    # pages read the launch's own session (confined to the launch patient, EVALUATE checked)
+    ("GET", "/smart/launch"): Access.PUBLIC,
+    ("GET", "/smart/callback"): Access.PUBLIC,
+    ("GET", "/smart/app"): Access.OWN_CREDENTIAL,
+    ("GET", "/smart/app/assessment"): Access.OWN_CREDENTIAL,
 }
 
 

@@ -307,3 +307,30 @@ class AuthSessionRow(Base):
     last_seen_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
+
+
+class SmartLaunchRow(Base):
+    """One SMART launch, from the redirect to the EHR until its access token expires.
+
+    Browser secrets (the `state`, the cookie binding the state to the browser, the session
+    cookie) are kept only as SHA-256 digests; the EHR's access token is kept here, on the
+    server, and never sent to the browser."""
+
+    __tablename__ = "smart_launches"
+    state_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_digest: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), comment="ehr or standalone")
+    fhir_base: Mapped[str] = mapped_column(String(500))
+    configuration: Mapped[dict[str, Any]] = mapped_column(comment="The EHR's SMART configuration.")
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    code_verifier: Mapped[str | None] = mapped_column(
+        String(128), comment="PKCE verifier; cleared once the code is exchanged."
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    session_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+    principal: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="subject, display, patient_id of the launch user."
+    )
