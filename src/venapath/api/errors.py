@@ -13,11 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venapath.cdshooks.auth import TokenRejectedError
 from venapath.cdshooks.hooks import HookError
+from venapath.errors import RefusedError, UnauthenticatedError, VenaPathError
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.outcome import operation_outcome
 from venapath.persistence.database import DatabaseUnavailableError
@@ -112,7 +113,31 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidRecordError, _invalid_record)  # type: ignore[arg-type]
     app.add_exception_handler(DatabaseUnavailableError, _unavailable)
     app.add_exception_handler(SchemaOutOfDateError, _unavailable)
+    app.add_exception_handler(VenaPathError, _tree)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+
+
+API_PREFIXES = ("/api/", "/cds-services", "/health", "/ready", "/openapi.json", "/docs")
+HTML_ERROR_HOOK = "html_error_page"
+
+
+def _page_for(request: Request, error: Exception) -> Response | None:
+    """A page, not JSON, for a request to one of the web app's pages (when it is mounted)."""
+    hook = getattr(request.app.state, HTML_ERROR_HOOK, None)
+    if hook is None or request.url.path.startswith(API_PREFIXES):
+        return None
+    page: Response = hook(request, error)
+    return page
+
+
+async def _tree(request: Request, error: VenaPathError) -> Response:
+    page = _page_for(request, error)
+    if page is not None:
+        return page
+    status = 401 if isinstance(error, UnauthenticatedError) else 403
+    if isinstance(error, RefusedError):
+        return error_response(request, ApiError(status, error.title, error.message))
+    return await _unexpected(request, error)
 
 
 async def _not_found(request: Request, error: NotFoundError) -> JSONResponse:
@@ -204,7 +229,10 @@ async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse
     )
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> Response:
+    page = _page_for(request, error)
+    if page is not None:
+        return page
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
         request, ApiError(500, "Internal error", "an unexpected error occurred; it was logged")
