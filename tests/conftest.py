@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from db_support import BACKENDS, fresh_database
 from jwt_support import BASE, issuer_settings
+from principal_support import with_test_principals
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
@@ -43,7 +44,7 @@ def client(kb: KnowledgeBase, module_registry: Registry) -> Iterator[TestClient]
     """The HTTP service in development mode (no JWT), in process."""
     settings = load_settings(env="development", max_body_bytes=1_000_000)
     app = create_app(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry)
-    with TestClient(app) as test_client:
+    with TestClient(with_test_principals(app)) as test_client:
         yield test_client
 
 

@@ -43,7 +43,7 @@ def check_consistent(database: Database, acknowledged: list[str]) -> None:
         assert orphans == 0
         unaudited = connection.execute(
             text(
-                "SELECT count(*) FROM procedures p WHERE NOT EXISTS (SELECT 1 FROM audit_log a "
+                "SELECT count(*) FROM procedures p WHERE NOT EXISTS (SELECT 1 FROM audit_events a "
                 "WHERE a.entity = 'procedure' AND a.entity_id = p.id)"
             )
         ).scalar_one()

@@ -13,6 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from principal_support import with_test_principals
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
@@ -33,11 +34,13 @@ CHECKS = [
 _database = Database(f"sqlite:///{tempfile.mkdtemp(prefix='venapath-fuzz-')}/registry.sqlite3")
 migrate.upgrade(_database)
 _kb = load_knowledge_base()
-app = create_app(
-    load_settings(env="development"),
-    kb=_kb,
-    feedback=MemoryFeedbackStore(),
-    registry=Registry(_database, _kb),
+app = with_test_principals(
+    create_app(
+        load_settings(env="development"),
+        kb=_kb,
+        feedback=MemoryFeedbackStore(),
+        registry=Registry(_database, _kb),
+    )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

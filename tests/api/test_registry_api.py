@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-USER = {"X-VenaPath-User": "coordinator@example.org"}
+USER = {"X-Test-User": "coordinator@example.org"}
 MRNS = count(1)
 
 
@@ -96,7 +96,8 @@ def test_a_record_end_to_end(client: TestClient) -> None:
     assert [w["task"]["step_id"] for w in mine] == ["duplex-24-hours"]
     assert mine[0]["state"] == "overdue"
     audit = client.get(f"/api/v1/audit/procedure/{made['procedure']['id']}").json()
-    assert audit[0]["actor"] == "coordinator@example.org"
+    assert audit[0]["agent"][0]["who"]["identifier"]["value"] == "coordinator@example.org"
+    assert audit[0]["meta"]["profile"][0].endswith("IHE.BasicAudit.PatientCreate")
 
 
 def test_errors_name_the_field(client: TestClient) -> None:

@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
+from venapath.domain.access import local_operator
 from venapath.domain.case import Case, ConditionName, Indication, ProcedureKind
 from venapath.domain.records import (
     CheckInIn,
@@ -24,10 +25,12 @@ from venapath.domain.records import (
     TaskStatus,
     TaskUpdate,
 )
+from venapath.errors import ConflictError, GoneError, InputError
 from venapath.services.evaluation import assess_case
-from venapath.services.registry import ConflictError, InvalidRecordError, NotFoundError, Registry
+from venapath.services.registry import Registry
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+OP = local_operator("tester")
 
 
 @pytest.fixture
@@ -37,49 +40,50 @@ def reg(registry: Registry) -> Registry:
 
 
 def _episode(reg: Registry, condition: ConditionName, **extra: object) -> tuple[str, str]:
-    patient = reg.create_patient(PatientIn(sex="female", birth_year=1980), "tester")
+    patient = reg.create_patient(PatientIn(sex="female", birth_year=1980), OP)
     episode = reg.create_episode(
         EpisodeIn(patient_id=patient.id, condition=condition, **extra),  # type: ignore[arg-type]
-        "tester",
+        OP,
     )
     return patient.id, episode.id
 
 
 def test_patient_mrn_is_kept_apart_and_never_audited(reg: Registry) -> None:
-    patient = reg.create_patient(PatientIn(pseudonym="P-001", mrn="MRN-12345"), "coordinator")
+    patient = reg.create_patient(PatientIn(pseudonym="P-001", mrn="MRN-12345"), OP)
     assert "mrn" not in patient.model_dump()
-    assert reg.find_patient_by_mrn("MRN-12345").id == patient.id
-    [entry] = reg.audit_of("patient", patient.id)
-    assert entry.actor == "coordinator"
-    assert entry.action == "create"
-    assert "MRN-12345" not in str(entry.after)
+    assert reg.find_patient_by_mrn("MRN-12345", OP).id == patient.id
+    [created, read] = reg.audit_of("patient", patient.id, OP)
+    assert created["action"] == "C"
+    assert created["agent"][0]["who"]["identifier"]["value"] == OP.subject
+    assert read["action"] == "E"  # the MRN look-up is a search
+    assert "MRN-12345" not in str(created) + str(read)
     with pytest.raises(ConflictError) as taken:
-        reg.create_patient(PatientIn(pseudonym="P-001"), "coordinator")
-    assert taken.value.field == "pseudonym"
+        reg.create_patient(PatientIn(pseudonym="P-001"), OP)
+    assert taken.value.pointer == "/pseudonym"
     with pytest.raises(ConflictError):
-        reg.create_patient(PatientIn(mrn="MRN-12345"), "coordinator")
+        reg.create_patient(PatientIn(mrn="MRN-12345"), OP)
 
 
 def test_stale_update_is_refused_and_changes_nothing(reg: Registry) -> None:
-    patient = reg.create_patient(PatientIn(birth_year=1970), "a")
-    updated = reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=1971), "a")
+    patient = reg.create_patient(PatientIn(birth_year=1970), OP)
+    updated = reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=1971), OP)
     assert updated.version == 2
     with pytest.raises(ConflictError, match="version 2, not 1"):
-        reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=1999), "b")
-    assert reg.get_patient(patient.id).birth_year == 1971
-    actions = [e.action for e in reg.audit_of("patient", patient.id)]
-    assert actions == ["create", "update"]
+        reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=1999), OP)
+    assert reg.get_patient(patient.id, OP).birth_year == 1971
+    actions = [(e["action"], e["outcome"]) for e in reg.audit_of("patient", patient.id, OP)]
+    assert actions == [("C", "0"), ("U", "0"), ("R", "0")]
 
 
 def test_concurrent_updates_one_wins_the_other_conflicts(reg: Registry) -> None:
-    patient = reg.create_patient(PatientIn(), "a")
+    patient = reg.create_patient(PatientIn(), OP)
     outcomes: list[str] = []
     barrier = threading.Barrier(4)
 
     def update(year: int) -> None:
         barrier.wait()
         try:
-            reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=year), "t")
+            reg.update_patient(patient.id, PatientUpdate(version=1, birth_year=year), OP)
             outcomes.append("ok")
         except ConflictError:
             outcomes.append("conflict")
@@ -90,41 +94,41 @@ def test_concurrent_updates_one_wins_the_other_conflicts(reg: Registry) -> None:
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == ["conflict", "conflict", "conflict", "ok"]
-    assert reg.get_patient(patient.id).version == 2
+    assert reg.get_patient(patient.id, OP).version == 2
 
 
 def test_retracted_patient_is_hidden_not_deleted(reg: Registry) -> None:
     patient_id, _ = _episode(
         reg, ConditionName.CEREBRAL_VENOUS_THROMBOSIS, diagnosed_at=NOW - timedelta(days=1)
     )
-    reg.retract_patient(patient_id, 1, "a")
-    with pytest.raises(NotFoundError):
-        reg.get_patient(patient_id)
-    assert [e.action for e in reg.audit_of("patient", patient_id)] == ["create", "retract"]
-    assert reg.worklist(date(2026, 12, 1)) == []
+    reg.retract_patient(patient_id, 1, OP)
+    with pytest.raises(GoneError):
+        reg.get_patient(patient_id, OP)
+    assert [e["action"] for e in reg.audit_of("patient", patient_id, OP)] == ["C", "D"]
+    assert reg.worklist(OP, date(2026, 12, 1)) == []
     with reg.database.session() as session:
         assert session.execute(text("SELECT count(*) FROM patients")).scalar_one() == 1
 
 
 def test_unknown_patient_and_future_dates_name_the_field(reg: Registry) -> None:
-    with pytest.raises(InvalidRecordError) as unknown:
-        reg.create_episode(EpisodeIn(patient_id="nope", condition="leg_dvt"), "a")  # type: ignore[arg-type]
-    assert unknown.value.field == "patient_id"
-    patient = reg.create_patient(PatientIn(), "a")
-    with pytest.raises(InvalidRecordError) as future:
+    with pytest.raises(InputError) as unknown:
+        reg.create_episode(EpisodeIn(patient_id="nope", condition="leg_dvt"), OP)  # type: ignore[arg-type]
+    assert unknown.value.problems[0].pointer == "/patient_id"
+    patient = reg.create_patient(PatientIn(), OP)
+    with pytest.raises(InputError) as future:
         reg.create_episode(
             EpisodeIn(
                 patient_id=patient.id, condition="leg_dvt", diagnosed_at=NOW + timedelta(days=2)
             ),  # type: ignore[arg-type]
-            "a",
+            OP,
         )
-    assert future.value.field == "diagnosed_at"
-    with pytest.raises(InvalidRecordError) as pathway:
+    assert future.value.problems[0].pointer == "/diagnosed_at"
+    with pytest.raises(InputError) as pathway:
         reg.create_episode(
             EpisodeIn(patient_id=patient.id, condition="leg_dvt", pathway="made_up"),  # type: ignore[arg-type]
-            "a",
+            OP,
         )
-    assert pathway.value.field == "pathway"
+    assert pathway.value.problems[0].pointer == "/pathway"
 
 
 def test_cvt_episode_schedules_imaging_and_says_what_is_missing(reg: Registry) -> None:
@@ -134,18 +138,18 @@ def test_cvt_episode_schedules_imaging_and_says_what_is_missing(reg: Registry) -
         diagnosed_at=datetime(2026, 1, 15, tzinfo=UTC),
         segments=("superior_sagittal_sinus",),
     )
-    [task] = reg.tasks_of(patient_id)
+    [task] = reg.tasks_of(patient_id, OP)
     assert (task.protocol_id, task.due_from, task.due_by) == (
         "cvt-imaging",
         date(2026, 4, 15),
         date(2026, 7, 15),
     )
-    patient = reg.create_patient(PatientIn(), "a")
+    patient = reg.create_patient(PatientIn(), OP)
     undated = reg.create_episode(
-        EpisodeIn(patient_id=patient.id, condition=ConditionName.CEREBRAL_VENOUS_THROMBOSIS), "a"
+        EpisodeIn(patient_id=patient.id, condition=ConditionName.CEREBRAL_VENOUS_THROMBOSIS), OP
     )
     assert "cvt-imaging v1 needs diagnosed_at" in undated.schedule_needs
-    assert reg.tasks_of(patient.id) == []
+    assert reg.tasks_of(patient.id, OP) == []
 
 
 def test_planned_end_of_anticoagulation_moves_its_review(reg: Registry) -> None:
@@ -153,9 +157,9 @@ def test_planned_end_of_anticoagulation_moves_its_review(reg: Registry) -> None:
         reg, ConditionName.LEG_DVT, anticoagulation_planned_end=date(2026, 9, 1)
     )
     reg.update_episode(
-        episode_id, EpisodeUpdate(version=1, anticoagulation_planned_end=date(2026, 12, 1)), "a"
+        episode_id, EpisodeUpdate(version=1, anticoagulation_planned_end=date(2026, 12, 1)), OP
     )
-    reviews = [t for t in reg.tasks_of(patient_id) if t.protocol_id == "anticoagulation-review"]
+    reviews = [t for t in reg.tasks_of(patient_id, OP) if t.protocol_id == "anticoagulation-review"]
     by_status = {t.status: t.due_by for t in reviews}
     assert by_status == {
         TaskStatus.CANCELLED: date(2026, 9, 1),
@@ -172,9 +176,9 @@ def test_stent_schedules_duplex_surveillance_and_the_yearly_repeat(reg: Registry
             performed_at=datetime(2025, 3, 10, 14, tzinfo=UTC),
             devices=({"device_class": "stent", "size": "14 mm x 90 mm"},),  # type: ignore[arg-type]
         ),
-        "ir",
+        OP,
     )
-    tasks = reg.tasks_of(patient_id)
+    tasks = reg.tasks_of(patient_id, OP)
     assert [t.due_from for t in tasks] == [
         date(2025, 3, 11),
         date(2025, 3, 24),
@@ -184,11 +188,11 @@ def test_stent_schedules_duplex_surveillance_and_the_yearly_repeat(reg: Registry
         date(2026, 3, 10),
     ]
     yearly = tasks[-1]
-    reg.update_task(yearly.id, TaskUpdate(version=1, status=TaskStatus.DONE), "coordinator")
-    following = [t for t in reg.tasks_of(patient_id) if t.status is TaskStatus.SCHEDULED]
+    reg.update_task(yearly.id, TaskUpdate(version=1, status=TaskStatus.DONE), OP)
+    following = [t for t in reg.tasks_of(patient_id, OP) if t.status is TaskStatus.SCHEDULED]
     assert following[-1].due_from == date(2027, 3, 10)
     with pytest.raises(ConflictError):
-        reg.update_task(yearly.id, TaskUpdate(version=2, status=TaskStatus.DONE), "coordinator")
+        reg.update_task(yearly.id, TaskUpdate(version=2, status=TaskStatus.DONE), OP)
 
 
 def test_repeat_venoplasties_are_counted_and_flagged(reg: Registry) -> None:
@@ -203,7 +207,7 @@ def test_repeat_venoplasties_are_counted_and_flagged(reg: Registry) -> None:
                 kind=ProcedureKind.VENOPLASTY,
                 performed_at=first + timedelta(days=days),
             ),
-            "ir",
+            OP,
         )
         for days in (0, 14, 120, 240)
     ]
@@ -223,7 +227,7 @@ def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Regist
             kind=ProcedureKind.VENOPLASTY,
             performed_at=NOW - timedelta(hours=10),
         ),
-        "ir",
+        OP,
     )
     check_in = reg.record_check_in(
         CheckInIn(
@@ -231,21 +235,21 @@ def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Regist
             submitted_at=NOW - timedelta(hours=2),
             symptoms_back_within_hours=True,
         ),
-        "patient",
+        OP,
     )
     assert check_in.advice is PatientAdvice.EMERGENCY
     assert "FU-VENOPLASTY-SYMPTOMS-WITHIN-HOURS" in check_in.advice_text
     assert "emergency department" in check_in.advice_text
-    stored = reg.get_assessment(check_in.assessment_id)
+    stored = reg.get_assessment(check_in.assessment_id, OP)
     assert stored.knowledge_version == reg.kb.version
-    worklist = reg.worklist(NOW.date())
+    worklist = reg.worklist(OP, NOW.date())
     assert worklist[0].state is TaskState.CALL_TODAY
     assert worklist[0].task.id == check_in.urgent_task_id
     assert worklist[0].task.patient_id == patient_id
 
     unanswered = reg.record_check_in(
         CheckInIn(procedure_id=procedure.id, submitted_at=NOW, symptom_response="marked"),  # type: ignore[arg-type]
-        "patient",
+        OP,
     )
     # Unknown is not "no": the urgent question left open is asked on a call today.
     assert unanswered.advice is PatientAdvice.CALL_TODAY
@@ -259,15 +263,15 @@ def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Regist
             reverted_for_days=0,
             fever_or_urinary_symptoms=False,
         ),
-        "patient",
+        OP,
     )
     assert calm.advice is PatientAdvice.ROUTINE
     assert calm.urgent_task_id is None
-    with pytest.raises(InvalidRecordError) as early:
+    with pytest.raises(InputError) as early:
         reg.record_check_in(
-            CheckInIn(procedure_id=procedure.id, submitted_at=NOW - timedelta(days=1)), "patient"
+            CheckInIn(procedure_id=procedure.id, submitted_at=NOW - timedelta(days=1)), OP
         )
-    assert early.value.field == "submitted_at"
+    assert early.value.problems[0].pointer == "/submitted_at"
 
 
 def test_worklist_states_follow_the_calendar(reg: Registry) -> None:
@@ -276,13 +280,13 @@ def test_worklist_states_follow_the_calendar(reg: Registry) -> None:
     )
     states = {
         item.task.step_id: item.state
-        for item in reg.worklist(date(2025, 8, 20), days_ahead=0)
+        for item in reg.worklist(OP, date(2025, 8, 20), days_ahead=0)
         if item.task.patient_id == patient_id
     }
     assert states == {"villalta-6-months": TaskState.OVERDUE}
     later = {
         item.task.step_id: item.state
-        for item in reg.worklist(date(2026, 1, 15), days_ahead=40)
+        for item in reg.worklist(OP, date(2026, 1, 15), days_ahead=40)
         if item.task.patient_id == patient_id
     }
     assert later == {
@@ -300,7 +304,7 @@ def test_stored_assessment_reproduces_exactly(reg: Registry) -> None:
             "imaging": {"thrombosed_segments": [{"segment": "femoral_vein", "side": "left"}]},
         }
     )
-    stored = reg.record_assessment(patient_id, episode_id, case, "clinician")
+    stored = reg.record_assessment(patient_id, episode_id, case, OP)
     again = assess_case(Case.model_validate(stored.case), kb=reg.kb, trace=False)
     assert again.model_dump(mode="json") == stored.result
     assert stored.result["knowledge_version"] == reg.kb.version
@@ -312,12 +316,12 @@ def test_outcomes_are_checked_against_their_measure(reg: Registry) -> None:
     )
     outcome = reg.record_outcome(
         OutcomeIn(episode_id=episode_id, measure=OutcomeMeasure.MRS, assessed_at=NOW, score=1),
-        "neuro",
+        OP,
     )
     assert outcome.score == 1
     with pytest.raises(ValidationError, match="mrs runs from 0 to 6"):
         OutcomeIn(episode_id=episode_id, measure=OutcomeMeasure.MRS, assessed_at=NOW, score=7)
-    with pytest.raises(InvalidRecordError) as before:
+    with pytest.raises(InputError) as before:
         reg.record_outcome(
             OutcomeIn(
                 episode_id=episode_id,
@@ -325,23 +329,23 @@ def test_outcomes_are_checked_against_their_measure(reg: Registry) -> None:
                 present=False,
                 assessed_at=NOW - timedelta(days=200),
             ),
-            "neuro",
+            OP,
         )
-    assert before.value.field == "assessed_at"
+    assert before.value.problems[0].pointer == "/assessed_at"
 
 
 def test_procedure_before_onset_and_negative_dose_are_refused(reg: Registry) -> None:
     _, episode_id = _episode(reg, ConditionName.LEG_DVT, onset_at=NOW - timedelta(days=3))
-    with pytest.raises(InvalidRecordError) as early:
+    with pytest.raises(InputError) as early:
         reg.record_procedure(
             ProcedureIn(
                 episode_id=episode_id,
                 kind=ProcedureKind.CATHETER_DIRECTED_THROMBOLYSIS,
                 performed_at=NOW - timedelta(days=5),
             ),
-            "ir",
+            OP,
         )
-    assert early.value.field == "performed_at"
+    assert early.value.problems[0].pointer == "/performed_at"
     with pytest.raises(ValidationError) as negative:
         ProcedureIn.model_validate(
             {
@@ -366,16 +370,16 @@ def test_lysis_success_is_derived_from_the_percentage(reg: Registry) -> None:
             complications=({"description": "groin haematoma", "sir_class": "B"},),  # type: ignore[arg-type]
             checklist={"haemostasis_by_pressure": True, "monitoring_hours": 6.0},  # type: ignore[arg-type]
         ),
-        "ir",
+        OP,
     )
     assert report.lysis_success is True
-    assert reg.get_procedure(report.id).checklist.haemostasis_by_pressure is True  # type: ignore[union-attr]
+    assert reg.get_procedure(report.id, OP).checklist.haemostasis_by_pressure is True  # type: ignore[union-attr]
 
 
-def test_audit_log_cannot_be_edited(reg: Registry) -> None:
-    reg.create_patient(PatientIn(), "a")
+def test_audit_trail_cannot_be_edited(reg: Registry) -> None:
+    reg.create_patient(PatientIn(), OP)
     with pytest.raises(Exception, match="append-only"), reg.database.session() as session:
-        session.execute(text("UPDATE audit_log SET actor = 'someone else'"))
+        session.execute(text("UPDATE audit_events SET actor = 'someone else'"))
     with pytest.raises(Exception, match="append-only"), reg.database.session() as session:
-        session.execute(text("DELETE FROM audit_log"))
-    assert reg.counts()["audit_log"] == 1
+        session.execute(text("DELETE FROM audit_events"))
+    assert reg.counts()["audit_events"] == 1

@@ -18,13 +18,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venapath.cdshooks.auth import TokenRejectedError
 from venapath.cdshooks.hooks import HookError
-from venapath.errors import RefusedError, UnauthenticatedError, VenaPathError
+from venapath.errors import (
+    ConflictError,
+    GoneError,
+    InputError,
+    NotFoundError,
+    RateLimitedError,
+    RefusedError,
+    TooLargeError,
+    UnauthenticatedError,
+    UnavailableError,
+    VenaPathError,
+)
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.outcome import operation_outcome
 from venapath.persistence.database import DatabaseUnavailableError
 from venapath.persistence.migrate import SchemaOutOfDateError
 from venapath.services.case_input import CaseInputError
-from venapath.services.registry import ConflictError, InvalidRecordError, NotFoundError
 from venapath.services.scoring import ScoreInputError
 
 log = logging.getLogger("venapath.api")
@@ -108,13 +118,23 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ScoreInputError, _score)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    app.add_exception_handler(NotFoundError, _not_found)  # type: ignore[arg-type]
-    app.add_exception_handler(ConflictError, _conflict)  # type: ignore[arg-type]
-    app.add_exception_handler(InvalidRecordError, _invalid_record)  # type: ignore[arg-type]
+    app.add_exception_handler(VenaPathError, _venapath_error)  # type: ignore[arg-type]
     app.add_exception_handler(DatabaseUnavailableError, _unavailable)
     app.add_exception_handler(SchemaOutOfDateError, _unavailable)
-    app.add_exception_handler(VenaPathError, _tree)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
+
+
+_STATUS: tuple[tuple[type[VenaPathError], int], ...] = (
+    (TooLargeError, 413),
+    (InputError, 422),
+    (NotFoundError, 404),
+    (GoneError, 410),
+    (ConflictError, 409),
+    (UnauthenticatedError, 401),
+    (RefusedError, 403),
+    (RateLimitedError, 429),
+    (UnavailableError, 503),
+)
 
 
 API_PREFIXES = ("/api/", "/cds-services", "/health", "/ready", "/openapi.json", "/docs")
@@ -130,28 +150,23 @@ def _page_for(request: Request, error: Exception) -> Response | None:
     return page
 
 
-async def _tree(request: Request, error: VenaPathError) -> Response:
+async def _venapath_error(request: Request, error: VenaPathError) -> Response:
+    """The one error tree (`venapath/errors.py`), mapped by class."""
     page = _page_for(request, error)
     if page is not None:
         return page
-    status = 401 if isinstance(error, UnauthenticatedError) else 403
-    if isinstance(error, RefusedError):
-        return error_response(request, ApiError(status, error.title, error.message))
-    return await _unexpected(request, error)
-
-
-async def _not_found(request: Request, error: NotFoundError) -> JSONResponse:
-    return error_response(request, ApiError(404, "Not found", str(error)))
-
-
-async def _conflict(request: Request, error: ConflictError) -> JSONResponse:
-    problem = FieldProblem(f"/{error.field}", str(error))
-    return error_response(request, ApiError(409, "Conflict", str(error), [problem]))
-
-
-async def _invalid_record(request: Request, error: InvalidRecordError) -> JSONResponse:
-    problem = FieldProblem(f"/{error.field}", error.message)
-    return error_response(request, ApiError(422, "Invalid record", str(error), [problem]))
+    status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
+    problems: list[FieldProblem] = []
+    if isinstance(error, InputError):
+        problems = [FieldProblem(p.pointer, p.message) for p in error.problems]
+    elif isinstance(error, ConflictError):
+        problems = [FieldProblem(error.pointer, error.message)]
+    headers = {}
+    if isinstance(error, RateLimitedError | UnavailableError):
+        headers["Retry-After"] = str(error.retry_after)
+    return error_response(
+        request, ApiError(status, error.title, error.message, problems, headers=headers)
+    )
 
 
 RETRY_AFTER_SECONDS = "5"

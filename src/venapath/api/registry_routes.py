@@ -1,8 +1,11 @@
 """REST endpoints of the registry under /api/v1. Each calls one registry-service method.
 
 Handlers are plain functions (not async): FastAPI runs them in its thread pool, so a slow
-database never blocks the event loop that serves CDS Hooks. Who made a change comes from the
-`X-VenaPath-User` header (the identity the hospital's gateway authenticated), else "api".
+database never blocks the event loop that serves CDS Hooks. Every handler takes the verified
+caller (`CurrentPrincipal`, set by the authentication middleware) and hands it to the
+registry, which checks the permission and audits the access; no header names the caller.
+Every POST takes an optional `Idempotency-Key`: a retry with the same key and body returns
+the first response and writes nothing twice.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -18,7 +21,6 @@ from venapath.api.errors import ApiError
 from venapath.domain.case import Case
 from venapath.domain.records import (
     AssessmentOut,
-    AuditEntry,
     CheckInIn,
     CheckInOut,
     EpisodeIn,
@@ -35,15 +37,18 @@ from venapath.domain.records import (
     TaskState,
     TaskUpdate,
 )
-from venapath.services.exchange import export_patient, import_bundle
-from venapath.services.registry import Registry
+from venapath.identity.http import CurrentPrincipal
+from venapath.services.exchange import export_patient
+from venapath.services.registry import ImportOutcome, Registry
 
-Actor = Annotated[
-    str,
+IdempotencyKey = Annotated[
+    str | None,
     Header(
-        alias="X-VenaPath-User",
+        alias="Idempotency-Key",
+        min_length=1,
         max_length=200,
-        description="Who makes the change, as authenticated upstream; recorded in the audit log.",
+        description="A unique key per logical write (a UUID): a retry with the same key and "
+        "body returns the first response; the same key with another body is refused (422).",
     ),
 ]
 
@@ -51,11 +56,6 @@ Actor = Annotated[
 class WorklistEntry(BaseModel):
     state: TaskState
     task: TaskOut
-
-
-class ImportResult(BaseModel):
-    patient_id: str
-    created: dict[str, int]
 
 
 def _day(text: str) -> date:
@@ -83,51 +83,56 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     @router.post(
         "/patients", status_code=201, response_model=PatientOut, summary="Register a patient"
     )
-    def create_patient(body: PatientIn, actor: Actor = "api") -> JSONResponse:
-        return _created(registry.create_patient(body, actor))
+    def create_patient(
+        body: PatientIn, principal: CurrentPrincipal, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return _created(registry.create_patient(body, principal, idempotency_key=key))
 
     @router.get("/patients", response_model=list[PatientOut], summary="List patients")
     def list_patients(
+        principal: CurrentPrincipal,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     ) -> list[PatientOut]:
-        return registry.list_patients(limit=limit, offset=offset)
+        return registry.list_patients(principal, limit=limit, offset=offset)
 
     @router.get("/patients/{patient_id}", response_model=PatientOut)
-    def get_patient(patient_id: str) -> PatientOut:
-        return registry.get_patient(patient_id)
+    def get_patient(patient_id: str, principal: CurrentPrincipal) -> PatientOut:
+        return registry.get_patient(patient_id, principal)
 
     @router.patch("/patients/{patient_id}", response_model=PatientOut, summary="Change a patient")
-    def update_patient(patient_id: str, body: PatientUpdate, actor: Actor = "api") -> PatientOut:
-        return registry.update_patient(patient_id, body, actor)
+    def update_patient(
+        patient_id: str, body: PatientUpdate, principal: CurrentPrincipal
+    ) -> PatientOut:
+        return registry.update_patient(patient_id, body, principal)
 
     @router.delete(
         "/patients/{patient_id}", status_code=204, summary="Retract a patient entered in error"
     )
     def retract_patient(
-        patient_id: str, version: Annotated[int, Query(ge=1)], actor: Actor = "api"
+        patient_id: str, version: Annotated[int, Query(ge=1)], principal: CurrentPrincipal
     ) -> None:
-        registry.retract_patient(patient_id, version, actor)
+        registry.retract_patient(patient_id, version, principal)
 
     @router.get("/patients/{patient_id}/episodes", response_model=list[EpisodeOut])
-    def patient_episodes(patient_id: str) -> list[EpisodeOut]:
-        return registry.episodes_of(patient_id)
+    def patient_episodes(patient_id: str, principal: CurrentPrincipal) -> list[EpisodeOut]:
+        return registry.episodes_of(patient_id, principal)
 
     @router.get("/patients/{patient_id}/procedures", response_model=list[ProcedureOut])
-    def patient_procedures(patient_id: str) -> list[ProcedureOut]:
-        return registry.procedures_of(patient_id)
+    def patient_procedures(patient_id: str, principal: CurrentPrincipal) -> list[ProcedureOut]:
+        return registry.procedures_of(patient_id, principal)
 
     @router.get("/patients/{patient_id}/outcomes", response_model=list[OutcomeOut])
-    def patient_outcomes(patient_id: str) -> list[OutcomeOut]:
-        return registry.outcomes_of(patient_id)
+    def patient_outcomes(patient_id: str, principal: CurrentPrincipal) -> list[OutcomeOut]:
+        return registry.outcomes_of(patient_id, principal)
 
     @router.get("/patients/{patient_id}/tasks", response_model=list[TaskOut])
-    def patient_tasks(patient_id: str) -> list[TaskOut]:
-        return registry.tasks_of(patient_id)
+    def patient_tasks(patient_id: str, principal: CurrentPrincipal) -> list[TaskOut]:
+        return registry.tasks_of(patient_id, principal)
 
     @router.get("/patients/{patient_id}/assessments", response_model=list[AssessmentOut])
-    def patient_assessments(patient_id: str) -> list[AssessmentOut]:
-        return registry.assessments_of(patient_id)
+    def patient_assessments(patient_id: str, principal: CurrentPrincipal) -> list[AssessmentOut]:
+        return registry.assessments_of(patient_id, principal)
 
     @router.post(
         "/patients/{patient_id}/assessments",
@@ -138,36 +143,45 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     def assess(
         patient_id: str,
         case: Annotated[Case, Body()],
+        principal: CurrentPrincipal,
         episode_id: str | None = None,
-        actor: Actor = "api",
+        key: IdempotencyKey = None,
     ) -> JSONResponse:
-        return _created(registry.record_assessment(patient_id, episode_id, case, actor))
+        return _created(
+            registry.record_assessment(patient_id, episode_id, case, principal, idempotency_key=key)
+        )
 
     @router.get("/assessments/{assessment_id}", response_model=AssessmentOut)
-    def get_assessment(assessment_id: str) -> AssessmentOut:
-        return registry.get_assessment(assessment_id)
+    def get_assessment(assessment_id: str, principal: CurrentPrincipal) -> AssessmentOut:
+        return registry.get_assessment(assessment_id, principal)
 
 
 def _episode_routes(router: APIRouter, registry: Registry) -> None:
     @router.post(
         "/episodes", status_code=201, response_model=EpisodeOut, summary="Record an episode"
     )
-    def create_episode(body: EpisodeIn, actor: Actor = "api") -> JSONResponse:
-        return _created(registry.create_episode(body, actor))
+    def create_episode(
+        body: EpisodeIn, principal: CurrentPrincipal, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return _created(registry.create_episode(body, principal, idempotency_key=key))
 
     @router.get("/episodes/{episode_id}", response_model=EpisodeOut)
-    def get_episode(episode_id: str) -> EpisodeOut:
-        return registry.get_episode(episode_id)
+    def get_episode(episode_id: str, principal: CurrentPrincipal) -> EpisodeOut:
+        return registry.get_episode(episode_id, principal)
 
     @router.patch("/episodes/{episode_id}", response_model=EpisodeOut)
-    def update_episode(episode_id: str, body: EpisodeUpdate, actor: Actor = "api") -> EpisodeOut:
-        return registry.update_episode(episode_id, body, actor)
+    def update_episode(
+        episode_id: str, body: EpisodeUpdate, principal: CurrentPrincipal
+    ) -> EpisodeOut:
+        return registry.update_episode(episode_id, body, principal)
 
     @router.post(
         "/outcomes", status_code=201, response_model=OutcomeOut, summary="Record an outcome"
     )
-    def record_outcome(body: OutcomeIn, actor: Actor = "api") -> JSONResponse:
-        return _created(registry.record_outcome(body, actor))
+    def record_outcome(
+        body: OutcomeIn, principal: CurrentPrincipal, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return _created(registry.record_outcome(body, principal, idempotency_key=key))
 
 
 def _procedure_routes(router: APIRouter, registry: Registry) -> None:
@@ -177,12 +191,14 @@ def _procedure_routes(router: APIRouter, registry: Registry) -> None:
         response_model=ProcedureOut,
         summary="Record a procedure report (schedules its follow-up)",
     )
-    def record_procedure(body: ProcedureIn, actor: Actor = "api") -> JSONResponse:
-        return _created(registry.record_procedure(body, actor))
+    def record_procedure(
+        body: ProcedureIn, principal: CurrentPrincipal, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return _created(registry.record_procedure(body, principal, idempotency_key=key))
 
     @router.get("/procedures/{procedure_id}", response_model=ProcedureOut)
-    def get_procedure(procedure_id: str) -> ProcedureOut:
-        return registry.get_procedure(procedure_id)
+    def get_procedure(procedure_id: str, principal: CurrentPrincipal) -> ProcedureOut:
+        return registry.get_procedure(procedure_id, principal)
 
     @router.post(
         "/check-ins",
@@ -190,8 +206,10 @@ def _procedure_routes(router: APIRouter, registry: Registry) -> None:
         response_model=CheckInOut,
         summary="A patient's check-in after a procedure; answers with advice for the patient",
     )
-    def record_check_in(body: CheckInIn, actor: Actor = "patient") -> JSONResponse:
-        return _created(registry.record_check_in(body, actor))
+    def record_check_in(
+        body: CheckInIn, principal: CurrentPrincipal, key: IdempotencyKey = None
+    ) -> JSONResponse:
+        return _created(registry.record_check_in(body, principal, idempotency_key=key))
 
 
 def _follow_up_routes(router: APIRouter, registry: Registry) -> None:
@@ -201,6 +219,7 @@ def _follow_up_routes(router: APIRouter, registry: Registry) -> None:
         summary="Who needs a call today, who is overdue, who is due",
     )
     def worklist(
+        principal: CurrentPrincipal,
         as_of: Annotated[
             str | None,
             Query(
@@ -213,20 +232,23 @@ def _follow_up_routes(router: APIRouter, registry: Registry) -> None:
         day = _day(as_of) if as_of else datetime.now(UTC).date()
         return [
             WorklistEntry(state=item.state, task=item.task)
-            for item in registry.worklist(day, days_ahead=days_ahead, limit=limit)
+            for item in registry.worklist(principal, day, days_ahead=days_ahead, limit=limit)
         ]
 
     @router.patch("/tasks/{task_id}", response_model=TaskOut, summary="Complete or cancel a task")
-    def update_task(task_id: str, body: TaskUpdate, actor: Actor = "api") -> TaskOut:
-        return registry.update_task(task_id, body, actor)
+    def update_task(task_id: str, body: TaskUpdate, principal: CurrentPrincipal) -> TaskOut:
+        return registry.update_task(task_id, body, principal)
 
     @router.get(
         "/audit/{entity}/{entity_id}",
-        response_model=list[AuditEntry],
-        summary="Who changed this record, when, from what to what",
+        summary="The FHIR AuditEvents about one record (needs audit.read; itself audited)",
     )
-    def audit(entity: str, entity_id: str) -> list[AuditEntry]:
-        return registry.audit_of(entity, entity_id)
+    def audit(
+        entity: Annotated[str, Path(max_length=32)],
+        entity_id: Annotated[str, Path(max_length=36)],
+        principal: CurrentPrincipal,
+    ) -> JSONResponse:
+        return JSONResponse(registry.audit_of(entity, entity_id, principal))
 
 
 def _exchange_routes(router: APIRouter, registry: Registry) -> None:
@@ -235,20 +257,21 @@ def _exchange_routes(router: APIRouter, registry: Registry) -> None:
         tags=["FHIR"],
         summary="One patient's record as a FHIR R4 collection Bundle",
     )
-    def export(patient_id: str) -> JSONResponse:
+    def export(patient_id: str, principal: CurrentPrincipal) -> JSONResponse:
         return JSONResponse(
-            export_patient(registry, patient_id), media_type="application/fhir+json"
+            export_patient(registry, patient_id, principal), media_type="application/fhir+json"
         )
 
     @router.post(
         "/fhir/$import-record",
         tags=["FHIR"],
         status_code=201,
-        response_model=ImportResult,
+        response_model=ImportOutcome,
         summary="Import a Bundle made by the record export",
     )
     def import_record(
-        bundle: Annotated[dict[str, Any], Body()], actor: Actor = "api"
+        bundle: Annotated[dict[str, Any], Body()],
+        principal: CurrentPrincipal,
+        key: IdempotencyKey = None,
     ) -> JSONResponse:
-        patient_id, created = import_bundle(registry, bundle, actor)
-        return _created(ImportResult(patient_id=patient_id, created=created))
+        return _created(registry.import_record(bundle, principal, idempotency_key=key))

@@ -1,5 +1,8 @@
 """Registry commands: the database schema, the follow-up worklist, FHIR export/import,
-backup/restore of the embedded SQLite file, and the demonstration data.
+backup/restore of the embedded SQLite file, the audit trail and the demonstration data.
+
+The person at the command line is `local_operator(<os user>)`: every read and write goes
+through the registry door with that principal and is audited under that name.
 
 The database is the one VENAPATH_DATABASE_URL names, else `venapath.sqlite3` in
 VENAPATH_DATA_DIR (default `var/`).
@@ -20,24 +23,27 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
-from venapath.cli.inputs import errors, fail_input, parse_day
+from venapath.cli.inputs import errors, fail_input, parse_day, parse_moment
+from venapath.domain.access import Principal, local_operator
+from venapath.errors import VenaPathError
 from venapath.persistence import migrate
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.services.demo import demo_loaded, load_demo
 from venapath.services.evaluation import knowledge_base
-from venapath.services.exchange import export_patient, import_bundle
-from venapath.services.registry import Registry, RegistryError
+from venapath.services.exchange import export_patient
+from venapath.services.registry import Registry
 from venapath.settings import database_url
 
 db_app = typer.Typer(help="The registry database: schema migrations.", no_args_is_help=True)
 followup_app = typer.Typer(help="Follow-up worklist.", no_args_is_help=True)
 demo_app = typer.Typer(help="Demonstration data.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail: export and verify.", no_args_is_help=True)
 
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+def _operator() -> Principal:
+    return local_operator(getpass.getuser())
 
 
 def _database() -> Database:
@@ -108,7 +114,10 @@ def followup_due(
     if output_format not in ("text", "json"):
         fail_input(f"--format: {output_format!r} is not one of text, json")
     day = parse_day("--as-of", as_of) if as_of else datetime.now(UTC).date()
-    items = _registry().worklist(day, days_ahead=days_ahead)
+    try:
+        items = _registry().worklist(_operator(), day, days_ahead=days_ahead)
+    except VenaPathError as error:
+        fail_input(str(error))
     if output_format == "json":
         rows = [{"state": i.state.value, "task": i.task.model_dump(mode="json")} for i in items]
         typer.echo(json.dumps(rows, indent=2))
@@ -140,8 +149,8 @@ def export_command(
 ) -> None:
     """Export one patient's record as a FHIR R4 Bundle (JSON)."""
     try:
-        bundle = export_patient(_registry(), patient_id)
-    except RegistryError as error:
+        bundle = export_patient(_registry(), patient_id, _operator())
+    except VenaPathError as error:
         fail_input(str(error))
     text = json.dumps(bundle, indent=2)
     if output is None:
@@ -162,10 +171,10 @@ def import_command(
     except json.JSONDecodeError as error:
         fail_input(f"{bundle_file}: not JSON (line {error.lineno}: {error.msg})")
     try:
-        patient_id, counts = import_bundle(_registry(), bundle, _actor())
-    except RegistryError as error:
+        outcome = _registry().import_record(bundle, _operator())
+    except VenaPathError as error:
         fail_input(f"{bundle_file}: {error}")
-    out.print(f"imported patient {patient_id}: {counts}")
+    out.print(f"imported patient {outcome.patient_id}: {outcome.created}")
 
 
 # ------------------------------------------------------------------- backup / restore
@@ -219,6 +228,51 @@ def restore_command(
         source.backup(live)
     out.print(f"restored {target} from {backup} (revision {revision[0] if revision else 'none'})")
     migrate.upgrade(Database(database_url()))
+
+
+# ------------------------------------------------------------------------------ audit
+
+
+@audit_app.command("export")
+def audit_export(
+    since: Annotated[
+        str, typer.Option(help="ISO 8601 date-time with a time zone: entries from then on.")
+    ],
+    patient: Annotated[str | None, typer.Option(help="Only entries about this patient.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--out", help="NDJSON file to write; stdout if absent.")
+    ] = None,
+) -> None:
+    """Write the FHIR AuditEvents since a moment as NDJSON (the export is itself audited)."""
+    moment = parse_moment("--since", since)
+    registry = _registry()
+    try:
+        events = registry.audit.export(_operator(), moment, patient)
+        lines = (json.dumps(event, separators=(",", ":")) + "\n" for event in events)
+        if output is None:
+            count = sum(1 for line in lines if sys.stdout.write(line) is not None)
+        else:
+            with output.open("w", encoding="utf-8") as sink:
+                count = sum(1 for line in lines if sink.write(line) is not None)
+    except VenaPathError as error:
+        fail_input(str(error))
+    errors.print(f"{count} audit event(s)")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 naming the first entry edited, deleted or moved."""
+    try:
+        report = _registry().audit.verify(_operator())
+    except VenaPathError as error:
+        fail_input(str(error))
+    if not report.intact:
+        fail_input(
+            f"audit chain broken at entry {report.broken_at} after {report.checked} good "
+            f"entries: {report.reason}",
+            code=1,
+        )
+    out.print(f"audit chain intact: {report.checked} entries")
 
 
 # ------------------------------------------------------------------------------- demo

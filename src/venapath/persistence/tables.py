@@ -226,3 +226,43 @@ class JwtReplayRow(Base):
     __tablename__ = "jwt_replay"
     jti: Mapped[str] = mapped_column(String(256), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEventRow(Base):
+    """One FHIR R4 AuditEvent (IHE BALP), hash-chained to the one before it.
+
+    Append-only: database triggers refuse UPDATE and DELETE. `seq` is assigned by the audit
+    trail under a lock (1, 2, 3, ...); `hash` is SHA-256 over `prev_hash` and the event's
+    canonical JSON, so an edited, deleted or reordered entry breaks the chain.
+    The other columns repeat what the event says, for indexed look-ups; `audit verify`
+    checks that they agree with the event.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id"),)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    recorded_at: Mapped[datetime] = mapped_column(index=True)
+    action: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(2))
+    actor: Mapped[str] = mapped_column(String(200))
+    patient_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    entity: Mapped[str | None] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(String(36))
+    event: Mapped[dict[str, Any]]
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class IdempotencyRow(Base):
+    """A write made under an `Idempotency-Key`: stored with the write, in its transaction, so a
+    retry returns the first response instead of writing again."""
+
+    __tablename__ = "idempotency_keys"
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(index=True)

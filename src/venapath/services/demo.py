@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from venapath.domain.access import Principal, Role
 from venapath.domain.case import Case
 from venapath.domain.records import (
     CheckInIn,
@@ -28,7 +29,13 @@ from venapath.domain.records import (
 from venapath.persistence.tables import PatientRow
 from venapath.services.registry import Registry
 
-ACTOR = "demo-loader"
+ACTOR = Principal(
+    subject="service:demo-loader",
+    display="demonstration data loader",
+    roles=frozenset({Role.CLINICIAN}),
+    method="cli",
+)
+"""The demo loader writes as a clinician would, through the registry door, audited as itself."""
 FIRST_PSEUDONYM = "DEMO-01"
 
 
@@ -56,7 +63,7 @@ class _Loader:
 
     def check_in(self, procedure_id: str, **fields: Any) -> None:
         data = CheckInIn.model_validate({"procedure_id": procedure_id, **fields})
-        self.registry.record_check_in(data, "patient-portal")
+        self.registry.record_check_in(data, ACTOR)
 
     def outcome(self, episode_id: str, **fields: Any) -> None:
         data = OutcomeIn.model_validate({"episode_id": episode_id, **fields})
@@ -66,7 +73,7 @@ class _Loader:
         self.registry.record_assessment(patient_id, episode_id, Case.model_validate(case), ACTOR)
 
     def close_tasks(self, patient_id: str, step_ids: set[str], status: TaskStatus) -> None:
-        for task in self.registry.tasks_of(patient_id):
+        for task in self.registry.tasks_of(patient_id, ACTOR):
             if task.step_id in step_ids and task.status is TaskStatus.SCHEDULED:
                 update = TaskUpdate(
                     version=task.version,
