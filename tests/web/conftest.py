@@ -46,7 +46,7 @@ def web(kb: KnowledgeBase, module_registry: Registry, caller: Caller) -> Iterato
     app: FastAPI = create_app(
         settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry
     )
-    install_web(app, kb)
+    install_web(app)
 
     @app.middleware("http")
     async def as_caller(request: Request, call_next: Any) -> Any:

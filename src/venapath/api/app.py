@@ -83,6 +83,9 @@ def create_app(
         "interventional treatment: REST API, CDS Hooks 2.0.1 services and FHIR R4 input.",
         lifespan=lifespan,
     )
+    # What the layers mounted beside the API (the web app) build on: the same services.
+    app.state.knowledge = knowledge
+    app.state.registry = registry
     install_error_handlers(app)
     app.include_router(v1.build_router(knowledge))
     app.include_router(build_registry_router(registry))

@@ -42,6 +42,8 @@ class NavLink:
 
 
 NAV: tuple[tuple[str, str, Permission], ...] = (
+    ("/worklist", "Worklist", Permission.WORKLIST_READ),
+    ("/patients", "Patients", Permission.PATIENT_READ),
     ("/evaluate", "Evaluate", Permission.EVALUATE),
     ("/knowledge", "Knowledge base", Permission.KNOWLEDGE_READ),
 )

@@ -171,6 +171,9 @@ class _Builder:
                 return self.add(
                     FormField(pointer, label, FieldKind.CHOICES, help_text, tuple(element["enum"]))
                 )
+            if element.get("type") == "string" and "segment" in name:
+                segments = tuple(s.id for s in SEGMENTS)
+                return self.add(FormField(pointer, label, FieldKind.CHOICES, help_text, segments))
             row = f"{pointer}/*"
             group = FormGroup(row, label, tuple(self.object_items(row, element)))
             return FormRepeat(pointer, label, group, help_text)
@@ -335,7 +338,13 @@ def rows_in(values: FormValues, repeat_pointer: str) -> int:
 def case_data_from_form(form: CaseForm, values: FormValues) -> tuple[dict[str, Any], list[Problem]]:
     """The case document the values describe, and a problem for each value that is not of
     its field's kind (a number field holding words). Empty values are unknown: left out."""
-    document: dict[str, Any] = {"format_version": 1}
+    document, problems = document_from_form(form, values)
+    return {"format_version": 1, **document}, problems
+
+
+def document_from_form(form: CaseForm, values: FormValues) -> tuple[dict[str, Any], list[Problem]]:
+    """The JSON document (a case, a procedure report...) the values describe."""
+    document: dict[str, Any] = {}
     problems: list[Problem] = []
     for name, raw_values in values.items():
         form_field = form.field_for(name)

@@ -10,19 +10,28 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from venapath.kb.model import KnowledgeBase
+from venapath.services.registry import Registry
 from venapath.web.errors import error_page
 from venapath.web.pages.evaluate import build_evaluate_router
 from venapath.web.pages.home import build_home_router
 from venapath.web.pages.knowledge import build_knowledge_router
+from venapath.web.pages.patients import build_patient_router
+from venapath.web.pages.worklist import build_worklist_router
 from venapath.web.templating import STATIC_DIR
 
 HTML_ERROR_HOOK = "html_error_page"
 """`app.state` attribute the API's error handlers call for requests that are pages."""
 
 
-def install_web(app: FastAPI, kb: KnowledgeBase) -> None:
+def install_web(app: FastAPI) -> None:
+    """Add the pages to an app built by `venapath.api.app.create_app` (same knowledge base,
+    same registry door)."""
+    kb: KnowledgeBase = app.state.knowledge
+    registry: Registry = app.state.registry
     app.include_router(build_home_router(kb))
     app.include_router(build_evaluate_router(kb))
     app.include_router(build_knowledge_router(kb))
+    app.include_router(build_worklist_router(kb, registry))
+    app.include_router(build_patient_router(kb, registry))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     setattr(app.state, HTML_ERROR_HOOK, error_page)

@@ -46,6 +46,7 @@ def environment(locale: str = DEFAULT_LOCALE) -> Environment:
     env.filters["moment"] = format_moment
     env.filters["words"] = words
     env.filters["dom_id"] = dom_id
+    env.filters["iso"] = iso_utc
     return env
 
 
@@ -66,3 +67,9 @@ def format_moment(value: datetime | str | None) -> str:
 def words(identifier: object) -> str:
     """`catheter_directed_thrombolysis` -> "catheter directed thrombolysis"."""
     return str(identifier).replace("_", " ")
+
+
+def iso_utc(value: datetime) -> str:
+    """ISO 8601 with its offset (a stored naive time is UTC), for the page's live clocks."""
+    moment = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return moment.isoformat()

@@ -56,6 +56,7 @@ from venapath.services.registry import (
     episodes,
     imports,
     outcomes,
+    overview,
     patients,
     procedures,
     tasks,
@@ -291,6 +292,22 @@ class Registry:
         operation = _op("worklist", (Permission.WORKLIST_READ,), AuditAction.QUERY)
         return self.door.run(
             principal, operation, lambda c: tasks.worklist(c, as_of, days_ahead, limit)
+        )
+
+    def active_episodes(
+        self, principal: Principal, *, limit: int = 200
+    ) -> list[overview.EpisodeSummary]:
+        """Active episodes by the urgency of their latest assessment (the clinical worklist)."""
+        operation = _op("active_episodes", (Permission.WORKLIST_READ,), AuditAction.QUERY)
+        return self.door.run(principal, operation, lambda c: overview.active_episodes(c, limit))
+
+    def recent_check_ins(
+        self, principal: Principal, since: datetime, *, limit: int = 200
+    ) -> list[overview.CheckInSummary]:
+        """Check-ins since `since`, those asking for care first."""
+        operation = _op("recent_check_ins", (Permission.WORKLIST_READ,), AuditAction.QUERY)
+        return self.door.run(
+            principal, operation, lambda c: overview.recent_check_ins(c, since, limit)
         )
 
     # ------------------------------------------------------------------ export, import
