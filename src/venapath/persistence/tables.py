@@ -266,3 +266,19 @@ class IdempotencyRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class CheckInLinkRow(Base):
+    """A patient's private check-in link: only the SHA-256 of its token is kept, so the
+    database never holds a usable link. Single-use and expiring."""
+
+    __tablename__ = "check_in_links"
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure_id: Mapped[str] = mapped_column(ForeignKey("procedures.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    check_in_id: Mapped[str | None] = mapped_column(String(36))

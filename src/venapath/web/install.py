@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
 from venapath.web.errors import error_page
+from venapath.web.pages.check_in import build_check_in_router
 from venapath.web.pages.evaluate import build_evaluate_router
 from venapath.web.pages.home import build_home_router
 from venapath.web.pages.knowledge import build_knowledge_router
@@ -33,5 +34,6 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_knowledge_router(kb))
     app.include_router(build_worklist_router(kb, registry))
     app.include_router(build_patient_router(kb, registry))
+    app.include_router(build_check_in_router(kb, registry))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     setattr(app.state, HTML_ERROR_HOOK, error_page)

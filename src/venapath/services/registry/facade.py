@@ -52,6 +52,7 @@ from venapath.persistence.tables import (
 from venapath.services import followup
 from venapath.services.registry import (
     assessments,
+    check_in_links,
     check_ins,
     episodes,
     imports,
@@ -221,6 +222,26 @@ class Registry:
         operation = _op("record_check_in", permissions, AuditAction.CREATE)
         return self._write(
             principal, operation, lambda c: check_ins.record(self.door, c, data), CheckInOut, key
+        )
+
+    def issue_check_in_link(
+        self, procedure_id: str, principal: Principal, *, days: int = 7
+    ) -> check_in_links.IssuedLink:
+        """A private, single-use, expiring link to this procedure's check-in, for the patient."""
+        operation = _op("issue_check_in_link", (Permission.CHECK_IN_SEND,), AuditAction.CREATE)
+        return self.door.run(
+            principal, operation, lambda c: check_in_links.issue(self.door, c, procedure_id, days)
+        )
+
+    def submit_check_in_by_link(
+        self, link_id: str, data: CheckInIn, principal: Principal
+    ) -> CheckInOut:
+        """The patient's own check-in through their link (spent in the same transaction)."""
+        operation = _op(
+            "submit_check_in_by_link", (Permission.CHECK_IN_SUBMIT,), AuditAction.CREATE
+        )
+        return self.door.run(
+            principal, operation, lambda c: check_in_links.submit(self.door, c, link_id, data)
         )
 
     def check_ins_of(self, patient_id: str, principal: Principal) -> list[CheckInOut]:

@@ -69,6 +69,8 @@ def build_patient_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
             kb,
             patient=patient,
             episodes=episodes,
+            procedures=sorted(procedures, key=lambda p: _aware(p.performed_at), reverse=True),
+            may_send_check_in=principal.may(Permission.CHECK_IN_SEND),
             tasks=[t for t in tasks if t.status == "scheduled"],
             timeline=timeline,
             scores=_latest_scores(assessments),
