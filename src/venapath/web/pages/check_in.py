@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from venapath.domain.access import Permission
-from venapath.domain.records import CheckInIn, SymptomResponse
+from venapath.domain.case import SymptomResponse
+from venapath.domain.records import CheckInIn
 from venapath.errors import GoneError, InputError, NotFoundError, Problem
 from venapath.identity.check_in_links import LinkExpiredError, LinkUsedError, redeem
 from venapath.kb.model import KnowledgeBase
