@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -84,3 +85,26 @@ def test_a_researcher_may_not_evaluate_patient_data(web: TestClient, caller) -> 
     assert response.status_code == 403
     assert "Not allowed" in response.text
     assert "Traceback" not in response.text
+
+
+def test_save_an_assessment_to_the_record_and_open_it_again(
+    web: TestClient, module_registry: Any
+) -> None:
+    from venapath.domain.access import local_operator
+    from venapath.domain.records import PatientIn
+
+    operator = local_operator("test")
+    patient = module_registry.create_patient(PatientIn(pseudonym="WEB-EVAL-1"), operator)
+    form = web.get("/evaluate", params={"patient": patient.id})
+    assert "Save to the patient" in form.text
+    case = load_case_file(EXAMPLES / "leg-dvt-iliofemoral-candidate.yaml")
+    body = {**values_from_case(case), "patient_id": [patient.id], "save": ["1"]}
+    saved = web.post("/evaluate", data=body)
+    assert saved.status_code == 303
+    assert saved.headers["location"] == f"/patients/{patient.id}"
+    stored = module_registry.assessments_of(patient.id, operator)
+    assert len(stored) == 1
+    reopened = web.get("/evaluate", params={"assessment": stored[0].id})
+    assert reopened.status_code == 200
+    assert 'value="38"' in reopened.text  # the stored case fills the form
+    assert "Recommendations" in reopened.text

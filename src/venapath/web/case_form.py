@@ -258,6 +258,8 @@ _UNITS = {
     "years": "years",
     "percent": "%",
     "ml_min": "mL/min",
+    "ml": "mL",
+    "minutes": "min",
 }
 
 

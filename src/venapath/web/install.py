@@ -17,6 +17,7 @@ from venapath.web.pages.evaluate import build_evaluate_router
 from venapath.web.pages.home import build_home_router
 from venapath.web.pages.knowledge import build_knowledge_router
 from venapath.web.pages.patients import build_patient_router
+from venapath.web.pages.procedures import build_procedure_router
 from venapath.web.pages.worklist import build_worklist_router
 from venapath.web.templating import STATIC_DIR
 
@@ -30,10 +31,11 @@ def install_web(app: FastAPI) -> None:
     kb: KnowledgeBase = app.state.knowledge
     registry: Registry = app.state.registry
     app.include_router(build_home_router(kb))
-    app.include_router(build_evaluate_router(kb))
+    app.include_router(build_evaluate_router(kb, registry))
     app.include_router(build_knowledge_router(kb))
     app.include_router(build_worklist_router(kb, registry))
     app.include_router(build_patient_router(kb, registry))
     app.include_router(build_check_in_router(kb, registry))
+    app.include_router(build_procedure_router(kb, registry))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     setattr(app.state, HTML_ERROR_HOOK, error_page)
