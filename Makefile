@@ -5,7 +5,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test lint format bench docs clean
+HTMX_VERSION := 2.0.11
+HTMX        := src/venapath/web/static/vendor/htmx.min.js
+NPM_DIR     := $(VENV)/npm
+
+.PHONY: install run test lint format bench docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +18,13 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-install: $(STAMP)
+# The web app's one third-party script, from a pinned npm package (never a CDN at run time).
+$(HTMX): Makefile
+	mkdir -p $(NPM_DIR) $(dir $(HTMX))
+	npm install --silent --no-audit --no-fund --prefix $(NPM_DIR) htmx.org@$(HTMX_VERSION)
+	cp $(NPM_DIR)/node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+
+install: $(STAMP) $(HTMX)
 
 run: install
 	$(BIN)/venapath evaluate examples/cases/*.yaml
@@ -44,6 +54,10 @@ bench: install
 
 docs: install
 	$(BIN)/venapath kb docs --output docs/knowledge-base.md
+
+messages: install
+	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg \
+	  -o src/venapath/web/locale/messages.pot src/venapath/web
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

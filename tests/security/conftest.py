@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from db_support import fresh_database
 from identity_support import PASSWORD, identity_settings
 from jwt_support import BASE, issuer_settings
-from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.identity.accounts import ACCOUNT_ROLES, AccountService
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
+from venapath.service import build_service
 from venapath.services.registry import Registry
 from venapath.settings import Settings, load_settings
 
@@ -52,7 +52,7 @@ def app_factory(
     kb: KnowledgeBase, secure_database: Database, accounts: AccountService
 ) -> Callable[[Settings], TestClient]:
     def make(settings: Settings) -> TestClient:
-        app = create_app(
+        app = build_service(
             settings,
             kb=kb,
             feedback=MemoryFeedbackStore(),

@@ -101,6 +101,9 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json" if settings.serve_docs else None,
     )
+    # What the layers mounted beside the API (the web app) build on: the same services.
+    app.state.knowledge = knowledge
+    app.state.registry = registry
     install_error_handlers(app)
     app.include_router(v1.build_router(knowledge, registry.audit))
     app.include_router(build_registry_router(registry))

@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from venapath.cdshooks.auth import TokenRejectedError
@@ -137,8 +137,24 @@ _STATUS: tuple[tuple[type[VenaPathError], int], ...] = (
 )
 
 
-async def _venapath_error(request: Request, error: VenaPathError) -> JSONResponse:
+API_PREFIXES = ("/api/", "/cds-services", "/health", "/ready", "/openapi.json", "/docs")
+HTML_ERROR_HOOK = "html_error_page"
+
+
+def _page_for(request: Request, error: Exception) -> Response | None:
+    """A page, not JSON, for a request to one of the web app's pages (when it is mounted)."""
+    hook = getattr(request.app.state, HTML_ERROR_HOOK, None)
+    if hook is None or request.url.path.startswith(API_PREFIXES):
+        return None
+    page: Response = hook(request, error)
+    return page
+
+
+async def _venapath_error(request: Request, error: VenaPathError) -> Response:
     """The one error tree (`venapath/errors.py`), mapped by class."""
+    page = _page_for(request, error)
+    if page is not None:
+        return page
     status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
     problems: list[FieldProblem] = []
     if isinstance(error, InputError):
@@ -228,7 +244,10 @@ async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse
     )
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+async def _unexpected(request: Request, error: Exception) -> Response:
+    page = _page_for(request, error)
+    if page is not None:
+        return page
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
         request, ApiError(500, "Internal error", "an unexpected error occurred; it was logged")

@@ -8,11 +8,11 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from venapath.api.app import create_app
 from venapath.api.logs import configure_logging
 from venapath.api.smart_routes import signing_key
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.persistence.migrate import SchemaOutOfDateError, ensure_current
+from venapath.service import build_service
 from venapath.settings import SettingsError, database_url, load_settings, load_smart_settings
 
 errors = Console(stderr=True, soft_wrap=True)
@@ -23,7 +23,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (VENAPATH_PORT).")] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
 ) -> None:
-    """Serve the REST API (/api/v1), CDS Hooks (/cds-services) and /health, /ready."""
+    """Serve the web app (/), the REST API (/api/v1), CDS Hooks (/cds-services), /health, /ready."""
     overrides: dict[str, object] = {}
     if host is not None:
         overrides["host"] = host
@@ -46,7 +46,8 @@ def serve(
         database.dispose()
     if workers > 1:
         uvicorn.run(
-            "venapath.api.server:app",
+            "venapath.service:from_environment",
+            factory=True,
             host=settings.host,
             port=settings.port,
             workers=workers,
@@ -56,7 +57,7 @@ def serve(
         )
         return
     uvicorn.run(
-        create_app(settings),
+        build_service(settings),
         host=settings.host,
         port=settings.port,
         log_config=None,

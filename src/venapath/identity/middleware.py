@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote
 
 from anyio import to_thread
+from jinja2 import Environment, PackageLoader
 from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -169,6 +170,9 @@ class AuthenticationMiddleware:
         if refusal.status == 401 and _wants_page(scope):
             await _redirect_to_sign_in(scope, send)
             return
+        if _from_a_browser(scope):
+            await _send_refusal_page(send, refusal)
+            return
         await send_problem(scope, send, refusal)
 
 
@@ -234,6 +238,34 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _client(scope: Scope) -> str | None:
     client = scope.get("client")
     return str(client[0]) if client else None
+
+
+def _from_a_browser(scope: Scope) -> bool:
+    """A page or a form post from a browser: refused with a page in words, not JSON."""
+    path: str = scope["path"]
+    accept = _header(scope, b"accept") or ""
+    return "text/html" in accept and not path.startswith(("/api/", "/cds-services"))
+
+
+async def _send_refusal_page(send: Send, refusal: RefusedRequestError) -> None:
+    page = REFUSAL_PAGE.render(detail=refusal.detail).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refusal.status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(page)).encode()),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": page})
+
+
+REFUSAL_PAGE = Environment(
+    loader=PackageLoader("venapath.identity", "templates"), autoescape=True
+).get_template("refused.html")
 
 
 def _wants_page(scope: Scope) -> bool:

@@ -90,6 +90,26 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", "/cds-services"): Access.CDS_HOOKS,
     ("POST", "/cds-services/{service_id}"): Access.CDS_HOOKS,
     ("POST", "/cds-services/{service_id}/feedback"): Access.CDS_HOOKS,
+    # The web app (venapath.web): pages and their form posts; a browser without a session
+    # is sent to sign in. Each page checks the same permission again before it reads.
+    ("GET", "/"): _P.KNOWLEDGE_READ,
+    ("GET", "/static/{path:path}"): Access.PUBLIC,
+    ("GET", "/evaluate"): _P.EVALUATE,
+    ("POST", "/evaluate"): _P.EVALUATE,
+    ("POST", "/evaluate/result"): _P.EVALUATE,
+    ("GET", "/knowledge"): _P.KNOWLEDGE_READ,
+    ("GET", "/knowledge/rules/{rule_id}"): _P.KNOWLEDGE_READ,
+    ("GET", "/worklist"): _P.WORKLIST_READ,
+    ("POST", "/tasks/{task_id}/done"): _P.TASK_WRITE,
+    ("GET", "/patients"): _P.PATIENT_READ,
+    ("GET", "/patients/{patient_id}"): _P.PATIENT_READ,
+    ("GET", "/patients/{patient_id}/procedures/new"): _P.PATIENT_WRITE,
+    ("POST", "/patients/{patient_id}/procedures"): _P.PATIENT_WRITE,
+    ("GET", "/procedures/{procedure_id}"): _P.PATIENT_READ,
+    ("POST", "/procedures/{procedure_id}/check-in-link"): _P.CHECK_IN_SEND,
+    # A patient's check-in: the link's token is the credential (web/pages/check_in.py)
+    ("GET", "/c/{token}"): Access.OWN_CREDENTIAL,
+    ("POST", "/c/{token}"): Access.OWN_CREDENTIAL,
     # SMART App Launch: the launch and the EHR's redirect start and finish a sign-in; the app
     # pages read the launch's own session (confined to the launch patient, EVALUATE checked)
     ("GET", "/smart/launch"): Access.PUBLIC,

@@ -334,3 +334,19 @@ class SmartLaunchRow(Base):
     principal: Mapped[dict[str, Any] | None] = mapped_column(
         comment="subject, display, patient_id of the launch user."
     )
+
+
+class CheckInLinkRow(Base):
+    """A patient's private check-in link: only the SHA-256 of its token is kept, so the
+    database never holds a usable link. Single-use and expiring."""
+
+    __tablename__ = "check_in_links"
+    id: Mapped[str] = _id()
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
+    procedure_id: Mapped[str] = mapped_column(ForeignKey("procedures.id"))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    check_in_id: Mapped[str | None] = mapped_column(String(36))

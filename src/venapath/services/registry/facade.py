@@ -52,10 +52,12 @@ from venapath.persistence.tables import (
 from venapath.services import followup
 from venapath.services.registry import (
     assessments,
+    check_in_links,
     check_ins,
     episodes,
     imports,
     outcomes,
+    overview,
     patients,
     procedures,
     tasks,
@@ -222,6 +224,26 @@ class Registry:
             principal, operation, lambda c: check_ins.record(self.door, c, data), CheckInOut, key
         )
 
+    def issue_check_in_link(
+        self, procedure_id: str, principal: Principal, *, days: int = 7
+    ) -> check_in_links.IssuedLink:
+        """A private, single-use, expiring link to this procedure's check-in, for the patient."""
+        operation = _op("issue_check_in_link", (Permission.CHECK_IN_SEND,), AuditAction.CREATE)
+        return self.door.run(
+            principal, operation, lambda c: check_in_links.issue(self.door, c, procedure_id, days)
+        )
+
+    def submit_check_in_by_link(
+        self, link_id: str, data: CheckInIn, principal: Principal
+    ) -> CheckInOut:
+        """The patient's own check-in through their link (spent in the same transaction)."""
+        operation = _op(
+            "submit_check_in_by_link", (Permission.CHECK_IN_SUBMIT,), AuditAction.CREATE
+        )
+        return self.door.run(
+            principal, operation, lambda c: check_in_links.submit(self.door, c, link_id, data)
+        )
+
     def check_ins_of(self, patient_id: str, principal: Principal) -> list[CheckInOut]:
         operation = _op("search_check_ins", READ, AuditAction.QUERY)
         return self.door.run(principal, operation, lambda c: check_ins.of_patient(c, patient_id))
@@ -291,6 +313,22 @@ class Registry:
         operation = _op("worklist", (Permission.WORKLIST_READ,), AuditAction.QUERY)
         return self.door.run(
             principal, operation, lambda c: tasks.worklist(c, as_of, days_ahead, limit)
+        )
+
+    def active_episodes(
+        self, principal: Principal, *, limit: int = 200
+    ) -> list[overview.EpisodeSummary]:
+        """Active episodes by the urgency of their latest assessment (the clinical worklist)."""
+        operation = _op("active_episodes", (Permission.WORKLIST_READ,), AuditAction.QUERY)
+        return self.door.run(principal, operation, lambda c: overview.active_episodes(c, limit))
+
+    def recent_check_ins(
+        self, principal: Principal, since: datetime, *, limit: int = 200
+    ) -> list[overview.CheckInSummary]:
+        """Check-ins since `since`, those asking for care first."""
+        operation = _op("recent_check_ins", (Permission.WORKLIST_READ,), AuditAction.QUERY)
+        return self.door.run(
+            principal, operation, lambda c: overview.recent_check_ins(c, since, limit)
         )
 
     # ------------------------------------------------------------------ export, import

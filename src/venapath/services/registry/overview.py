@@ -1,0 +1,162 @@
+"""Reads across patients for the clinical worklist: active episodes ranked by the urgency of
+their latest assessment, with the time windows still open, and the latest check-ins.
+
+Both are searches: every patient they list is named in the audit entry. A caller bound to
+one patient (a SMART patient launch, a check-in link) has no cross-patient view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from venapath.domain.records import EpisodeStatus, PatientAdvice
+from venapath.domain.vocabulary import Urgency
+from venapath.errors import RefusedError
+from venapath.persistence.tables import AssessmentRow, CheckInRow, EpisodeRow, PatientRow
+from venapath.services.registry.door import Call
+
+_ADVICE_RANK = {PatientAdvice.EMERGENCY.value: 2, PatientAdvice.CALL_TODAY.value: 1}
+
+
+@dataclass(frozen=True)
+class OpenWindow:
+    label: str
+    status: str
+    elapsed: float | None
+    limit: float
+    unit: str
+    bound: str
+
+
+@dataclass(frozen=True)
+class EpisodeSummary:
+    episode_id: str
+    patient_id: str
+    pseudonym: str
+    condition: str
+    diagnosed_at: datetime | None
+    urgency: str | None
+    evaluated_at: datetime | None
+    knowledge_version: str | None
+    recommendations: int
+    windows: list[OpenWindow] = field(default_factory=list)
+
+    @property
+    def urgency_rank(self) -> int:
+        return Urgency(self.urgency).rank if self.urgency else -1
+
+
+@dataclass(frozen=True)
+class CheckInSummary:
+    check_in_id: str
+    patient_id: str
+    pseudonym: str
+    procedure_id: str
+    submitted_at: datetime
+    advice: str
+    advice_text: str
+    urgent_task_id: str | None
+
+
+def _across_patients(call: Call) -> None:
+    if call.principal.patient_id is not None:
+        raise RefusedError("this view spans patients; this sign-in is limited to one")
+
+
+def active_episodes(call: Call, limit: int) -> list[EpisodeSummary]:
+    """Active episodes, the most urgent first (no assessment yet: last), then the oldest."""
+    _across_patients(call)
+    rows = call.session.execute(
+        select(EpisodeRow, PatientRow.pseudonym)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(EpisodeRow.status == EpisodeStatus.ACTIVE.value, PatientRow.deleted_at.is_(None))
+        .order_by(EpisodeRow.updated_at.desc())
+        .limit(limit)
+    ).all()
+    latest = _latest_assessments(call, [episode.id for episode, _ in rows])
+    call.query = f"episodes?status=active&limit={limit}"
+    summaries = []
+    for episode, pseudonym in rows:
+        call.touch("episode", episode.id)
+        summaries.append(_summary(episode, pseudonym, latest.get(episode.id)))
+    summaries.sort(key=lambda s: (-s.urgency_rank, _seconds(s.diagnosed_at)))
+    return summaries
+
+
+def _seconds(moment: datetime | None) -> float:
+    """Sort key of a stored time (SQLite hands back naive UTC); unknown sorts last."""
+    if moment is None:
+        return float("inf")
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, AssessmentRow]:
+    if not episode_ids:
+        return {}
+    rows = call.session.scalars(
+        select(AssessmentRow)
+        .where(AssessmentRow.episode_id.in_(episode_ids))
+        .order_by(AssessmentRow.evaluated_at.desc())
+    )
+    latest: dict[str, AssessmentRow] = {}
+    for row in rows:
+        if row.episode_id is not None:
+            latest.setdefault(row.episode_id, row)
+    return latest
+
+
+def _summary(
+    episode: EpisodeRow, pseudonym: str, assessment: AssessmentRow | None
+) -> EpisodeSummary:
+    result: dict[str, Any] = assessment.result if assessment is not None else {}
+    windows = [
+        OpenWindow(w["label"], w["status"], w.get("elapsed"), w["limit"], w["unit"], w["bound"])
+        for w in result.get("time_windows", [])
+        if w.get("status") != "passed"
+    ]
+    return EpisodeSummary(
+        episode_id=episode.id,
+        patient_id=episode.patient_id,
+        pseudonym=pseudonym,
+        condition=episode.condition,
+        diagnosed_at=episode.diagnosed_at,
+        urgency=result.get("urgency"),
+        evaluated_at=assessment.evaluated_at if assessment is not None else None,
+        knowledge_version=assessment.knowledge_version if assessment is not None else None,
+        recommendations=len(result.get("recommendations", [])),
+        windows=windows,
+    )
+
+
+def recent_check_ins(call: Call, since: datetime, limit: int) -> list[CheckInSummary]:
+    """Check-ins submitted since `since`, those asking for care first, then the newest."""
+    _across_patients(call)
+    rows = call.session.execute(
+        select(CheckInRow, PatientRow.pseudonym)
+        .join(PatientRow, PatientRow.id == CheckInRow.patient_id)
+        .where(CheckInRow.submitted_at >= since, PatientRow.deleted_at.is_(None))
+        .order_by(CheckInRow.submitted_at.desc())
+        .limit(limit)
+    ).all()
+    call.query = f"check_ins?since={since.isoformat()}&limit={limit}"
+    found = []
+    for row, pseudonym in rows:
+        call.touch("check_in", row.id)
+        found.append(
+            CheckInSummary(
+                row.id,
+                row.patient_id,
+                pseudonym,
+                row.procedure_id,
+                row.submitted_at,
+                row.advice,
+                row.advice_text,
+                row.urgent_task_id,
+            )
+        )
+    found.sort(key=lambda c: -_ADVICE_RANK.get(c.advice, 0))
+    return found

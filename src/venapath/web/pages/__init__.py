@@ -1,0 +1,1 @@
+"""One module per page family; each builds an APIRouter of server-rendered pages."""

@@ -1,0 +1,79 @@
+"""The worklist: what needs doing now, for clinicians and follow-up coordinators.
+
+Active episodes by the urgency of their latest assessment (with the time windows still open
+and a live clock), follow-up tasks that need a call today, are overdue or due, and the
+check-ins of the last week. A task is marked done here with a note (a plain form post, so
+it works without JavaScript; the page comes back with the task gone).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from venapath.domain.access import Permission
+from venapath.domain.records import TaskState, TaskStatus, TaskUpdate
+from venapath.errors import InputError
+from venapath.kb.model import KnowledgeBase
+from venapath.services.registry import Registry
+from venapath.web.access import page_principal
+from venapath.web.context import page_context
+from venapath.web.templating import render
+
+DAYS_AHEAD = 7
+CHECK_IN_DAYS = 7
+
+
+def build_worklist_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/worklist", response_class=HTMLResponse)
+    def worklist_page(request: Request) -> HTMLResponse:
+        principal = page_principal(request, Permission.WORKLIST_READ)
+        now = datetime.now(UTC)
+        items = registry.worklist(principal, now.date(), days_ahead=DAYS_AHEAD, limit=500)
+        by_state: dict[str, list[object]] = {state.value: [] for state in TaskState}
+        for item in items:
+            by_state[item.state.value].append(item.task)
+        context = page_context(
+            request,
+            principal,
+            kb,
+            now=now,
+            episodes=registry.active_episodes(principal, limit=200),
+            check_ins=registry.recent_check_ins(
+                principal, now - timedelta(days=CHECK_IN_DAYS), limit=200
+            ),
+            tasks=by_state,
+            may_complete=principal.may(Permission.TASK_WRITE),
+            may_open_patients=principal.may(Permission.PATIENT_READ),
+            days_ahead=DAYS_AHEAD,
+        )
+        return HTMLResponse(render("worklist.html", context))
+
+    @router.post("/tasks/{task_id}/done")
+    def complete_task(
+        request: Request,
+        task_id: str,
+        version: Annotated[str, Form()],
+        note: Annotated[str, Form()] = "",
+        back: Annotated[str, Form()] = "/worklist",
+    ) -> RedirectResponse:
+        principal = page_principal(request, Permission.TASK_WRITE)
+        if not version.isdigit():
+            raise InputError.at("/version", "the task's version is missing; reload the page")
+        change = TaskUpdate(
+            version=int(version), status=TaskStatus.DONE, note=note.strip()[:2000] or None
+        )
+        registry.update_task(task_id, change, principal)
+        return RedirectResponse(_local(back), status_code=303)
+
+    return router
+
+
+def _local(path: str) -> str:
+    """Only a path on this site is followed after a post (never another host)."""
+    return path if path.startswith("/") and not path.startswith("//") else "/worklist"
