@@ -15,12 +15,12 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from principal_support import with_test_principals  # noqa: E402
-from venapath.api.app import create_app  # noqa: E402
-from venapath.api.logs import configure_logging  # noqa: E402
-from venapath.persistence.database import Database  # noqa: E402
-from venapath.persistence.migrate import ensure_current  # noqa: E402
-from venapath.settings import database_url, load_settings  # noqa: E402
+from principal_support import with_test_principals
+from venapath.api.app import create_app
+from venapath.api.logs import configure_logging
+from venapath.persistence.database import Database
+from venapath.persistence.migrate import ensure_current
+from venapath.settings import database_url, load_settings
 
 
 def main() -> None:

@@ -90,7 +90,8 @@ def test_audit_export_and_verify(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "audit.ndjson"
     _run("audit", "export", "--since", "2000-01-01T00:00:00+00:00", "--out", str(out))
     events = [json.loads(line) for line in out.read_text().splitlines()]
-    assert events and {e["resourceType"] for e in events} == {"AuditEvent"}
+    assert events
+    assert {e["resourceType"] for e in events} == {"AuditEvent"}
     assert events[0]["agent"][0]["who"]["identifier"]["value"] == "service:demo-loader"
     assert "--since" in _run("audit", "export", "--since", "yesterday", code=2)
     database = data_dir / "venapath.sqlite3"

@@ -185,6 +185,13 @@ def test_a_retracted_patient_answers_gone_to_reads_and_conflict_to_writes(reg: R
     for read in reads:
         with pytest.raises(GoneError):
             read()
+    # Each attempt on the retracted record is in the trail, naming the patient.
+    attempts = _events(reg)[-len(reads) :]
+    assert {e["outcome"] for e in attempts} == {"4"}
+    assert all(
+        e["entity"][0]["what"]["reference"] == f"Patient/{patient_id}"  # type: ignore[index]
+        for e in attempts
+    )
     writes = [
         lambda: reg.record_procedure(_stent(episode_id, 1), CLINICIAN),
         lambda: reg.record_outcome(

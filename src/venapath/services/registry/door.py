@@ -190,10 +190,16 @@ class Door:
         if not any(principal.may(p) for p in operation.permissions):
             needed = " or ".join(p.value for p in operation.permissions)
             raise self.refuse(principal, operation, f"{operation.name} needs {needed}")
+        calls: list[Call] = []
         try:
-            return self._transaction(principal, operation, work, idempotency, replay, dump_result)
+            return self._transaction(
+                principal, operation, _remember(work, calls), idempotency, replay, dump_result
+            )
         except RefusedError as refused:
             raise self.refuse(principal, operation, refused.message) from None
+        except (GoneError, ConflictError) as failed:
+            self._record_failure(principal, operation, calls, failed)
+            raise
         except StaleDataError:
             raise _race(operation) from None
         except IntegrityError:
@@ -237,6 +243,23 @@ class Door:
             self.audit.record_event(call.fact(operation.action), session)
         return result
 
+    def _record_failure(
+        self, principal: Principal, operation: Operation, calls: list[Call], error: Exception
+    ) -> None:
+        """A read of a retracted patient, or a write refused as a conflict, is an attempt on
+        patient data: recorded (outcome 4) in a transaction of its own."""
+        call = calls[0] if calls else None
+        self.audit.record_event(
+            AuditFact(
+                operation.action,
+                principal,
+                AuditOutcome.REFUSED,
+                patient_id=call.patient_id if call else None,
+                resources=tuple(call.resources) if call else (f"operation/{operation.name}",),
+                detail=f"{type(error).__name__}: {error}"[:300],
+            )
+        )
+
     def _stored(self, principal: Principal, idempotency: Idempotency) -> dict[str, Any] | None:
         with self.database.session() as session:
             return _lookup(session, principal, idempotency)
@@ -254,6 +277,16 @@ def _lookup(
             "this key was already used for a different request; use a new key for a new request",
         )
     return dict(row.response)
+
+
+def _remember(work: Callable[[Call], T], calls: list[Call]) -> Callable[[Call], T]:
+    """The operation's work, keeping its Call so a failure can still name the patient."""
+
+    def remembered(call: Call) -> T:
+        calls.append(call)
+        return work(call)
+
+    return remembered
 
 
 def _race(operation: Operation) -> ConflictError:
