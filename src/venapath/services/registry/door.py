@@ -112,6 +112,7 @@ class Call:
                 raise InputError.at(pointer, f"patient {patient_id!r} does not exist")
             raise NotFoundError("patient", patient_id)
         self._confine(patient_id)
+        self.patient_id = patient_id  # named in the audit entry, also of a refused attempt
         if row.deleted_at is not None:
             if self.write:
                 raise ConflictError(
@@ -119,7 +120,6 @@ class Call:
                     pointer=pointer or "/patient_id",
                 )
             raise GoneError("patient", patient_id)
-        self.patient_id = patient_id
         return row
 
     def _child(self, row_type: type[T], kind: str, record_id: str, pointer: str | None) -> T:
