@@ -212,6 +212,8 @@ def test_a_retried_write_with_its_key_returns_the_first_response(reg: Registry) 
     first = reg.record_procedure(_stent(episode_id, 2), CLINICIAN, idempotency_key="k-1")
     again = reg.record_procedure(_stent(episode_id, 2), CLINICIAN, idempotency_key="k-1")
     assert again == first
+    replay = _events(reg)[-1]
+    assert "retried request" in replay["outcomeDesc"]  # type: ignore[operator]
     with reg.database.session() as session:
         assert session.execute(text("SELECT count(*) FROM procedures")).scalar_one() == 1
     with pytest.raises(InputError) as reused:

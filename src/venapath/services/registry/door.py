@@ -226,6 +226,7 @@ class Door:
             if idempotency is not None and replay is not None:
                 earlier = _lookup(session, principal, idempotency)
                 if earlier is not None:
+                    self.audit.record_event(_replayed(principal, operation, earlier), session)
                     return replay(earlier)
             call = Call(session, principal, operation.write)
             result = work(call)
@@ -287,6 +288,20 @@ def _remember(work: Callable[[Call], T], calls: list[Call]) -> Callable[[Call], 
         return work(call)
 
     return remembered
+
+
+def _replayed(principal: Principal, operation: Operation, response: dict[str, Any]) -> AuditFact:
+    """A retried write answered from its stored response: nothing written, data sent again."""
+    patient_id = response.get("patient_id") or (
+        response.get("id") if operation.name == "create_patient" else None
+    )
+    return AuditFact(
+        AuditAction.READ,
+        principal,
+        patient_id=patient_id if isinstance(patient_id, str) else None,
+        resources=(f"operation/{operation.name}",),
+        detail="a retried request (same Idempotency-Key) answered with the first response",
+    )
 
 
 def _race(operation: Operation) -> ConflictError:
