@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fhir.resources.R4B.auditevent import AuditEvent
 from sqlalchemy import select, text
 
 from principal_support import make_principal
@@ -82,6 +83,8 @@ def test_every_read_and_search_is_audited_with_actor_patient_and_records(reg: Re
     agents = read_episode["agent"]
     assert agents[0]["role"][0]["coding"][0]["code"] == "clinician"  # type: ignore[index]
     assert agents[1]["network"]["address"] == "127.0.0.1"  # type: ignore[index]
+    for event in _events(reg):
+        AuditEvent.model_validate(event)  # each entry is a valid FHIR AuditEvent
     export = _events(reg)[-1]
     assert export["type"]["code"] == "110106"  # type: ignore[index]
     assert export["meta"]["profile"][0].endswith("PrivacyDisclosure.Source")  # type: ignore[index]

@@ -201,17 +201,26 @@ class Door:
             self._record_failure(principal, operation, calls, failed)
             raise
         except StaleDataError:
-            raise _race(operation) from None
+            raise self._race(principal, operation, calls) from None
         except IntegrityError:
             if idempotency is not None and replay is not None:
                 stored = self._stored(principal, idempotency)
                 if stored is not None:
                     return replay(stored)
-            raise _race(operation) from None
+            raise self._race(principal, operation, calls) from None
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) in RACE_SQLSTATES:
-                raise _race(operation) from None
+                raise self._race(principal, operation, calls) from None
             raise
+
+    def _race(self, principal: Principal, operation: Operation, calls: list[Call]) -> ConflictError:
+        """Another transaction changed the same rows first: a 409, recorded like a conflict."""
+        conflict = ConflictError(
+            f"{operation.name}: the record was changed by someone else at the same moment; "
+            "reload it and try again"
+        )
+        self._record_failure(principal, operation, calls, conflict)
+        return conflict
 
     def _transaction(
         self,
@@ -301,13 +310,6 @@ def _replayed(principal: Principal, operation: Operation, response: dict[str, An
         patient_id=patient_id if isinstance(patient_id, str) else None,
         resources=(f"operation/{operation.name}",),
         detail="a retried request (same Idempotency-Key) answered with the first response",
-    )
-
-
-def _race(operation: Operation) -> ConflictError:
-    return ConflictError(
-        f"{operation.name}: the record was changed by someone else at the same moment; "
-        "reload it and try again"
     )
 
 
