@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from db_support import BACKENDS, fresh_database
+from identity_support import bearer, identity_settings
 from jwt_support import BASE, issuer_settings
-from principal_support import with_test_principals
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
@@ -20,9 +20,6 @@ from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.services.registry import Registry
 from venapath.settings import load_settings
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples" / "cases"
 
 
 @pytest.fixture(scope="session")
@@ -41,17 +38,20 @@ def module_registry(
 
 @pytest.fixture(scope="module")
 def client(kb: KnowledgeBase, module_registry: Registry) -> Iterator[TestClient]:
-    """The HTTP service in development mode (no JWT), in process."""
-    settings = load_settings(env="development", max_body_bytes=1_000_000)
+    """The HTTP service in development mode (no CDS Hooks JWT), in process, called by a
+    machine client whose bearer token holds every SMART scope (`system/*.cruds`)."""
+    settings = load_settings(env="development", max_body_bytes=1_000_000, **identity_settings())
     app = create_app(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry)
-    with TestClient(with_test_principals(app)) as test_client:
+    with TestClient(app, headers=bearer()) as test_client:
         yield test_client
 
 
 @pytest.fixture(scope="module")
 def secured(kb: KnowledgeBase, module_registry: Registry) -> Iterator[TestClient]:
     """The HTTP service as in production: CDS Hooks calls need a valid JWT."""
-    settings = load_settings(trusted_issuers=issuer_settings(), public_base_url=BASE)
+    settings = load_settings(
+        trusted_issuers=issuer_settings(), public_base_url=BASE, **identity_settings()
+    )
     app = create_app(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry)
     with TestClient(app) as test_client:
         yield test_client

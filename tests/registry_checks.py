@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
+from identity_support import bearer
 from venapath.persistence.database import Database
 
 STENT_TASKS = 6
@@ -12,10 +13,12 @@ STENT_TASKS = 6
 
 
 def make_episode(base: str) -> str:
-    patient = httpx.post(f"{base}/api/v1/patients", json={}, timeout=10).json()
+    headers = bearer()
+    patient = httpx.post(f"{base}/api/v1/patients", json={}, headers=headers, timeout=10).json()
     episode = httpx.post(
         f"{base}/api/v1/episodes",
         json={"patient_id": patient["id"], "condition": "venous_stenosis"},
+        headers=headers,
         timeout=10,
     )
     return str(episode.json()["id"])

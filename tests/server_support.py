@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 VENAPATH = Path(sys.executable).parent / "venapath"
-SERVE_FOR_TESTS = [sys.executable, str(Path(__file__).resolve().parent / "serve_for_tests.py")]
 """`venapath serve` plus the test-only principal middleware: for tests that call the registry."""
 
 
@@ -33,3 +32,15 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> N
         except httpx.HTTPError:
             time.sleep(0.1)
     pytest.fail(f"server did not become ready: {log.read_text()}")
+
+
+def identity_environment() -> dict[str, str]:
+    """Environment for a served process: trust the test token issuer, answer for 127.0.0.1."""
+    import json
+
+    from identity_support import api_issuers
+
+    return {
+        "VENAPATH_API_ISSUERS": json.dumps(api_issuers()),
+        "VENAPATH_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
+    }

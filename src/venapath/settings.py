@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 
 class Environment(StrEnum):
@@ -36,6 +37,49 @@ class TrustedIssuer(BaseModel):
         if self.jwks_url is None and self.jwks is None and not self.allowed_jku:
             raise ValueError(f"issuer {self.iss!r} needs jwks_url, jwks or allowed_jku")
         return self
+
+
+class ApiIssuer(BaseModel):
+    """An OAuth 2 authorization server whose bearer JWTs the REST API accepts (machine
+    clients with SMART v2 scopes). Distinct from the CDS Hooks issuers: an EHR that may call
+    the CDS services is not thereby allowed to read the registry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    iss: str = Field(min_length=1, description="The `iss` claim of its access tokens.")
+    jwks_url: HttpUrl | None = Field(default=None, description="Its JWK Set URL.")
+    jwks: dict[str, Any] | None = Field(default=None, description="Or the JWK Set itself.")
+    audience: str | None = Field(
+        default=None,
+        description="The `aud` its tokens must carry; default: VENAPATH_PUBLIC_BASE_URL.",
+    )
+
+    @model_validator(mode="after")
+    def _has_keys(self) -> Self:
+        if self.jwks_url is None and self.jwks is None:
+            raise ValueError(f"API issuer {self.iss!r} needs jwks_url or jwks")
+        return self
+
+
+class OidcProvider(BaseModel):
+    """The hospital's OpenID Connect provider for staff sign-in (authorization code + PKCE)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    issuer: HttpUrl = Field(
+        description="Its issuer; discovery is read from ISSUER/.well-known/openid-configuration."
+    )
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(default=None, description="None for a public client.")
+    scope: str = "openid profile email"
+    role_claim: str = Field(
+        default="roles",
+        description="The claim that lists the user's "
+        "groups or roles (a string or a list of strings).",
+    )
+    role_mapping: dict[str, str] = Field(
+        default_factory=dict,
+        description="Claim value -> VenaPath role (clinician, coordinator, researcher, admin); "
+        "a user with no mapped value is refused.",
+    )
 
 
 class StorageSettings(BaseSettings):
@@ -67,6 +111,35 @@ class Settings(StorageSettings):
     fhir_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    # Identity: who may call the REST API and the pages (docs/security.md).
+    api_issuers: tuple[ApiIssuer, ...] = ()
+    max_token_lifetime_seconds: int = Field(
+        default=3600, ge=60, le=86_400, description="Longest exp - iat a bearer JWT may have."
+    )
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    password_min_length: int = Field(
+        default=15,
+        ge=8,
+        le=64,
+        description="NIST SP 800-63B-4 section 3.1.1.2: 15 for a single-factor password.",
+    )
+    sign_in_lockout_threshold: int = Field(default=5, ge=1, le=100)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host header values served; always includes the host of "
+        "VENAPATH_PUBLIC_BASE_URL, and loopback names in development.",
+    )
+    frame_ancestors: tuple[str, ...] = Field(
+        default=(),
+        description="Origins allowed to frame the pages (an EHR embedding VenaPath); "
+        "none by default.",
+    )
+    docs_enabled: bool | None = Field(
+        default=None, description="Serve /docs and /openapi.json; default: development only."
+    )
+    oidc: OidcProvider | None = None
 
     @property
     def development(self) -> bool:
@@ -75,6 +148,29 @@ class Settings(StorageSettings):
     @property
     def jwt_required(self) -> bool:
         return not self.development
+
+    @property
+    def serve_docs(self) -> bool:
+        return self.development if self.docs_enabled is None else self.docs_enabled
+
+    @property
+    def api_audience(self) -> str | None:
+        """The `aud` bearer JWTs must carry when their issuer names none."""
+        return str(self.public_base_url).rstrip("/") if self.public_base_url else None
+
+    @property
+    def https(self) -> bool:
+        return self.public_base_url is not None and self.public_base_url.scheme == "https"
+
+    @property
+    def served_hosts(self) -> frozenset[str]:
+        """The Host header values the service answers (a guard against DNS rebinding)."""
+        hosts = {h.lower() for h in self.allowed_hosts}
+        if self.public_base_url is not None and self.public_base_url.host:
+            hosts.add(self.public_base_url.host.lower())
+        if self.development:
+            hosts |= {"127.0.0.1", "localhost", "::1", "[::1]", self.host.lower()}
+        return frozenset(hosts)
 
     @model_validator(mode="after")
     def _secure_outside_development(self) -> Self:
@@ -115,3 +211,96 @@ def database_url(settings: StorageSettings | None = None) -> str:
     if settings.database_url:
         return settings.database_url
     return f"sqlite:///{(settings.data_dir / 'venapath.sqlite3').resolve()}"
+
+
+BackendAlgorithm = Literal["RS384", "ES384"]
+"""The signing algorithms SMART names for asymmetric client assertions."""
+
+
+class SmartSettings(BaseSettings):
+    """VenaPath as a SMART on FHIR app (docs/smart.md): read from VENAPATH_SMART_*.
+
+    Without a client id, SMART launch is off and `/smart/*` answers that it is not set up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENAPATH_SMART_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    client_id: str | None = Field(
+        default=None, description="The client id the EHR gave VenaPath when it was registered."
+    )
+    issuers: tuple[str, ...] = Field(
+        default=(),
+        description="FHIR base URLs of the EHRs allowed to launch VenaPath (JSON list). "
+        "Outside development each must be https.",
+    )
+    standalone_iss: str | None = Field(
+        default=None, description="The EHR a standalone launch (opened outside the EHR) uses."
+    )
+    redirect_url: HttpUrl | None = Field(
+        default=None,
+        description="The redirect URI registered with the EHR; default: "
+        "VENAPATH_PUBLIC_BASE_URL + /smart/callback.",
+    )
+    launch_url: HttpUrl | None = Field(
+        default=None,
+        description="The launch URL CDS cards link to ('Open in VenaPath'); default: "
+        "VENAPATH_PUBLIC_BASE_URL + /smart/launch. No link without either.",
+    )
+
+    private_key_file: Path | None = Field(
+        default=None,
+        description="Optional: a PEM private key that makes VenaPath a confidential client "
+        "(SMART client-confidential-asymmetric, private_key_jwt) at the token endpoint.",
+    )
+    key_id: str | None = Field(default=None, description="The `kid` of the registered public key.")
+    algorithm: BackendAlgorithm = "RS384"
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id)
+
+    @model_validator(mode="after")
+    def _key_with_its_id(self) -> Self:
+        if self.private_key_file is not None and not self.key_id:
+            raise ValueError(
+                "VENAPATH_SMART_KEY_ID is required with VENAPATH_SMART_PRIVATE_KEY_FILE"
+            )
+        return self
+
+
+def load_smart_settings() -> SmartSettings:
+    """VENAPATH_SMART_* from the environment; a bad value is a SettingsError naming it."""
+    try:
+        return SmartSettings()
+    except PydanticSettingsError as error:  # a value that is not the JSON a list needs
+        field = str(error).split('"')[1] if '"' in str(error) else "?"
+        raise SettingsError(
+            f"VENAPATH_SMART_{field.upper()}: cannot be parsed (a JSON list?)"
+        ) from None
+    except ValidationError as error:
+        problems = [
+            "VENAPATH_SMART_"
+            + "_".join(str(p) for p in detail["loc"]).upper()
+            + ": "
+            + detail["msg"]
+            for detail in error.errors()
+        ]
+        raise SettingsError("; ".join(problems)) from None
+
+
+class BackendServicesSettings(BaseSettings):
+    """VENAPATH_BACKEND_*: VenaPath as a backend-services client of one EHR."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="VENAPATH_BACKEND_", env_file=".env", extra="ignore", frozen=True
+    )
+    client_id: str = Field(min_length=1)
+    token_url: HttpUrl
+    private_key_file: Path = Field(description="PEM private key (RSA for RS384, P-384 for ES384).")
+    key_id: str = Field(min_length=1, description="The `kid` of the registered public key.")
+    algorithm: BackendAlgorithm = "RS384"
+    scope: str = Field(default="system/*.rs", min_length=1)
+    jku: HttpUrl | None = Field(
+        default=None, description="VenaPath's JWK Set URL, when the EHR reads keys from one."
+    )

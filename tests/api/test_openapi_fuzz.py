@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from principal_support import with_test_principals
+from identity_support import bearer, identity_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.kb.loader import load_knowledge_base
@@ -34,13 +34,11 @@ CHECKS = [
 _database = Database(f"sqlite:///{tempfile.mkdtemp(prefix='venapath-fuzz-')}/registry.sqlite3")
 migrate.upgrade(_database)
 _kb = load_knowledge_base()
-app = with_test_principals(
-    create_app(
-        load_settings(env="development"),
-        kb=_kb,
-        feedback=MemoryFeedbackStore(),
-        registry=Registry(_database, _kb),
-    )
+app = create_app(
+    load_settings(env="development", **identity_settings()),
+    kb=_kb,
+    feedback=MemoryFeedbackStore(),
+    registry=Registry(_database, _kb),
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
@@ -53,4 +51,4 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 def test_api_conforms_to_its_openapi(case: schemathesis.Case) -> None:
-    case.call_and_validate(checks=CHECKS)
+    case.call_and_validate(checks=CHECKS, headers=bearer())

@@ -10,12 +10,11 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-USER = {"X-Test-User": "coordinator@example.org"}
 MRNS = count(1)
 
 
 def _post(client: TestClient, path: str, body: dict[str, Any], status: int = 201) -> Any:
-    response = client.post(f"/api/v1{path}", json=body, headers=USER)
+    response = client.post(f"/api/v1{path}", json=body)
     assert response.status_code == status, response.text
     return response.json()
 
@@ -96,7 +95,9 @@ def test_a_record_end_to_end(client: TestClient) -> None:
     assert [w["task"]["step_id"] for w in mine] == ["duplex-24-hours"]
     assert mine[0]["state"] == "overdue"
     audit = client.get(f"/api/v1/audit/procedure/{made['procedure']['id']}").json()
-    assert audit[0]["agent"][0]["who"]["identifier"]["value"] == "coordinator@example.org"
+    assert (
+        audit[0]["agent"][0]["who"]["identifier"]["value"] == "https://auth.test#integration-engine"
+    )
     assert audit[0]["meta"]["profile"][0].endswith("IHE.BasicAudit.PatientCreate")
 
 

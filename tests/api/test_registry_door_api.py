@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from db_support import BACKENDS, fresh_database
-from principal_support import with_test_principals
+from identity_support import bearer, identity_settings
 from server_support import free_port
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
@@ -51,12 +51,12 @@ class SlowResponseMiddleware(BaseHTTPMiddleware):
 
 
 def _app(database: Database, kb: KnowledgeBase) -> FastAPI:
-    settings = load_settings(env="development", max_body_bytes=1_000_000)
+    settings = load_settings(env="development", max_body_bytes=1_000_000, **identity_settings())
     app = create_app(
         settings, kb=kb, feedback=MemoryFeedbackStore(), registry=Registry(database, kb)
     )
     app.add_middleware(SlowResponseMiddleware)
-    return with_test_principals(app)
+    return app
 
 
 @contextmanager
@@ -145,7 +145,7 @@ def test_every_registry_route_refuses_a_retracted_patient(app: FastAPI) -> None:
         if "Registry" in operation.get("tags", [])
     }
     assert registry_routes == set(RETRACTED_ROUTES), "a registry route has no retraction case"
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer()) as client:
         made = _record(client)
         patient_id = made["patient"]["id"]
         episode_id = made["episode"]["id"]
@@ -198,7 +198,7 @@ def test_every_registry_route_refuses_a_retracted_patient(app: FastAPI) -> None:
 
 
 def test_a_write_whose_response_was_lost_is_stored_once_when_retried(app: FastAPI) -> None:
-    with served(app) as base, httpx.Client(base_url=base, timeout=10) as http:
+    with served(app) as base, httpx.Client(base_url=base, timeout=10, headers=bearer()) as http:
         made = _record(http)
         body = _stent(made["episode"]["id"], 3)
         key = {"Idempotency-Key": "7d4f6a52-retry-1"}
@@ -229,12 +229,12 @@ def test_a_write_whose_response_was_lost_is_stored_once_when_retried(app: FastAP
 def test_four_clients_writing_one_episode_get_201_or_409_never_5xx(app: FastAPI) -> None:
     statuses: Counter[int] = Counter()
     with served(app) as base:
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, headers=bearer()) as http:
             episode_id = _record(http)["episode"]["id"]
         barrier = threading.Barrier(4)
 
         def client(number: int) -> None:
-            with httpx.Client(base_url=base, timeout=30) as http:
+            with httpx.Client(base_url=base, timeout=30, headers=bearer()) as http:
                 for round_ in range(25):
                     barrier.wait()
                     body = _stent(episode_id, 29 - round_ - number / 10)
@@ -251,7 +251,7 @@ def test_four_clients_writing_one_episode_get_201_or_409_never_5xx(app: FastAPI)
 
 
 def test_conflict_answers_name_the_version(app: FastAPI) -> None:
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer()) as client:
         patient = client.post("/api/v1/patients", json={}).json()
         stale = client.patch(
             f"/api/v1/patients/{patient['id']}", json={"version": 9, "birth_year": 1990}
@@ -262,36 +262,35 @@ def test_conflict_answers_name_the_version(app: FastAPI) -> None:
 
 def test_evaluations_are_audited_with_the_caller(app: FastAPI) -> None:
     case = Path(__file__).resolve().parents[2] / "examples" / "cases" / "cvt-pregnancy.yaml"
-    with TestClient(app) as client:
-        headers = {"content-type": "application/yaml", "X-Test-User": "dr-evaluator"}
+    with TestClient(app, headers=bearer()) as client:
+        headers = {"content-type": "application/yaml"}
         response = client.post("/api/v1/evaluate", content=case.read_bytes(), headers=headers)
         assert response.status_code == 200
         trail = client.get("/api/v1/audit/operation/evaluate").json()
-    assert [e["agent"][0]["who"]["identifier"]["value"] for e in trail] == ["dr-evaluator"]
+    assert [e["agent"][0]["who"]["identifier"]["value"] for e in trail] == [
+        "https://auth.test#integration-engine"
+    ]
     assert trail[0]["subtype"][0]["code"] == "operation"
 
 
 def test_the_audit_export_over_rest_needs_audit_read(app: FastAPI) -> None:
     with TestClient(app) as client:
-        patient = client.post("/api/v1/patients", json={}).json()
+        patient = client.post("/api/v1/patients", json={}, headers=bearer()).json()
         since = (NOW - timedelta(minutes=5)).isoformat()
         refused = client.get(
-            "/api/v1/audit", params={"since": since}, headers={"X-Test-Roles": "clinician"}
+            "/api/v1/audit", params={"since": since}, headers=bearer("system/Patient.rs")
         )
         assert refused.status_code == 403
         exported = client.get(
             "/api/v1/audit",
             params={"since": since, "patient": patient["id"]},
-            headers={"X-Test-Roles": "admin"},
+            headers=bearer("system/AuditEvent.rs"),
         )
         assert exported.status_code == 200
         assert exported.headers["content-type"].startswith("application/fhir+ndjson")
         events = [json.loads(line) for line in exported.text.splitlines()]
         assert [e["action"] for e in events] == ["C", "R"]  # the create; the export itself
-        bad = client.get("/api/v1/audit", params={"since": "yesterday"})
+        bad = client.get("/api/v1/audit", params={"since": "yesterday"}, headers=bearer())
         assert bad.status_code == 422
         assert bad.json()["errors"][0]["pointer"] == "since"
-        anonymous = client.get(
-            "/api/v1/audit", params={"since": since}, headers={"X-Test-Roles": "anonymous"}
-        )
-        assert anonymous.status_code == 401
+        assert client.get("/api/v1/audit", params={"since": since}).status_code == 401

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import EXAMPLES
 from fhir_fixtures import collection, dvt_record, patient
+from paths_support import EXAMPLES
 
 SYNTHEA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "synthea-sample"
 PROBLEM = "application/problem+json"

@@ -80,6 +80,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "VENAPATH_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         # A loaded CI machine can be slow to answer; the stub is local, so allow more time.
         "VENAPATH_FHIR_TIMEOUT_SECONDS": "5",
+        "VENAPATH_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
     }
     log = tmp_path_factory.mktemp("log") / "server.log"
     with log.open("w") as sink:
@@ -212,7 +213,8 @@ def test_a_replayed_token_is_refused(server: str) -> None:
 
 def test_rest_api_over_http(server: str) -> None:
     assert httpx.get(f"{server}/health").json() == {"status": "ok"}
-    assert httpx.get(f"{server}/openapi.json").status_code == 200
+    # Production serves no API documentation unless VENAPATH_DOCS_ENABLED says so.
+    assert httpx.get(f"{server}/openapi.json").status_code == 404
     oversized = httpx.post(
         f"{server}/api/v1/evaluate",
         content=b"x" * 3_000_000,

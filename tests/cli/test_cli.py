@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES, REPO
+from paths_support import EXAMPLES, REPO
 from venapath.cli.main import app
 from venapath.kb.loader import load_knowledge_base
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 
-from conftest import EXAMPLES
+from paths_support import EXAMPLES
 from venapath.fhir.guidance import guidance_response
 from venapath.kb.model import KnowledgeBase
 from venapath.services.case_input import load_case_file

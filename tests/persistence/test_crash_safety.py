@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from db_support import BACKENDS, fresh_url
+from identity_support import bearer
 from registry_checks import check_consistent, make_episode
-from server_support import SERVE_FOR_TESTS, free_port, wait_until_ready
+from server_support import VENAPATH, free_port, identity_environment, wait_until_ready
 from venapath.persistence import migrate
 from venapath.persistence.database import Database
 
@@ -37,10 +38,11 @@ def _start(url: str, port: int, log: Path, cwd: Path) -> subprocess.Popen[bytes]
         "VENAPATH_ENV": "development",
         "VENAPATH_DATABASE_URL": url,
         "VENAPATH_LOG_LEVEL": "warning",
+        **identity_environment(),
     }
     with log.open("a") as sink:
         return subprocess.Popen(
-            [*SERVE_FOR_TESTS, "--host", "127.0.0.1", "--port", str(port)],
+            [str(VENAPATH), "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=environment,
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -53,7 +55,7 @@ def _write_until_killed(
 ) -> None:
     """Post procedure reports back to back; remember the ids the server confirmed."""
     performed = datetime.now(UTC) - timedelta(days=1)
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=5, headers=bearer(lifetime=3600)) as client:
         while not stop.is_set():
             try:
                 response = client.post(
@@ -99,7 +101,12 @@ def test_acknowledged_writes_survive_sigkill(backend: str, tmp_path: Path) -> No
             process = _start(url, port, log, tmp_path)
             wait_until_ready(base, process, log)
             for procedure_id in chooser.sample(acknowledged, min(20, len(acknowledged))):
-                assert httpx.get(f"{base}/api/v1/procedures/{procedure_id}").status_code == 200
+                assert (
+                    httpx.get(
+                        f"{base}/api/v1/procedures/{procedure_id}", headers=bearer()
+                    ).status_code
+                    == 200
+                )
             process.terminate()
             process.wait(timeout=10)
             assert len(acknowledged) > KILLS, "the stream of writes hardly ran"

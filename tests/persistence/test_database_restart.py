@@ -19,8 +19,9 @@ import httpx
 import pytest
 
 from db_support import PG_URL, fresh_url
+from identity_support import bearer
 from registry_checks import check_consistent, make_episode
-from server_support import SERVE_FOR_TESTS, free_port, wait_until_ready
+from server_support import VENAPATH, free_port, identity_environment, wait_until_ready
 from venapath.persistence import migrate
 from venapath.persistence.database import Database
 
@@ -55,10 +56,15 @@ def test_requests_fail_fast_and_recover_after_a_restart(tmp_path: Path) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         log = tmp_path / "server.log"
-        environment = {**os.environ, "VENAPATH_ENV": "development", "VENAPATH_DATABASE_URL": url}
+        environment = {
+            **os.environ,
+            "VENAPATH_ENV": "development",
+            "VENAPATH_DATABASE_URL": url,
+            **identity_environment(),
+        }
         with log.open("w") as sink:
             process = subprocess.Popen(
-                [*SERVE_FOR_TESTS, "--host", "127.0.0.1", "--port", str(port)],
+                [str(VENAPATH), "serve", "--host", "127.0.0.1", "--port", str(port)],
                 env=environment,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -121,7 +127,7 @@ def _stream(
 ) -> None:
     performed = (datetime.now(UTC) - timedelta(days=1)).isoformat()
     body = {"episode_id": episode_id, "kind": "venous_stent", "performed_at": performed}
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers=bearer(lifetime=3600)) as client:
         while not stop.is_set():
             started = time.monotonic()
             response = client.post(f"{base}/api/v1/procedures", json=body)

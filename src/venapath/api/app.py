@@ -18,18 +18,27 @@ from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.api.registry_routes import build_registry_router
+from venapath.api.smart_routes import build_smart_router, smart_launch_url
 from venapath.cdshooks.auth import ReplayStore, TokenVerifier
 from venapath.cdshooks.feedback import DatabaseFeedbackStore, FeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
 from venapath.cdshooks.hooks import CdsServices
 from venapath.cdshooks.router import CdsHooksApi, build_router
 from venapath.domain.case import Case
+from venapath.identity.accounts import AccountService
+from venapath.identity.headers import SecurityHeadersMiddleware
+from venapath.identity.launch_store import LaunchStore
+from venapath.identity.middleware import AuthenticationMiddleware
+from venapath.identity.routes import build_auth_router
+from venapath.identity.routing import RouteIndex
+from venapath.identity.sessions import SessionStore, session_cookie_name
+from venapath.identity.tokens import BearerVerifier
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.persistence.stores import DbReplayStore
 from venapath.services.registry import Registry
-from venapath.settings import Settings, database_url
+from venapath.settings import Settings, SmartSettings, database_url, load_smart_settings
 
 log = logging.getLogger("venapath.server")
 
@@ -41,6 +50,7 @@ def create_app(
     feedback: FeedbackStore | None = None,
     replay: ReplayStore | None = None,
     registry: Registry | None = None,
+    smart: SmartSettings | None = None,
 ) -> FastAPI:
     """The service. Without a `registry`, the database named by the settings is used; the
     `venapath serve` command brings its schema up to date before any worker starts."""
@@ -62,8 +72,13 @@ def create_app(
         if settings.jwt_required
         else None
     )
+    sessions = SessionStore(database, settings)
+    accounts = AccountService(database, settings)
+    bearer = BearerVerifier(settings, load_jwks) if settings.api_issuers else None
     store = feedback or DatabaseFeedbackStore(database)
-    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
+    smart_settings = smart or load_smart_settings()
+    services = CdsServices(knowledge, fetcher, smart_launch_url(settings, smart_settings))
+    cds = CdsHooksApi(settings, services, verifier, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -82,11 +97,21 @@ def create_app(
         description="Decision support and care pathways for venous thrombosis and its "
         "interventional treatment: REST API, CDS Hooks 2.0.1 services and FHIR R4 input.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.serve_docs else None,
     )
     install_error_handlers(app)
     app.include_router(v1.build_router(knowledge, registry.audit))
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
+    app.include_router(build_auth_router(accounts, sessions, settings))
+
+    app.include_router(
+        build_smart_router(
+            settings, smart_settings, knowledge, services, LaunchStore(database), client
+        )
+    )
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:
@@ -109,6 +134,16 @@ def create_app(
         return JSONResponse(body, status_code=200 if reachable else 503, headers=headers)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    # Innermost first: authentication sees only requests within the size limit, and every
+    # answer, refusals included, leaves with the security headers.
+    app.add_middleware(
+        AuthenticationMiddleware,
+        routes=RouteIndex(lambda: app.routes),
+        sessions=sessions,
+        cookie_name=session_cookie_name(settings),
+        bearer=bearer,
+    )
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
     return app

@@ -13,6 +13,7 @@ the ordered action.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 
@@ -79,10 +80,30 @@ def _links(citations: Iterable[CitationOut]) -> list[Link] | None:
     return list(links.values())[:5] or None
 
 
+OPEN_IN_APP_LABEL = "Open in VenaPath"
+
+
+def open_in_app_link(launch_url: str, patient_id: str) -> Link:
+    """A SMART link to VenaPath's launch URL (CDS Hooks 2.0 `links`, type `smart`).
+
+    The EHR adds `iss` and `launch` when the user follows it, and hands `appContext` back to
+    VenaPath in the token response, where the launch checks it names the same patient."""
+    return Link(
+        label=OPEN_IN_APP_LABEL,
+        url=launch_url,
+        type="smart",
+        appContext=json.dumps({"patient": patient_id}, separators=(",", ":")),
+    )
+
+
 # ------------------------------------------------------------------------ patient-view
 
 
-def patient_view_cards(assessment: Assessment, kb: KnowledgeBase) -> list[Card]:
+def patient_view_cards(
+    assessment: Assessment, kb: KnowledgeBase, open_in_app: Link | None = None
+) -> list[Card]:
+    """One card per pathway that applies (and one for contraindications found); each
+    pathway card carries `open_in_app`, the SMART link to the full view, when given."""
     cards = []
     for pathway in assessment.pathways:
         if pathway.status is not PathwayStatus.APPLIES:
@@ -90,7 +111,10 @@ def patient_view_cards(assessment: Assessment, kb: KnowledgeBase) -> list[Card]:
         recommendations = [r for r in assessment.recommendations if r.pathway == pathway.id]
         rule_ids = {rule.id for rule in kb.rules_by_pathway.get(pathway.id, ())}
         needs = [n for n in assessment.needs_data if rule_ids & set(n.rules)]
-        cards.append(_pathway_card(assessment, pathway.id, pathway.title, recommendations, needs))
+        card = _pathway_card(assessment, pathway.id, pathway.title, recommendations, needs)
+        if open_in_app is not None:
+            card = card.model_copy(update={"links": [open_in_app, *(card.links or [])]})
+        cards.append(card)
     if assessment.contraindications and cards:
         cards.append(_contraindications_card(assessment))
     return cards

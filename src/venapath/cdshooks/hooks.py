@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from venapath.cdshooks.cards import order_cards, patient_view_cards
+from venapath.cdshooks.cards import open_in_app_link, order_cards, patient_view_cards
 from venapath.cdshooks.fhir_client import FhirFetcher, FhirServerUnavailableError
 from venapath.cdshooks.models import Discovery, HookRequest, HookResponse, ServiceDescriptor
 from venapath.cdshooks.prefetch import (
@@ -80,9 +80,14 @@ SERVICES_BY_ID = {service.id: service for service in SERVICES}
 
 
 class CdsServices:
-    def __init__(self, kb: KnowledgeBase, fetcher: FhirFetcher) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, fetcher: FhirFetcher, smart_launch_url: str | None = None
+    ) -> None:
+        """`smart_launch_url`, when set, is VenaPath's SMART launch URL: patient-view cards
+        then offer "Open in VenaPath" with the patient as `appContext`."""
         self.kb = kb
         self._fetcher = fetcher
+        self._smart_launch_url = smart_launch_url
         self._templates = prefetch_templates(kb)
 
     def discovery(self) -> Discovery:
@@ -119,7 +124,12 @@ class CdsServices:
         _check_patient(parsed, patient_id)
         if service.hook == "patient-view":
             result = assess_parsed(parsed, now=moment, kb=self.kb, complete=complete, trace=False)
-            return HookResponse(cards=patient_view_cards(result.assessment, self.kb))
+            link = (
+                open_in_app_link(self._smart_launch_url, patient_id)
+                if self._smart_launch_url
+                else None
+            )
+            return HookResponse(cards=patient_view_cards(result.assessment, self.kb, link))
         orders = self._orders(service, request.context)
         if not orders:
             return HookResponse(cards=[])
@@ -154,18 +164,30 @@ class CdsServices:
                 answered[key], whole = fetched[key]
                 if whole:
                     complete.add(TYPE_BY_KEY[key])
-        parsed = ParsedResources()
-        problems: list[FhirProblem] = []
-        for key, value in answered.items():
-            if value is None:
-                continue
-            try:
-                parsed.extend(read_resources(value, f"prefetch.{key}", latest_results_only=True))
-            except FhirInputError as error:
-                problems += error.problems
-        if problems:
-            raise HookError(400, "the prefetch holds invalid FHIR", problems)
-        return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
+        return _read_answers(answered, complete, "prefetch")
+
+    async def patient_record(
+        self, fhir_server: str, access_token: str, patient_id: str
+    ) -> tuple[ParsedResources, frozenset[str]]:
+        """One patient's data read from an EHR's FHIR server with the queries the prefetch
+        would ask (a SMART launch reads exactly what a hook would have been sent).
+
+        Raises HookError (412) when the server cannot supply it, as a hook would."""
+        keys = list(self._templates)
+        queries = [self._templates[key].replace(PATIENT_TOKEN, patient_id) for key in keys]
+        try:
+            results = await asyncio.gather(
+                *(self._fetcher.fetch(fhir_server, query, access_token) for query in queries)
+            )
+        except FhirServerUnavailableError as error:
+            raise HookError(412, f"the FHIR server failed: {error}") from None
+        answered = {key: body for key, (body, _) in zip(keys, results, strict=True)}
+        complete = {
+            TYPE_BY_KEY[key] for key, (_, whole) in zip(keys, results, strict=True) if whole
+        }
+        parsed, read_whole = _read_answers(answered, complete, "fhirServer")
+        _check_patient(parsed, patient_id)
+        return parsed, read_whole
 
     async def _fetch_missing(
         self, request: HookRequest, keys: list[str], patient_id: str
@@ -189,6 +211,24 @@ class CdsServices:
                 412, f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
             ) from None
         return dict(zip(keys, results, strict=True))
+
+
+def _read_answers(
+    answered: dict[str, Any], complete: set[str], where: str
+) -> tuple[ParsedResources, frozenset[str]]:
+    """Validate each query's answer; `null` (no data) is an empty list."""
+    parsed = ParsedResources()
+    problems: list[FhirProblem] = []
+    for key, value in answered.items():
+        if value is None:
+            continue
+        try:
+            parsed.extend(read_resources(value, f"{where}.{key}", latest_results_only=True))
+        except FhirInputError as error:
+            problems += error.problems
+    if problems:
+        raise HookError(400, f"the {where} data holds invalid FHIR", problems)
+    return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
 
 def _check_context(service: ServiceDefinition, context: dict[str, Any]) -> None:

@@ -64,6 +64,16 @@ class Link(BaseModel):
     label: str
     url: str
     type: Literal["absolute", "smart"] = "absolute"
+    appContext: str | None = Field(  # noqa: N815 (spec field name)
+        default=None,
+        description="Only for `smart` links: passed by the EHR to the app in its token response.",
+    )
+
+    @model_validator(mode="after")
+    def _app_context_only_for_smart(self) -> Self:
+        if self.appContext is not None and self.type != "smart":
+            raise ValueError("appContext is only valid on a smart link")
+        return self
 
 
 class Action(BaseModel):

@@ -10,9 +10,10 @@ from rich.console import Console
 
 from venapath.api.app import create_app
 from venapath.api.logs import configure_logging
+from venapath.api.smart_routes import signing_key
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.persistence.migrate import SchemaOutOfDateError, ensure_current
-from venapath.settings import SettingsError, database_url, load_settings
+from venapath.settings import SettingsError, database_url, load_settings, load_smart_settings
 
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -30,6 +31,7 @@ def serve(
         overrides["port"] = port
     try:
         settings = load_settings(**overrides)
+        signing_key(load_smart_settings())  # a bad VENAPATH_SMART_* stops here, by name
     except SettingsError as error:
         errors.print(f"[bold red]error:[/] {error}", highlight=False)
         raise typer.Exit(code=2) from None

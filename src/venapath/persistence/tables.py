@@ -267,3 +267,70 @@ class IdempotencyRow(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AccountRow(Base):
+    """A local account (the embedded default; hospitals sign in through OpenID Connect).
+
+    `password_hash` is an argon2id PHC string. Failed sign-ins count up to a lock-out;
+    `demo` accounts are refused outside development."""
+
+    __tablename__ = "accounts"
+    id: Mapped[str] = _id()
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean)
+    demo: Mapped[bool] = mapped_column(Boolean)
+    failed_attempts: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    password_changed_at: Mapped[datetime]
+
+
+class AuthSessionRow(Base):
+    """A signed-in browser session. The id is the SHA-256 of the cookie value, so a copy of
+    the table cannot be replayed as cookies; the CSRF token is bound to the session."""
+
+    __tablename__ = "auth_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    display: Mapped[str] = mapped_column(String(200))
+    roles: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class SmartLaunchRow(Base):
+    """One SMART launch, from the redirect to the EHR until its access token expires.
+
+    Browser secrets (the `state`, the cookie binding the state to the browser, the session
+    cookie) are kept only as SHA-256 digests; the EHR's access token is kept here, on the
+    server, and never sent to the browser."""
+
+    __tablename__ = "smart_launches"
+    state_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_digest: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), comment="ehr or standalone")
+    fhir_base: Mapped[str] = mapped_column(String(500))
+    configuration: Mapped[dict[str, Any]] = mapped_column(comment="The EHR's SMART configuration.")
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    code_verifier: Mapped[str | None] = mapped_column(
+        String(128), comment="PKCE verifier; cleared once the code is exchanged."
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    session_digest: Mapped[str | None] = mapped_column(String(64), unique=True)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+    principal: Mapped[dict[str, Any] | None] = mapped_column(
+        comment="subject, display, patient_id of the launch user."
+    )

@@ -1,0 +1,72 @@
+"""The service as a hospital would run it (production mode, https base URL, trusted
+issuers), with one local account per role, for the security tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from db_support import fresh_database
+from identity_support import PASSWORD, identity_settings
+from jwt_support import BASE, issuer_settings
+from venapath.api.app import create_app
+from venapath.cdshooks.feedback import MemoryFeedbackStore
+from venapath.identity.accounts import ACCOUNT_ROLES, AccountService
+from venapath.kb.model import KnowledgeBase
+from venapath.persistence.database import Database
+from venapath.services.registry import Registry
+from venapath.settings import Settings, load_settings
+
+
+def production_settings(**overrides: object) -> Settings:
+    return load_settings(
+        trusted_issuers=issuer_settings(),
+        public_base_url=BASE,
+        **{**identity_settings(), **overrides},
+    )
+
+
+@pytest.fixture(scope="module")
+def secure_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    with fresh_database("sqlite", tmp_path_factory.mktemp("security")) as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return production_settings()
+
+
+@pytest.fixture(scope="module")
+def accounts(secure_database: Database, settings: Settings) -> AccountService:
+    service = AccountService(secure_database, settings)
+    for role in ACCOUNT_ROLES:
+        service.add(f"{role.value}-1", f"Test {role.value}", role.value, PASSWORD)
+    return service
+
+
+@pytest.fixture(scope="module")
+def app_factory(
+    kb: KnowledgeBase, secure_database: Database, accounts: AccountService
+) -> Callable[[Settings], TestClient]:
+    def make(settings: Settings) -> TestClient:
+        app = create_app(
+            settings,
+            kb=kb,
+            feedback=MemoryFeedbackStore(),
+            registry=Registry(secure_database, kb),
+        )
+        # https://testserver: the session cookie is Secure outside development.
+        return TestClient(app, base_url="https://testserver")
+
+    return make
+
+
+@pytest.fixture
+def anonymous(
+    app_factory: Callable[[Settings], TestClient], settings: Settings
+) -> Iterator[TestClient]:
+    with app_factory(settings) as client:
+        yield client
