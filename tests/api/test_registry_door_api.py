@@ -5,6 +5,7 @@ four clients writing procedure reports for one episode get 201 or 409, never a 5
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections import Counter
@@ -129,6 +130,7 @@ RETRACTED_ROUTES: dict[tuple[str, str], int] = {
     ("GET", "/api/v1/worklist"): 200,
     # The audit trail stays readable to auditors: the retraction itself is accountable.
     ("GET", "/api/v1/audit/{entity}/{entity_id}"): 200,
+    ("GET", "/api/v1/audit"): 200,
     # These create a new patient; there is no retracted patient for them to refuse.
     ("POST", "/api/v1/patients"): 0,
     ("POST", "/api/v1/fhir/$import-record"): 0,
@@ -175,7 +177,10 @@ def test_every_registry_route_refuses_a_retracted_patient(app: FastAPI) -> None:
             },
             ("PATCH", "/api/v1/tasks/{task_id}"): {"version": 2, "status": "done"},
         }  # fmt: skip
-        params = {("DELETE", "/api/v1/patients/{patient_id}"): {"version": 2}}
+        params = {
+            ("DELETE", "/api/v1/patients/{patient_id}"): {"version": 2},
+            ("GET", "/api/v1/audit"): {"since": NOW.isoformat()},
+        }
         answers = {}
         for (method, template), expected in RETRACTED_ROUTES.items():
             if expected == 0:
@@ -266,3 +271,26 @@ def test_evaluations_are_audited_with_the_caller(app: FastAPI) -> None:
         "https://auth.test#integration-engine"
     ]
     assert trail[0]["subtype"][0]["code"] == "operation"
+
+
+def test_the_audit_export_over_rest_needs_audit_read(app: FastAPI) -> None:
+    with TestClient(app) as client:
+        patient = client.post("/api/v1/patients", json={}, headers=bearer()).json()
+        since = (NOW - timedelta(minutes=5)).isoformat()
+        refused = client.get(
+            "/api/v1/audit", params={"since": since}, headers=bearer("system/Patient.rs")
+        )
+        assert refused.status_code == 403
+        exported = client.get(
+            "/api/v1/audit",
+            params={"since": since, "patient": patient["id"]},
+            headers=bearer("system/AuditEvent.rs"),
+        )
+        assert exported.status_code == 200
+        assert exported.headers["content-type"].startswith("application/fhir+ndjson")
+        events = [json.loads(line) for line in exported.text.splitlines()]
+        assert [e["action"] for e in events] == ["C", "R"]  # the create; the export itself
+        bad = client.get("/api/v1/audit", params={"since": "yesterday"}, headers=bearer())
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["pointer"] == "since"
+        assert client.get("/api/v1/audit", params={"since": since}).status_code == 401

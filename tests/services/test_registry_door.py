@@ -8,6 +8,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fhir.resources.R4B.auditevent import AuditEvent
 from sqlalchemy import select, text
 
 from principal_support import make_principal
@@ -82,6 +83,8 @@ def test_every_read_and_search_is_audited_with_actor_patient_and_records(reg: Re
     agents = read_episode["agent"]
     assert agents[0]["role"][0]["coding"][0]["code"] == "clinician"  # type: ignore[index]
     assert agents[1]["network"]["address"] == "127.0.0.1"  # type: ignore[index]
+    for event in _events(reg):
+        AuditEvent.model_validate(event)  # each entry is a valid FHIR AuditEvent
     export = _events(reg)[-1]
     assert export["type"]["code"] == "110106"  # type: ignore[index]
     assert export["meta"]["profile"][0].endswith("PrivacyDisclosure.Source")  # type: ignore[index]
@@ -185,6 +188,13 @@ def test_a_retracted_patient_answers_gone_to_reads_and_conflict_to_writes(reg: R
     for read in reads:
         with pytest.raises(GoneError):
             read()
+    # Each attempt on the retracted record is in the trail, naming the patient.
+    attempts = _events(reg)[-len(reads) :]
+    assert {e["outcome"] for e in attempts} == {"4"}
+    assert all(
+        e["entity"][0]["what"]["reference"] == f"Patient/{patient_id}"  # type: ignore[index]
+        for e in attempts
+    )
     writes = [
         lambda: reg.record_procedure(_stent(episode_id, 1), CLINICIAN),
         lambda: reg.record_outcome(
@@ -205,6 +215,8 @@ def test_a_retried_write_with_its_key_returns_the_first_response(reg: Registry) 
     first = reg.record_procedure(_stent(episode_id, 2), CLINICIAN, idempotency_key="k-1")
     again = reg.record_procedure(_stent(episode_id, 2), CLINICIAN, idempotency_key="k-1")
     assert again == first
+    replay = _events(reg)[-1]
+    assert "retried request" in replay["outcomeDesc"]  # type: ignore[operator]
     with reg.database.session() as session:
         assert session.execute(text("SELECT count(*) FROM procedures")).scalar_one() == 1
     with pytest.raises(InputError) as reused:

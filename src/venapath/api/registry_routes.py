@@ -10,11 +10,12 @@ the first response and writes nothing twice.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
 from venapath.api.errors import ApiError
@@ -37,6 +38,7 @@ from venapath.domain.records import (
     TaskState,
     TaskUpdate,
 )
+from venapath.errors import InputError
 from venapath.identity.http import CurrentPrincipal
 from venapath.services.exchange import export_patient
 from venapath.services.registry import ImportOutcome, Registry
@@ -63,6 +65,17 @@ def _day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ApiError(422, "Invalid request", f"as_of: {text!r} is not a calendar date") from None
+
+
+def _moment(name: str, text: str) -> datetime:
+    """An ISO 8601 date-time with a time zone, nothing else."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InputError.at(name, "expected an ISO 8601 date-time with a time zone")
+    return moment
 
 
 def _created(model: BaseModel) -> JSONResponse:
@@ -238,6 +251,28 @@ def _follow_up_routes(router: APIRouter, registry: Registry) -> None:
     @router.patch("/tasks/{task_id}", response_model=TaskOut, summary="Complete or cancel a task")
     def update_task(task_id: str, body: TaskUpdate, principal: CurrentPrincipal) -> TaskOut:
         return registry.update_task(task_id, body, principal)
+
+    @router.get(
+        "/audit",
+        summary="FHIR AuditEvents since a moment, as NDJSON (needs audit.read; itself audited)",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"application/fhir+ndjson": {"schema": {"type": "string"}}}}},
+    )
+    def audit_export(
+        principal: CurrentPrincipal,
+        since: Annotated[
+            str,
+            Query(
+                max_length=40,
+                description="ISO 8601 date-time with a time zone: entries from then on.",
+                json_schema_extra={"format": "date-time"},
+            ),
+        ],
+        patient: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> StreamingResponse:
+        events = registry.audit.export(principal, _moment("since", since), patient)
+        lines = (json.dumps(event, separators=(",", ":")) + "\n" for event in events)
+        return StreamingResponse(lines, media_type="application/fhir+ndjson")
 
     @router.get(
         "/audit/{entity}/{entity_id}",

@@ -84,6 +84,7 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", f"{_API}/worklist"): _P.WORKLIST_READ,
     ("PATCH", f"{_API}/tasks/{{task_id}}"): _P.TASK_WRITE,
     ("GET", f"{_API}/audit/{{entity}}/{{entity_id}}"): _P.AUDIT_READ,
+    ("GET", f"{_API}/audit"): _P.AUDIT_READ,
     ("GET", f"{_API}/fhir/Patient/{{patient_id}}/$export-record"): _P.RECORD_EXPORT,
     ("POST", f"{_API}/fhir/$import-record"): _P.RECORD_IMPORT,
     # CDS Hooks: EHRs authenticate with their own JWTs (cdshooks/auth.py)

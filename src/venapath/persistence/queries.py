@@ -65,6 +65,12 @@ def procedures_of(session: Session, patient_id: str) -> Sequence[ProcedureRow]:
     ).all()
 
 
+def lock_episode(session: Session, episode_id: str) -> None:
+    """Hold the episode's row until commit (PostgreSQL; SQLite already has one writer), so
+    reports for one episode queue instead of racing on its repeat numbers and tasks."""
+    session.execute(select(EpisodeRow.id).where(EpisodeRow.id == episode_id).with_for_update())
+
+
 def procedures_of_kind(session: Session, episode_id: str, kind: str) -> Sequence[ProcedureRow]:
     """The episode's live procedures of one kind, oldest first (repeat numbering)."""
     return session.scalars(

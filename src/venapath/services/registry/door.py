@@ -112,6 +112,7 @@ class Call:
                 raise InputError.at(pointer, f"patient {patient_id!r} does not exist")
             raise NotFoundError("patient", patient_id)
         self._confine(patient_id)
+        self.patient_id = patient_id  # named in the audit entry, also of a refused attempt
         if row.deleted_at is not None:
             if self.write:
                 raise ConflictError(
@@ -119,7 +120,6 @@ class Call:
                     pointer=pointer or "/patient_id",
                 )
             raise GoneError("patient", patient_id)
-        self.patient_id = patient_id
         return row
 
     def _child(self, row_type: type[T], kind: str, record_id: str, pointer: str | None) -> T:
@@ -190,22 +190,37 @@ class Door:
         if not any(principal.may(p) for p in operation.permissions):
             needed = " or ".join(p.value for p in operation.permissions)
             raise self.refuse(principal, operation, f"{operation.name} needs {needed}")
+        calls: list[Call] = []
         try:
-            return self._transaction(principal, operation, work, idempotency, replay, dump_result)
+            return self._transaction(
+                principal, operation, _remember(work, calls), idempotency, replay, dump_result
+            )
         except RefusedError as refused:
             raise self.refuse(principal, operation, refused.message) from None
+        except (GoneError, ConflictError) as failed:
+            self._record_failure(principal, operation, calls, failed)
+            raise
         except StaleDataError:
-            raise _race(operation) from None
+            raise self._race(principal, operation, calls) from None
         except IntegrityError:
             if idempotency is not None and replay is not None:
                 stored = self._stored(principal, idempotency)
                 if stored is not None:
                     return replay(stored)
-            raise _race(operation) from None
+            raise self._race(principal, operation, calls) from None
         except DBAPIError as error:
             if getattr(error.orig, "sqlstate", None) in RACE_SQLSTATES:
-                raise _race(operation) from None
+                raise self._race(principal, operation, calls) from None
             raise
+
+    def _race(self, principal: Principal, operation: Operation, calls: list[Call]) -> ConflictError:
+        """Another transaction changed the same rows first: a 409, recorded like a conflict."""
+        conflict = ConflictError(
+            f"{operation.name}: the record was changed by someone else at the same moment; "
+            "reload it and try again"
+        )
+        self._record_failure(principal, operation, calls, conflict)
+        return conflict
 
     def _transaction(
         self,
@@ -220,6 +235,7 @@ class Door:
             if idempotency is not None and replay is not None:
                 earlier = _lookup(session, principal, idempotency)
                 if earlier is not None:
+                    self.audit.record_event(_replayed(principal, operation, earlier), session)
                     return replay(earlier)
             call = Call(session, principal, operation.write)
             result = work(call)
@@ -236,6 +252,23 @@ class Door:
                 )
             self.audit.record_event(call.fact(operation.action), session)
         return result
+
+    def _record_failure(
+        self, principal: Principal, operation: Operation, calls: list[Call], error: Exception
+    ) -> None:
+        """A read of a retracted patient, or a write refused as a conflict, is an attempt on
+        patient data: recorded (outcome 4) in a transaction of its own."""
+        call = calls[0] if calls else None
+        self.audit.record_event(
+            AuditFact(
+                operation.action,
+                principal,
+                AuditOutcome.REFUSED,
+                patient_id=call.patient_id if call else None,
+                resources=tuple(call.resources) if call else (f"operation/{operation.name}",),
+                detail=f"{type(error).__name__}: {error}"[:300],
+            )
+        )
 
     def _stored(self, principal: Principal, idempotency: Idempotency) -> dict[str, Any] | None:
         with self.database.session() as session:
@@ -256,10 +289,27 @@ def _lookup(
     return dict(row.response)
 
 
-def _race(operation: Operation) -> ConflictError:
-    return ConflictError(
-        f"{operation.name}: the record was changed by someone else at the same moment; "
-        "reload it and try again"
+def _remember(work: Callable[[Call], T], calls: list[Call]) -> Callable[[Call], T]:
+    """The operation's work, keeping its Call so a failure can still name the patient."""
+
+    def remembered(call: Call) -> T:
+        calls.append(call)
+        return work(call)
+
+    return remembered
+
+
+def _replayed(principal: Principal, operation: Operation, response: dict[str, Any]) -> AuditFact:
+    """A retried write answered from its stored response: nothing written, data sent again."""
+    patient_id = response.get("patient_id") or (
+        response.get("id") if operation.name == "create_patient" else None
+    )
+    return AuditFact(
+        AuditAction.READ,
+        principal,
+        patient_id=patient_id if isinstance(patient_id, str) else None,
+        resources=(f"operation/{operation.name}",),
+        detail="a retried request (same Idempotency-Key) answered with the first response",
     )
 
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from venapath.domain.records import (
     AssessmentOut,
@@ -62,6 +62,17 @@ _EXTRA_OUT_FIELDS = {
 
 def import_bundle(door: Door, call: Call, bundle: Any) -> ImportOutcome:
     """Store a record export under new ids, in the caller's transaction; refuse anything else."""
+    try:
+        return _import(door, call, bundle)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        where = "/".join(str(part) for part in first.get("loc", ()))
+        raise InputError.at(
+            "/entry", f"a carried record is not valid ({where}: {first.get('msg', 'invalid')})"
+        ) from None
+
+
+def _import(door: Door, call: Call, bundle: Any) -> ImportOutcome:
     records = _records_of(bundle)
     patients = records.get("patient", [])
     if len(patients) != 1:

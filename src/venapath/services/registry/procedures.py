@@ -24,6 +24,7 @@ def record(door: Door, call: Call, data: ProcedureIn) -> ProcedureOut:
     onset = EpisodeIn.model_validate(episode.record).onset_at
     if onset is not None and data.performed_at < onset:
         raise InputError.at("/performed_at", "is before the episode's onset_at")
+    queries.lock_episode(session, episode.id)
     earlier = queries.procedures_of_kind(session, episode.id, data.kind.value)
     repeat_number = 1 + sum(1 for p in earlier if p.performed_at <= data.performed_at)
     row = ProcedureRow(
@@ -58,8 +59,8 @@ def _supersede_earlier_tasks(
 ) -> None:
     """A repeat procedure restarts its follow-up: open tasks of the earlier one end.
 
-    Two reports for one episode at the same moment both try this; the second's versioned
-    UPDATE matches nothing and the door answers it with a conflict (409), never a 500."""
+    Reports for one episode queue on the episode's row lock (`record`), so they do not race
+    here; should a versioned UPDATE still match nothing, the door answers 409, never 500."""
     before = [p.id for p in earlier if p.performed_at < row.performed_at]
     if not before:
         return
