@@ -103,6 +103,8 @@ class PatientIdentifierRow(Base):
 
 class EpisodeRow(Versioned, Base):
     __tablename__ = "episodes"
+    # The worklist reads the newest active episodes first (migration 0007).
+    __table_args__ = (Index("ix_episodes_status_updated", "status", "updated_at"),)
     __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)

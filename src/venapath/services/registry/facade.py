@@ -322,6 +322,20 @@ class Registry:
         operation = _op("active_episodes", (Permission.WORKLIST_READ,), AuditAction.QUERY)
         return self.door.run(principal, operation, lambda c: overview.active_episodes(c, limit))
 
+    def worklist_board(
+        self, principal: Principal, as_of: date, since: datetime, *, days_ahead: int, limit: int
+    ) -> overview.Board:
+        """The worklist page: tasks, active episodes and check-ins, one read, one audit entry."""
+        operation = _op("worklist_board", (Permission.WORKLIST_READ,), AuditAction.QUERY)
+        return self.door.run(
+            principal, operation, lambda c: overview.board(c, as_of, since, days_ahead, limit)
+        )
+
+    def patient_chart(self, patient_id: str, principal: Principal) -> overview.PatientChart:
+        """The patient page: the whole record of one patient, one read, one audit entry."""
+        operation = _op("patient_chart", READ, AuditAction.READ)
+        return self.door.run(principal, operation, lambda c: overview.patient_chart(c, patient_id))
+
     def recent_check_ins(
         self, principal: Principal, since: datetime, *, limit: int = 200
     ) -> list[overview.CheckInSummary]:

@@ -8,15 +8,35 @@ one patient (a SMART patient launch, a check-in link) has no cross-patient view.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
-from venapath.domain.records import EpisodeStatus, PatientAdvice
+from venapath.domain.records import (
+    AssessmentOut,
+    CheckInOut,
+    EpisodeOut,
+    EpisodeStatus,
+    OutcomeOut,
+    PatientAdvice,
+    PatientOut,
+    ProcedureOut,
+    TaskOut,
+)
 from venapath.domain.vocabulary import Urgency
 from venapath.errors import RefusedError
 from venapath.persistence.tables import AssessmentRow, CheckInRow, EpisodeRow, PatientRow
+from venapath.services import followup
+from venapath.services.registry import (
+    assessments,
+    check_ins,
+    episodes,
+    outcomes,
+    patients,
+    procedures,
+    tasks,
+)
 from venapath.services.registry.door import Call
 
 _ADVICE_RANK = {PatientAdvice.EMERGENCY.value: 2, PatientAdvice.CALL_TODAY.value: 1}
@@ -68,21 +88,29 @@ def _across_patients(call: Call) -> None:
 
 
 def active_episodes(call: Call, limit: int) -> list[EpisodeSummary]:
-    """Active episodes, the most urgent first (no assessment yet: last), then the oldest."""
+    """Active episodes, the most urgent first (no assessment yet: last), then the oldest.
+    The newest `limit` active episodes are read (the (status, updated_at) index), without
+    their stored documents."""
     _across_patients(call)
     rows = call.session.execute(
-        select(EpisodeRow, PatientRow.pseudonym)
+        select(
+            EpisodeRow.id,
+            EpisodeRow.patient_id,
+            EpisodeRow.condition,
+            EpisodeRow.diagnosed_at,
+            PatientRow.pseudonym,
+        )
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(EpisodeRow.status == EpisodeStatus.ACTIVE.value, PatientRow.deleted_at.is_(None))
         .order_by(EpisodeRow.updated_at.desc())
         .limit(limit)
     ).all()
-    latest = _latest_assessments(call, [episode.id for episode, _ in rows])
+    latest = _latest_assessments(call, [row.id for row in rows])
     call.query = f"episodes?status=active&limit={limit}"
     summaries = []
-    for episode, pseudonym in rows:
-        call.touch("episode", episode.id)
-        summaries.append(_summary(episode, pseudonym, latest.get(episode.id)))
+    for row in rows:
+        call.touch("episode", row.id)
+        summaries.append(_summary(row, latest.get(row.id)))
     summaries.sort(key=lambda s: (-s.urgency_rank, _seconds(s.diagnosed_at)))
     return summaries
 
@@ -94,24 +122,29 @@ def _seconds(moment: datetime | None) -> float:
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
 
-def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, AssessmentRow]:
+def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, Any]:
+    """The newest assessment of each episode: its time, knowledge version and result."""
     if not episode_ids:
         return {}
-    rows = call.session.scalars(
-        select(AssessmentRow)
+    rows = call.session.execute(
+        select(
+            AssessmentRow.episode_id,
+            AssessmentRow.evaluated_at,
+            AssessmentRow.knowledge_version,
+            AssessmentRow.result,
+        )
         .where(AssessmentRow.episode_id.in_(episode_ids))
         .order_by(AssessmentRow.evaluated_at.desc())
     )
-    latest: dict[str, AssessmentRow] = {}
+    latest: dict[str, Any] = {}
     for row in rows:
         if row.episode_id is not None:
             latest.setdefault(row.episode_id, row)
     return latest
 
 
-def _summary(
-    episode: EpisodeRow, pseudonym: str, assessment: AssessmentRow | None
-) -> EpisodeSummary:
+def _summary(episode: Any, assessment: Any) -> EpisodeSummary:
+    """One active episode (a row with its patient's pseudonym) and its newest assessment."""
     result: dict[str, Any] = assessment.result if assessment is not None else {}
     windows = [
         OpenWindow(w["label"], w["status"], w.get("elapsed"), w["limit"], w["unit"], w["bound"])
@@ -121,7 +154,7 @@ def _summary(
     return EpisodeSummary(
         episode_id=episode.id,
         patient_id=episode.patient_id,
-        pseudonym=pseudonym,
+        pseudonym=episode.pseudonym,
         condition=episode.condition,
         diagnosed_at=episode.diagnosed_at,
         urgency=result.get("urgency"),
@@ -160,3 +193,45 @@ def recent_check_ins(call: Call, since: datetime, limit: int) -> list[CheckInSum
         )
     found.sort(key=lambda c: -_ADVICE_RANK.get(c.advice, 0))
     return found
+
+
+@dataclass(frozen=True)
+class Board:
+    """What the worklist page shows, read in one transaction (one audit entry)."""
+
+    tasks: list[followup.WorklistItem]
+    episodes: list[EpisodeSummary]
+    check_ins: list[CheckInSummary]
+
+
+def board(call: Call, as_of: date, since: datetime, days_ahead: int, limit: int) -> Board:
+    return Board(
+        tasks.worklist(call, as_of, days_ahead, limit),
+        active_episodes(call, limit),
+        recent_check_ins(call, since, limit),
+    )
+
+
+@dataclass(frozen=True)
+class PatientChart:
+    """Everything the patient page shows, read in one transaction (one audit entry)."""
+
+    patient: PatientOut
+    episodes: list[EpisodeOut]
+    procedures: list[ProcedureOut]
+    assessments: list[AssessmentOut]
+    tasks: list[TaskOut]
+    check_ins: list[CheckInOut]
+    outcomes: list[OutcomeOut]
+
+
+def patient_chart(call: Call, patient_id: str) -> PatientChart:
+    return PatientChart(
+        patients.get(call, patient_id),
+        episodes.of_patient(call, patient_id),
+        procedures.of_patient(call, patient_id),
+        assessments.of_patient(call, patient_id),
+        tasks.of_patient(call, patient_id),
+        check_ins.of_patient(call, patient_id),
+        outcomes.of_patient(call, patient_id),
+    )

@@ -51,13 +51,10 @@ def build_patient_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
     @router.get("/patients/{patient_id}", response_class=HTMLResponse)
     def patient_page(request: Request, patient_id: str) -> HTMLResponse:
         principal = page_principal(request, Permission.PATIENT_READ)
-        patient = registry.get_patient(patient_id, principal)
-        episodes = registry.episodes_of(patient_id, principal)
-        assessments = registry.assessments_of(patient_id, principal)
-        procedures = registry.procedures_of(patient_id, principal)
-        tasks = registry.tasks_of(patient_id, principal)
-        check_ins = registry.check_ins_of(patient_id, principal)
-        outcomes = registry.outcomes_of(patient_id, principal)
+        chart = registry.patient_chart(patient_id, principal)
+        patient, episodes, procedures = chart.patient, chart.episodes, chart.procedures
+        assessments, tasks = chart.assessments, chart.tasks
+        check_ins, outcomes = chart.check_ins, chart.outcomes
         timeline = sorted(
             _timeline(episodes, assessments, procedures, check_ins, outcomes),
             key=lambda e: e.at,

@@ -25,6 +25,8 @@ from venapath.web.templating import render
 
 DAYS_AHEAD = 7
 CHECK_IN_DAYS = 7
+ROWS = 200
+"""Rows per list on the page (the most pressing first); the rest are a search away."""
 
 
 def build_worklist_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
@@ -34,19 +36,23 @@ def build_worklist_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
     def worklist_page(request: Request) -> HTMLResponse:
         principal = page_principal(request, Permission.WORKLIST_READ)
         now = datetime.now(UTC)
-        items = registry.worklist(principal, now.date(), days_ahead=DAYS_AHEAD, limit=500)
+        board = registry.worklist_board(
+            principal,
+            now.date(),
+            now - timedelta(days=CHECK_IN_DAYS),
+            days_ahead=DAYS_AHEAD,
+            limit=ROWS,
+        )
         by_state: dict[str, list[object]] = {state.value: [] for state in TaskState}
-        for item in items:
+        for item in board.tasks:
             by_state[item.state.value].append(item.task)
         context = page_context(
             request,
             principal,
             kb,
             now=now,
-            episodes=registry.active_episodes(principal, limit=200),
-            check_ins=registry.recent_check_ins(
-                principal, now - timedelta(days=CHECK_IN_DAYS), limit=200
-            ),
+            episodes=board.episodes,
+            check_ins=board.check_ins,
             tasks=by_state,
             may_complete=principal.may(Permission.TASK_WRITE),
             may_open_patients=principal.may(Permission.PATIENT_READ),

@@ -1,4 +1,4 @@
-"""Patients' private check-in links (token hashes only).
+"""Patients' private check-in links (token hashes only); active episodes newest first.
 
 Revision ID: 0007
 Revises: 0003
@@ -42,8 +42,10 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_check_in_links_patient_id"), "check_in_links", ["patient_id"], unique=False
     )
+    op.create_index("ix_episodes_status_updated", "episodes", ["status", "updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_episodes_status_updated", table_name="episodes")
     op.drop_index(op.f("ix_check_in_links_patient_id"), table_name="check_in_links")
     op.drop_table("check_in_links")
