@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -52,27 +52,37 @@ class DbReplayStore:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._inserts = 0
+        self._statement = _remember_statement(database.dialect)
 
     def remember(self, issuer: str, jti: str, expires_at: float) -> bool:
         now = datetime.now(UTC)
-        key = f"{issuer}\x1f{jti}"[:256]
-        table = JwtReplayRow.__table__
-        insert = _insert_for(self._database.dialect)(table).values(
-            jti=key, expires_at=datetime.fromtimestamp(expires_at, UTC)
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=[table.c.jti],
-            set_={"expires_at": insert.excluded.expires_at},
-            where=table.c.expires_at <= now,
-        ).returning(table.c.jti)
+        values = {
+            "key": f"{issuer}\x1f{jti}"[:256],
+            "expires": datetime.fromtimestamp(expires_at, UTC),
+            "now": now,
+        }
         self._inserts += 1
         try:
             with self._database.transaction() as connection:
                 if self._inserts % 1000 == 0:
                     connection.execute(delete(JwtReplayRow).where(JwtReplayRow.expires_at < now))
-                return connection.execute(statement).first() is not None
+                return connection.execute(self._statement, values).first() is not None
         except IntegrityError:
             return False  # cannot happen with ON CONFLICT; refused rather than let through
+
+
+def _remember_statement(dialect: str) -> Any:
+    """The upsert, built once with bound parameters `key`, `expires` and `now`."""
+    table = JwtReplayRow.__table__
+    expires_type = table.c.expires_at.type
+    insert = _insert_for(dialect)(table).values(
+        jti=bindparam("key"), expires_at=bindparam("expires", type_=expires_type)
+    )
+    return insert.on_conflict_do_update(
+        index_elements=[table.c.jti],
+        set_={"expires_at": insert.excluded.expires_at},
+        where=table.c.expires_at <= bindparam("now", type_=expires_type),
+    ).returning(table.c.jti)
 
 
 def _insert_for(dialect: str) -> Any:
