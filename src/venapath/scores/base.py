@@ -69,6 +69,10 @@ class Test:
         return bool(COMPARISONS[self.op](float(value), self.value))
 
 
+_MAX_LINES_PER_ITEM = 64
+"""Bound on the reused output lines of one item (flag items have 3, graded ones a few more)."""
+
+
 @dataclass(frozen=True)
 class Item:
     """One scored item, as data: which facts feed it and how they give points.
@@ -138,9 +142,11 @@ class Item:
         """
         line = self._results.get(points)
         if line is None:
-            line = self._results[points] = ScoreItemResult.model_validate(
+            line = ScoreItemResult.model_validate(
                 {"id": self.id, "label": self.label, "points": points, "facts": list(self.facts)}
             )
+            if len(self._results) < _MAX_LINES_PER_ITEM:  # a graded item's points come from data
+                self._results[points] = line
         return line
 
     def _possible_points(self) -> tuple[int, ...]:
