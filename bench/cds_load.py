@@ -76,7 +76,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subprocess.Popen[bytes]:
     environment = {
         **os.environ,
         "VENAPATH_ENV": "production",
@@ -97,7 +97,7 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=1).status_code == 200:
@@ -232,9 +232,15 @@ def main() -> None:
         action="store_true",
         help="every request carries a chart never seen before (no validated-resource reuse)",
     )
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the server's /ready (raise it on a busy machine)",
+    )
     args = parser.parse_args()
     port = free_port()
-    server = start_server(port, args.workers)
+    server = start_server(port, args.workers, args.start_timeout)
     try:
         latencies, errors, elapsed = asyncio.run(drive(port, args.rate, args.duration, args.cold))
     finally:

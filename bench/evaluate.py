@@ -74,7 +74,7 @@ def main() -> None:
     _rate("evaluate(kb, facts, now), with per-rule trace", engine_with_trace, args.seconds)
     _rate("derive facts + evaluate + serialise JSON", full_path, args.seconds)
 
-    cli = REPO / ".venv" / "bin" / "venapath"
+    cli = Path(sys.executable).parent / "venapath"  # the console script of this interpreter
     target = REPO / "examples" / "cases" / "seed-cvt-intracranial-hypotension.yaml"
     walls = []
     for _ in range(7):

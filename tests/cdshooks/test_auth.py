@@ -7,6 +7,8 @@ import base64
 import hashlib
 import hmac
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -128,3 +130,11 @@ def test_unknown_key_id() -> None:
 def test_typ_must_be_jwt() -> None:
     with pytest.raises(TokenRejectedError, match="typ"):
         _verify(_verifier(), f"Bearer {token(AUDIENCE, headers={'typ': 'at+jwt'})}")
+
+
+def test_the_memory_replay_store_accepts_an_id_once_across_threads() -> None:
+    store = MemoryReplayStore()
+    expires = time.time() + 60
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: store.remember("iss", "jti", expires), range(64)))
+    assert results.count(True) == 1

@@ -52,3 +52,22 @@ def test_a_token_id_is_refused_by_every_worker_until_it_expires(database: Databa
     assert first.remember("https://ehr", "jti-old", time.time() - 1) is True
     assert second.remember("https://ehr", "jti-old", soon) is True  # expired: may be reused
     other_worker.dispose()
+
+
+def test_a_token_id_raced_by_many_threads_is_accepted_once(database: Database) -> None:
+    """The check and the record are one statement: two workers cannot both accept an id."""
+    stores = [DbReplayStore(database) for _ in range(4)]
+    soon = time.time() + 60
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda i: stores[i % 4].remember("https://ehr", "jti-race", soon), range(32))
+        )
+    assert results.count(True) == 1
+
+
+def test_an_expired_token_id_is_taken_over_once(database: Database) -> None:
+    store = DbReplayStore(database)
+    assert store.remember("https://ehr", "jti-x", time.time() - 5) is True
+    soon = time.time() + 60
+    assert store.remember("https://ehr", "jti-x", soon) is True
+    assert store.remember("https://ehr", "jti-x", soon) is False

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scoring_support import full_assignment, read_facts, theoretical_range
 
 from venapath.domain.facts import FactValue
-from venapath.scores.base import ScoreDefinition, compute, output_facts
+from venapath.scores.base import ScoreDefinition, ScoreResult, compute, output_facts
 from venapath.scores.registry import SCORES
 
 DEFINITIONS = pytest.mark.parametrize("definition", list(SCORES.values()), ids=list(SCORES))
@@ -72,3 +72,24 @@ def test_nothing_known_gives_the_whole_range(definition: ScoreDefinition) -> Non
     assert (result.min_points, result.max_points) == theoretical_range(definition)
     assert result.points is None
     assert set(result.missing) == set(read_facts(definition))
+
+
+@DEFINITIONS
+@settings(max_examples=150)
+@given(data=st.data())
+def test_reused_item_lines_and_citation_keep_the_result_contract(
+    definition: ScoreDefinition, data: st.DataObject
+) -> None:
+    """`compute` reuses validated item lines and the citation; the result must still be exactly
+    what validating it from plain data gives, item by item."""
+    facts = data.draw(full_assignment(read_facts(definition)))
+    forget = data.draw(st.sets(st.sampled_from(sorted(facts))))
+    partial = {name: value for name, value in facts.items() if name not in forget}
+    for assignment in (facts, partial):
+        result = compute(definition, assignment)
+        assert ScoreResult.model_validate_json(result.model_dump_json()) == result
+        for item, line in zip(definition.items, result.items, strict=True):
+            assert (line.id, line.label, line.facts) == (item.id, item.label, list(item.facts))
+            assert line.points == item.points(assignment)
+        assert result.citation.id == definition.citation.id
+        assert result.citation.evidence == definition.citation.evidence

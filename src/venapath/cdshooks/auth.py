@@ -9,6 +9,7 @@ required; a `jti` seen before (until its expiry) is a replay and is refused.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,7 +31,10 @@ class TokenRejectedError(Exception):
 
 class ReplayStore(Protocol):
     def remember(self, issuer: str, jti: str, expires_at: float) -> bool:
-        """Record a token id; False when it was seen before and has not expired."""
+        """Record a token id; False when it was seen before and has not expired.
+
+        Called from a worker thread (it may block on a database), so it must be thread-safe.
+        """
         ...
 
 
@@ -39,16 +43,18 @@ class MemoryReplayStore:
     """Token ids seen by this process. Several workers need the database-backed store."""
 
     seen: dict[tuple[str, str], float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def remember(self, issuer: str, jti: str, expires_at: float) -> bool:
         now = time.time()
-        if len(self.seen) > 10_000:
-            self.seen = {k: v for k, v in self.seen.items() if v > now}
         key = (issuer, jti)
-        if key in self.seen and self.seen[key] > now:
-            return False
-        self.seen[key] = expires_at
-        return True
+        with self._lock:  # called from worker threads: check and record as one step
+            if len(self.seen) > 10_000:
+                self.seen = {k: v for k, v in self.seen.items() if v > now}
+            if key in self.seen and self.seen[key] > now:
+                return False
+            self.seen[key] = expires_at
+            return True
 
 
 JwksLoader = Callable[[str], Awaitable[dict[str, Any]]]
@@ -89,7 +95,12 @@ class TokenVerifier:
             raise TokenRejectedError(f"the token lacks the {error.claim!r} claim") from None
         except jwt.InvalidTokenError as error:
             raise TokenRejectedError(f"the token is not valid: {error}") from None
-        if not self._replay.remember(issuer.iss, str(claims["jti"]), float(claims["exp"])):
+        # A database write (and its fsync): run it off the event loop, which meanwhile
+        # serves other requests.
+        fresh = await asyncio.to_thread(
+            self._replay.remember, issuer.iss, str(claims["jti"]), float(claims["exp"])
+        )
+        if not fresh:
             raise TokenRejectedError("the token was already used (jti replay)")
         return claims
 

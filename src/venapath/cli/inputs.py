@@ -7,9 +7,10 @@ from datetime import date, datetime
 from typing import NoReturn
 
 import typer
-from rich.console import Console
 
-errors = Console(stderr=True, soft_wrap=True)
+from venapath.cli.console import LazyConsole
+
+errors = LazyConsole(stderr=True, soft_wrap=True)
 
 
 def fail_input(message: str, code: int = 2) -> NoReturn:

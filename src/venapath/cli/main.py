@@ -15,18 +15,10 @@ from typing import Annotated
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
 
-from venapath.cli import (
-    kb_commands,
-    registry_commands,
-    score_commands,
-    screen_commands,
-    serve_commands,
-    synth_commands,
-)
+from venapath.cli.console import LazyConsole
 from venapath.cli.inputs import fail_input, parse_moment
-from venapath.cli.render import render_assessment
+from venapath.cli.lazy import LazyGroup
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
 from venapath.kb.loader import KnowledgeBaseError
@@ -40,23 +32,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Every subcommand but evaluate, schema and facts is imported only when it runs
+    # (venapath/cli/lazy.py): `venapath evaluate` must not pay for SQLAlchemy or FastAPI.
+    cls=LazyGroup,
 )
-app.add_typer(kb_commands.app, name="kb")
-app.command(name="score")(score_commands.score)
-app.command(name="serve")(serve_commands.serve)
-app.command(name="synth")(synth_commands.synth)
-app.command(name="screen")(screen_commands.screen_command)
-app.add_typer(registry_commands.db_app, name="db")
-app.add_typer(registry_commands.followup_app, name="followup")
-app.add_typer(registry_commands.demo_app, name="demo")
-app.add_typer(registry_commands.audit_app, name="audit")
-app.command(name="export")(registry_commands.export_command)
-app.command(name="import")(registry_commands.import_command)
-app.command(name="backup")(registry_commands.backup_command)
-app.command(name="restore")(registry_commands.restore_command)
 
-stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
-stderr = Console(stderr=True, soft_wrap=True)
+stdout = LazyConsole(soft_wrap=False, width=None if sys.stdout.isatty() else 120)
+stderr = LazyConsole(stderr=True, soft_wrap=True)
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -92,8 +74,10 @@ def evaluate(
     if output_format == "json":
         _print_json(results)
     else:
+        from venapath.cli.render import render_assessment  # rich tables: text output only
+
         for assessment in results:
-            render_assessment(stdout, assessment, show_trace=trace)
+            render_assessment(stdout.get(), assessment, show_trace=trace)
 
 
 def _print_json(results: list[Assessment]) -> None:

@@ -35,6 +35,7 @@ from venapath.kb.model import (
     TimeWindow,
     TimeWindowSpec,
 )
+from venapath.kb.parsed_cache import parsed_documents
 from venapath.kb.protocols import FollowUpProtocol
 from venapath.kb.value_sets import DiagnosisTarget, FlagTarget, ValueSet, flag_field_problem
 
@@ -83,7 +84,7 @@ def _load(directory: Path) -> KnowledgeBase:
     files = _kb_files(directory, problems)
     if problems:
         raise KnowledgeBaseError(problems)
-    raw = {path: _read_yaml(path, directory, problems) for path in files}
+    raw = parsed_documents(directory, files, lambda path: _read_yaml(path, directory, problems))
     if problems:
         raise KnowledgeBaseError(problems)
     facts = catalogue()

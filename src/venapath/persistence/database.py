@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,6 +72,18 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
+        except OperationalError as error:
+            if _is_connection_failure(error):
+                raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A Core connection in one transaction, for hot single-statement writes that need no
+        ORM session (its unit of work costs more than the statement). Errors as `session()`."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
         except OperationalError as error:
             if _is_connection_failure(error):
                 raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error

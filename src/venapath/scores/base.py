@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
@@ -68,6 +69,10 @@ class Test:
         return bool(COMPARISONS[self.op](float(value), self.value))
 
 
+_MAX_LINES_PER_ITEM = 64
+"""Bound on the reused output lines of one item (flag items have 3, graded ones a few more)."""
+
+
 @dataclass(frozen=True)
 class Item:
     """One scored item, as data: which facts feed it and how they give points.
@@ -97,24 +102,52 @@ class Item:
             value = facts.get(self.facts[0])
             if not isinstance(value, str):
                 return None
-            return dict(self.table).get(value, 0)
+            return self._points_by_level.get(value, 0)
         if self.kind is ItemKind.GRADED:
             value = facts.get(self.facts[0])
             if value is None or isinstance(value, bool | str):
                 return None
             return int(value)
-        met = k_or(test.holds(facts) for test in self.tests)
+        tests = self.tests
+        # Most items hold one test: skip the generator k_or needs for several.
+        met = tests[0].holds(facts) if len(tests) == 1 else k_or(t.holds(facts) for t in tests)
         if met is None:
             return None
         return self.weight if met else 0
 
-    @property
+    # The properties below are cached on the (frozen, never changing) item: `compute` reads
+    # them for every unknown item of every score of every evaluation.
+
+    @cached_property
     def min_points(self) -> int:
         return min(0, *self._possible_points())
 
-    @property
+    @cached_property
     def max_points(self) -> int:
         return max(0, *self._possible_points())
+
+    @cached_property
+    def _points_by_level(self) -> dict[str, int]:
+        return dict(self.table)
+
+    @cached_property
+    def _results(self) -> dict[int | None, ScoreItemResult]:
+        return {}
+
+    def result(self, points: int | None) -> ScoreItemResult:
+        """This item's output line for `points`, validated once per value and then reused.
+
+        An item's line depends only on its points (a handful of values), and a frozen model
+        instance is accepted by `ScoreResult` without being validated again.
+        """
+        line = self._results.get(points)
+        if line is None:
+            line = ScoreItemResult.model_validate(
+                {"id": self.id, "label": self.label, "points": points, "facts": list(self.facts)}
+            )
+            if len(self._results) < _MAX_LINES_PER_ITEM:  # a graded item's points come from data
+                self._results[points] = line
+        return line
 
     def _possible_points(self) -> tuple[int, ...]:
         if self.kind is ItemKind.LEVELS:
@@ -162,6 +195,20 @@ class ScoreDefinition:
 
     def band_of(self, points: int) -> Band | None:
         return next((band for band in self.bands if band.contains(points)), None)
+
+    @cached_property
+    def citation_out(self) -> ScoreCitationOut:
+        """The citation as output, validated once (it never changes)."""
+        citation = self.citation
+        return ScoreCitationOut.model_validate(
+            {
+                "id": citation.id,
+                "title": citation.title,
+                "year": citation.year,
+                "evidence": citation.evidence,
+                "url": citation.url,
+            }
+        )
 
 
 # ------------------------------------------------------------------- item builders
@@ -238,14 +285,12 @@ class ScoreResult(BaseModel):
 
 def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
     """Score `facts`, carrying unknown items as a range instead of guessing them."""
-    items: list[dict[str, object]] = []
+    items: list[ScoreItemResult] = []
     low = high = 0
     missing: list[str] = []
     for item in definition.items:
         points = item.points(facts)
-        items.append(
-            {"id": item.id, "label": item.label, "points": points, "facts": list(item.facts)}
-        )
+        items.append(item.result(points))
         if points is None:
             low += item.min_points
             high += item.max_points
@@ -261,9 +306,9 @@ def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
     interpretation = None
     if band is not None:
         interpretation = next(b.interpretation for b in definition.bands if b.label == band) or None
-    citation = definition.citation
-    # Validated once from plain data: pydantic's compiled validator is faster than building
-    # each nested model in Python.
+    # Validated from plain data and the items' and citation's ready-made (already validated)
+    # lines: pydantic's compiled validator is faster than model_construct in Python, and
+    # passes a frozen model instance through without validating it again.
     return ScoreResult.model_validate(
         {
             "id": definition.id,
@@ -276,13 +321,7 @@ def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
             "interpretation": interpretation,
             "items": items,
             "missing": missing,
-            "citation": {
-                "id": citation.id,
-                "title": citation.title,
-                "year": citation.year,
-                "evidence": citation.evidence,
-                "url": citation.url,
-            },
+            "citation": definition.citation_out,
             "notes": list(definition.notes),
         }
     )

@@ -43,7 +43,11 @@ def get(score_id: str) -> ScoreDefinition:
 
 def applies(definition: ScoreDefinition, facts: Facts) -> bool:
     """True when any of the score's trigger facts is true."""
-    return any(facts.get(name) is True for name in definition.applies_when)
+    # A plain loop, not any(generator): this runs for every score on every evaluation.
+    for name in definition.applies_when:  # noqa: SIM110 (see above)
+        if facts.get(name) is True:
+            return True
+    return False
 
 
 def applicable(facts: Facts) -> list[ScoreDefinition]:
@@ -70,5 +74,12 @@ def score_facts(
         if result is not None:
             values.update(output_facts(definition, result))
         else:
-            values.update({output.name: None for output in definition.outputs})
+            values.update(_UNKNOWN_OUTPUTS[definition.id])
     return values
+
+
+_UNKNOWN_OUTPUTS: dict[str, dict[str, bool | None]] = {
+    definition.id: {output.name: None for output in definition.outputs}
+    for definition in SCORES.values()
+}
+"""Each score's output facts as unknown: what a score that does not apply feeds the rules."""
