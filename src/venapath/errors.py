@@ -6,7 +6,8 @@ raises one of these (or a subclass of one) instead of inventing its own base.
 
     VenaPathError                 anything VenaPath refuses on purpose
     ├── InputError                bad input; `problems` name each field (JSON pointer)  422 / exit 2
-    │   └── TooLargeError         over a size, depth or count limit (names the limit)    413 / exit 2
+    │   ├── TooLargeError         over a size, depth or count limit (names the limit)    413 / exit 2
+    │   └── ArgumentError         a bad option, file or setting named in the message     422 / exit 2
     ├── NotFoundError             no such record                                         404 / exit 2
     ├── GoneError                 the record was retracted                               410 / exit 2
     ├── ConflictError             changed since read, or a unique value taken            409 / exit 2
@@ -24,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ArgumentError",
     "ConflictError",
     "GoneError",
     "InputError",
@@ -87,6 +89,17 @@ class TooLargeError(InputError):
         self.limit_name = limit_name
         self.limit = limit
         super().__init__([Problem(pointer, message)])
+
+
+class ArgumentError(InputError):
+    """A bad command-line option, folder, file or setting: the message itself names it.
+
+    For inputs that are not a JSON document (so there is no pointer), such as `--patients`,
+    an export folder or `VENAPATH_PORT`.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Problem("", message)], message)
 
 
 class NotFoundError(VenaPathError):

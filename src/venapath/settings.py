@@ -14,6 +14,8 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from venapath.errors import ArgumentError
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -94,7 +96,7 @@ class Settings(StorageSettings):
         return self
 
 
-class SettingsError(Exception):
+class SettingsError(ArgumentError):
     """Settings cannot be used; the message lists every problem by variable name."""
 
 

@@ -11,15 +11,21 @@ import json
 import logging
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from venapath.api.errors import error_body
+from venapath.errors import TooLargeError
 
 access_log = logging.getLogger("venapath.access")
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(TooLargeError):
+    """The request body passed `max_bytes` while it was being received."""
+
+    def __init__(self, limit: int) -> None:
+        message = f"the request body is larger than {limit} bytes"
+        super().__init__("", "request body bytes", limit, message)
 
 
 class BodyLimitMiddleware:
@@ -44,7 +50,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -71,23 +77,11 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    path = scope.get("path", "")
-    fhir = path.startswith(("/cds-services", "/api/v1/fhir"))
-    message = f"the request body is larger than {limit} bytes"
-    if fhir:
-        body: dict[str, Any] = {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "too-costly", "diagnostics": message}],
-        }
-        media = "application/fhir+json"
-    else:
-        body = {
-            "type": "about:blank",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": message,
-        }
-        media = "application/problem+json"
+    """Answer 413 from the middleware (the app never saw the request), mapped like any error."""
+    error = BodyTooLargeError(limit)
+    body, media = error_body(
+        scope.get("path", ""), 413, type(error).title, error.message, list(error.problems)
+    )
     payload = json.dumps(body).encode()
     await send(
         {

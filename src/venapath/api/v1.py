@@ -14,8 +14,9 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
-from venapath.api.errors import FHIR_JSON, ApiError, FieldProblem
+from venapath.api.errors import FHIR_JSON, ApiError
 from venapath.engine.assessment import Assessment
+from venapath.errors import InputError, NotFoundError
 from venapath.fhir.guidance import guidance_response
 from venapath.fhir.parse import parse_json_text
 from venapath.kb.model import KnowledgeBase
@@ -72,8 +73,7 @@ def _clock(text: str | None) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        problem = FieldProblem("now", "expected an ISO 8601 date-time with a time zone")
-        raise ApiError(422, "Invalid request", f"now: {text!r} is not a date-time", [problem])
+        raise InputError.at("now", "expected an ISO 8601 date-time with a time zone")
     return moment
 
 
@@ -185,9 +185,7 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
     )
     async def score(score_id: str, body: Annotated[ScoreRequest, Body()]) -> Response:
         if score_id not in registry.SCORES:
-            raise ApiError(
-                404, "Not found", f"no score {score_id!r}; known: {', '.join(registry.SCORES)}"
-            )
+            raise NotFoundError("score", score_id)
         return _json(compute_score(score_id, body.items))
 
     _knowledge_routes(router, kb)
@@ -202,7 +200,7 @@ def _knowledge_routes(router: APIRouter, kb: KnowledgeBase) -> None:
 
     def one(table: dict[str, Any], kind: str, item_id: str) -> JSONResponse:
         if item_id not in table:
-            raise ApiError(404, "Not found", f"no {kind} {item_id!r}")
+            raise NotFoundError(kind, item_id)
         return JSONResponse(table[item_id])
 
     @router.get("/kb", tags=["Knowledge base"], summary="Version and contents")

@@ -1,6 +1,6 @@
 """The CDS services: what each hook needs, how its data is gathered, which cards it returns.
 
-This module knows nothing of HTTP frameworks; the router turns `HookError` into a status
+This module knows nothing of HTTP frameworks; `api/errors.py` turns `HookError` into a status
 code. Prefetch follows the specification: a key that is present is the EHR's answer
 (`null` = no data, i.e. an empty list), a key that is absent was not fetched, so the service
 queries `fhirServer` itself, and answers 412 when it cannot.
@@ -23,6 +23,7 @@ from venapath.cdshooks.prefetch import (
     prefetch_templates,
 )
 from venapath.domain.case import ProposedProcedure
+from venapath.errors import InputError, NotFoundError
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
@@ -30,14 +31,17 @@ from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
 
 
-class HookError(Exception):
-    """A request the service cannot answer; `status` is the HTTP status to send."""
+class HookError(InputError):
+    """A CDS Hooks request the service cannot answer as sent (400 on the CDS Hooks paths)."""
 
-    def __init__(self, status: int, message: str, problems: list[FhirProblem] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.problems = problems or [FhirProblem("$", message)]
+    title = "CDS Hooks request refused"
+
+    def __init__(self, message: str, problems: list[FhirProblem] | None = None) -> None:
+        super().__init__(list(problems or [FhirProblem("$", message)]), message)
+
+
+class PrefetchIncompleteError(HookError):
+    """The prefetch lacks data the service needs and it cannot be fetched: CDS Hooks says 412."""
 
 
 @dataclass(frozen=True)
@@ -107,10 +111,10 @@ class CdsServices:
     ) -> HookResponse:
         service = SERVICES_BY_ID.get(service_id)
         if service is None:
-            raise HookError(404, f"no CDS service {service_id!r}")
+            raise NotFoundError("CDS service", service_id)
         if request.hook != service.hook:
             raise HookError(
-                400, f"service {service_id!r} answers hook {service.hook!r}, not {request.hook!r}"
+                f"service {service_id!r} answers hook {service.hook!r}, not {request.hook!r}"
             )
         _check_context(service, request.context)
         moment = now or datetime.now(UTC)
@@ -133,7 +137,7 @@ class CdsServices:
         try:
             drafts = read_resources(context["draftOrders"], "context.draftOrders")
         except FhirInputError as error:
-            raise HookError(400, str(error), error.problems) from None
+            raise HookError(str(error), error.fhir_problems) from None
         selections = None
         if service.hook == "order-select":
             selections = frozenset(str(s) for s in context["selections"])
@@ -162,9 +166,9 @@ class CdsServices:
             try:
                 parsed.extend(read_resources(value, f"prefetch.{key}", latest_results_only=True))
             except FhirInputError as error:
-                problems += error.problems
+                problems += error.fhir_problems
         if problems:
-            raise HookError(400, "the prefetch holds invalid FHIR", problems)
+            raise HookError("the prefetch holds invalid FHIR", problems)
         return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
     async def _fetch_missing(
@@ -173,8 +177,7 @@ class CdsServices:
         if not keys:
             return {}
         if request.fhirServer is None:
-            raise HookError(
-                412,
+            raise PrefetchIncompleteError(
                 f"prefetch lacks {', '.join(keys)} and no fhirServer was given to query",
             )
         token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
@@ -185,8 +188,8 @@ class CdsServices:
                 *(self._fetcher.fetch(base, query, token) for query in queries)
             )
         except FhirServerUnavailableError as error:
-            raise HookError(
-                412, f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
+            raise PrefetchIncompleteError(
+                f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
             ) from None
         return dict(zip(keys, results, strict=True))
 
@@ -194,26 +197,26 @@ class CdsServices:
 def _check_context(service: ServiceDefinition, context: dict[str, Any]) -> None:
     for name in service.context_fields:
         if name not in context or context[name] in (None, ""):
-            raise HookError(400, f"context.{name} is required for hook {service.hook}")
+            raise HookError(f"context.{name} is required for hook {service.hook}")
     patient_id = context["patientId"]
     if (
         not isinstance(patient_id, str)
         or not patient_id.replace("-", "").replace(".", "").isalnum()
     ):
-        raise HookError(400, "context.patientId must be a FHIR id")
+        raise HookError("context.patientId must be a FHIR id")
     if "draftOrders" in context:
         drafts = context["draftOrders"]
         if not isinstance(drafts, dict) or drafts.get("resourceType") != "Bundle":
-            raise HookError(400, "context.draftOrders must be a FHIR Bundle")
+            raise HookError("context.draftOrders must be a FHIR Bundle")
     if "selections" in context:
         selections = context["selections"]
         if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
-            raise HookError(400, "context.selections must be a list of references")
+            raise HookError("context.selections must be a list of references")
 
 
 def _check_patient(parsed: ParsedResources, patient_id: str) -> None:
     for patient in parsed.of("Patient"):
         if patient.id != patient_id:
             raise HookError(
-                400, f"the prefetched Patient is {patient.id}, not context.patientId {patient_id}"
+                f"the prefetched Patient is {patient.id}, not context.patientId {patient_id}"
             )

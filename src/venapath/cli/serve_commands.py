@@ -10,9 +10,9 @@ from rich.console import Console
 
 from venapath.api.app import create_app
 from venapath.api.logs import configure_logging
-from venapath.persistence.database import Database, DatabaseUnavailableError
-from venapath.persistence.migrate import SchemaOutOfDateError, ensure_current
-from venapath.settings import SettingsError, database_url, load_settings
+from venapath.persistence.database import Database
+from venapath.persistence.migrate import ensure_current
+from venapath.settings import database_url, load_settings
 
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -28,18 +28,11 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    try:
-        settings = load_settings(**overrides)
-    except SettingsError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
-        raise typer.Exit(code=2) from None
+    settings = load_settings(**overrides)
     configure_logging(settings.log_level)
     database = Database(database_url(settings))
     try:
         ensure_current(database)
-    except (SchemaOutOfDateError, DatabaseUnavailableError) as error:
-        errors.print(f"[bold red]error:[/] database: {error}", highlight=False)
-        raise typer.Exit(code=2) from None
     finally:
         database.dispose()
     if workers > 1:

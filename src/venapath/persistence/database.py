@@ -18,8 +18,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from venapath.errors import UnavailableError
 
-class DatabaseUnavailableError(Exception):
+
+class DatabaseUnavailableError(UnavailableError):
     """The database cannot be reached right now; the caller may retry shortly."""
 
 
@@ -43,7 +45,9 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 10}
+                url,
+                connect_args={"check_same_thread": False, "timeout": 10},
+                hide_parameters=True,
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling defers BEGIN; take the write lock at once
@@ -64,6 +68,8 @@ class Database:
                 max_overflow=5,
                 pool_timeout=3,
                 connect_args={"connect_timeout": 3},
+                # Bound values are patient data: never in an exception's text, hence never logged.
+                hide_parameters=True,
             )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

@@ -7,12 +7,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from venapath.errors import UnavailableError
 from venapath.persistence.database import Database
 
 SCRIPT_LOCATION = "venapath.persistence:migrations"
 
 
-class SchemaOutOfDateError(Exception):
+class SchemaOutOfDateError(UnavailableError):
     """The database is not at the schema this version of VenaPath expects."""
 
 

@@ -20,26 +20,27 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from venapath.domain.case import Case, ContradictionError, UnknownWordError
+from venapath.errors import InputError, Problem
 
 MAX_CASE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
-class InputProblem:
-    pointer: str
-    message: str
+class InputProblem(Problem):
+    """A problem in a case, at a JSON pointer ("/" for the case as a whole)."""
 
     def __str__(self) -> str:
         return f"{self.pointer or '/'}: {self.message}"
 
 
-class CaseInputError(Exception):
-    """The case cannot be read; `problems` says where and why."""
+class CaseInputError(InputError):
+    """The case cannot be read; `source` names the file, `problems` say where and why."""
+
+    title = "Invalid case"
 
     def __init__(self, source: str, problems: list[InputProblem]) -> None:
         self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+        super().__init__(list(problems), f"{source}: " + "; ".join(str(p) for p in problems))
 
 
 def load_case_file(path: Path) -> Case:
