@@ -103,6 +103,7 @@ def test_the_purposeful_errors_of_every_module_are_in_the_tree() -> None:
         "HookError",
         "PrefetchIncompleteError",
         "BodyTooLargeError",
+        "CaseTooLargeError",
         "SettingsError",
     }
     assert expected <= names
