@@ -69,6 +69,12 @@ class Settings(StorageSettings):
     fhir_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
     log_level: str = Field(default="info", pattern=r"^(debug|info|warning|error)$")
+    # Hardening at the edge (docs/operations.md): the pool that runs parsing and evaluation
+    # off the event loop, and the per-client rate limit of the routes that use it.
+    work_threads: int = Field(default=2, ge=1, le=64)
+    work_queue: int = Field(default=32, ge=0, le=10_000)
+    rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)
+    rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000)
 
     @property
     def development(self) -> bool:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
@@ -18,6 +18,7 @@ from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.api.registry_routes import build_registry_router
+from venapath.api.work import RateLimiter, WorkPool
 from venapath.cdshooks.auth import ReplayStore, TokenVerifier
 from venapath.cdshooks.feedback import DatabaseFeedbackStore, FeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
@@ -63,7 +64,9 @@ def create_app(
         else None
     )
     store = feedback or DatabaseFeedbackStore(database)
-    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
+    pool = WorkPool(settings.work_threads, settings.work_queue)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher, pool.run), verifier, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -84,9 +87,9 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.include_router(v1.build_router(knowledge))
+    app.include_router(v1.build_router(knowledge, pool, limiter))
     app.include_router(build_registry_router(registry))
-    app.include_router(build_router(cds))
+    app.include_router(build_router(cds), dependencies=[Depends(limiter)])
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:

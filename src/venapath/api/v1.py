@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
 from venapath.api.errors import FHIR_JSON, ApiError
+from venapath.api.work import RateLimiter, WorkPool
 from venapath.engine.assessment import Assessment
 from venapath.errors import InputError, NotFoundError
 from venapath.fhir.guidance import guidance_response
@@ -81,11 +82,15 @@ def _media(request: Request) -> str:
     return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
 
 
-def build_router(kb: KnowledgeBase) -> APIRouter:
+def build_router(kb: KnowledgeBase, pool: WorkPool, limiter: RateLimiter) -> APIRouter:
+    """The REST routes. Evaluation parses, validates and evaluates in `pool`, off the event
+    loop, and is rate-limited per client by `limiter`."""
     router = APIRouter(prefix="/api/v1")
+    expensive = [Depends(limiter)]
 
     @router.post(
         "/evaluate",
+        dependencies=expensive,
         tags=["Evaluation"],
         summary="Evaluate a case (format v1, JSON or YAML)",
         response_model=Assessment,
@@ -109,13 +114,18 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
             raise ApiError(
                 415, "Unsupported media type", f"send the case as {', '.join(CASE_MEDIA)}"
             )
-        case = parse_case_text(
-            await request.body(), "request body", json_only=media == "application/json"
-        )
-        return _json(assess_case(case, now=_clock(now), kb=kb, trace=trace))
+        body = await request.body()
+        moment = _clock(now)
+
+        def work() -> Response:
+            case = parse_case_text(body, "request body", json_only=media == "application/json")
+            return _json(assess_case(case, now=moment, kb=kb, trace=trace))
+
+        return await pool.run(work)
 
     @router.post(
         "/fhir/evaluate",
+        dependencies=expensive,
         tags=["FHIR"],
         summary="Evaluate one patient's FHIR R4 data (a Bundle or resources)",
         responses={
@@ -156,17 +166,24 @@ def build_router(kb: KnowledgeBase) -> APIRouter:
         media = _media(request)
         if media not in (FHIR_JSON, "application/json"):
             raise ApiError(415, "Unsupported media type", f"send FHIR as {FHIR_JSON}")
-        data = parse_json_text(await request.body())
+        body = await request.body()
+        moment = _clock(now)
         complete = WHOLE_RECORD if record == "complete" else frozenset()
-        result = assess_fhir_data(data, now=_clock(now), kb=kb, complete=complete, trace=False)
-        if output == "guidance":
-            return _json(guidance_response(result.assessment, kb, result.patient_id), FHIR_JSON)
-        view = FhirEvaluation(
-            case=result.case.model_dump(mode="json", exclude_none=True),
-            assessment=result.assessment,
-            mapping=result.report.as_dict(),
-        )
-        return _json(view)
+
+        def work() -> Response:
+            data = parse_json_text(body)
+            result = assess_fhir_data(data, now=moment, kb=kb, complete=complete, trace=False)
+            if output == "guidance":
+                guidance = guidance_response(result.assessment, kb, result.patient_id)
+                return _json(guidance, FHIR_JSON)
+            view = FhirEvaluation(
+                case=result.case.model_dump(mode="json", exclude_none=True),
+                assessment=result.assessment,
+                mapping=result.report.as_dict(),
+            )
+            return _json(view)
+
+        return await pool.run(work)
 
     @router.get("/scores", tags=["Scores"], summary="The scores VenaPath computes")
     async def scores() -> JSONResponse:

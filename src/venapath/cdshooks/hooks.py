@@ -9,6 +9,7 @@ queries `fhirServer` itself, and answers 412 when it cannot.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -83,11 +84,23 @@ SERVICES = (
 SERVICES_BY_ID = {service.id: service for service in SERVICES}
 
 
+Offload = Callable[..., Awaitable[Any]]
+"""Runs a blocking function with its arguments away from the event loop (the HTTP service
+passes its bounded worker pool); the default runs it in place."""
+
+
+async def _in_place(work: Callable[..., Any], *args: Any) -> Any:
+    return work(*args)
+
+
 class CdsServices:
-    def __init__(self, kb: KnowledgeBase, fetcher: FhirFetcher) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, fetcher: FhirFetcher, offload: Offload = _in_place
+    ) -> None:
         self.kb = kb
         self._fetcher = fetcher
         self._templates = prefetch_templates(kb)
+        self._offload = offload
 
     def discovery(self) -> Discovery:
         return Discovery(
@@ -118,7 +131,22 @@ class CdsServices:
             )
         _check_context(service, request.context)
         moment = now or datetime.now(UTC)
-        parsed, complete = await self._patient_data(request)
+        answered, complete = await self._gather(request)
+        response: HookResponse = await self._offload(
+            self._answer, service, request, answered, complete, moment
+        )
+        return response
+
+    def _answer(
+        self,
+        service: ServiceDefinition,
+        request: HookRequest,
+        answered: dict[str, Any],
+        complete: frozenset[str],
+        moment: datetime,
+    ) -> HookResponse:
+        """The CPU-heavy part (FHIR validation, evaluation, cards): blocking, run off the loop."""
+        parsed = _parse_answers(answered)
         patient_id = str(request.context["patientId"])
         _check_patient(parsed, patient_id)
         if service.hook == "patient-view":
@@ -143,7 +171,9 @@ class CdsServices:
             selections = frozenset(str(s) for s in context["selections"])
         return recognised_orders(drafts, self.kb.codes, selections)
 
-    async def _patient_data(self, request: HookRequest) -> tuple[ParsedResources, frozenset[str]]:
+    async def _gather(self, request: HookRequest) -> tuple[dict[str, Any], frozenset[str]]:
+        """Each prefetch key's answer (sent, or fetched from fhirServer) and the resource types
+        whose answer is the whole list."""
         prefetch = request.prefetch or {}
         patient_id = str(request.context["patientId"])
         answered: dict[str, Any] = {}
@@ -158,18 +188,7 @@ class CdsServices:
                 answered[key], whole = fetched[key]
                 if whole:
                     complete.add(TYPE_BY_KEY[key])
-        parsed = ParsedResources()
-        problems: list[FhirProblem] = []
-        for key, value in answered.items():
-            if value is None:
-                continue
-            try:
-                parsed.extend(read_resources(value, f"prefetch.{key}", latest_results_only=True))
-            except FhirInputError as error:
-                problems += error.fhir_problems
-        if problems:
-            raise HookError("the prefetch holds invalid FHIR", problems)
-        return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
+        return answered, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
     async def _fetch_missing(
         self, request: HookRequest, keys: list[str], patient_id: str
@@ -192,6 +211,21 @@ class CdsServices:
                 f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
             ) from None
         return dict(zip(keys, results, strict=True))
+
+
+def _parse_answers(answered: dict[str, Any]) -> ParsedResources:
+    parsed = ParsedResources()
+    problems: list[FhirProblem] = []
+    for key, value in answered.items():
+        if value is None:
+            continue
+        try:
+            parsed.extend(read_resources(value, f"prefetch.{key}", latest_results_only=True))
+        except FhirInputError as error:
+            problems += error.fhir_problems
+    if problems:
+        raise HookError("the prefetch holds invalid FHIR", problems)
+    return parsed
 
 
 def _check_context(service: ServiceDefinition, context: dict[str, Any]) -> None:

@@ -1,0 +1,94 @@
+"""Keeping the event loop free: a bounded worker pool for CPU-heavy work, and per-client rate
+limits on the routes that do it.
+
+One event loop serves every request of a worker process, `/health` included. Parsing,
+validating and evaluating a case or a FHIR Bundle is CPU work of milliseconds to seconds; run
+on the loop it stalls everyone else. `WorkPool.run` moves it to a few threads; when they are
+all busy and the queue behind them is full, the request is refused at once with 503 and
+Retry-After instead of waiting unboundedly. `RateLimiter` refuses a client that sends more
+than its share with 429 and Retry-After. Both are per process: with several workers, each
+holds its own pool and its own counts.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import Request
+
+from venapath.errors import RateLimitedError, UnavailableError
+
+T = TypeVar("T")
+
+MAX_TRACKED_CLIENTS = 10_000
+
+
+class WorkPool:
+    """At most `threads` jobs run at once and at most `queue` more wait; others get 503."""
+
+    def __init__(self, threads: int, queue: int) -> None:
+        self._limiter = anyio.CapacityLimiter(threads)
+        self._capacity = threads + queue
+        self._admitted = 0
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        if self._admitted >= self._capacity:
+            raise UnavailableError(
+                "the service is busy evaluating other requests; retry shortly", retry_after=1
+            )
+        self._admitted += 1
+        try:
+            return await anyio.to_thread.run_sync(work, *args, limiter=self._limiter)
+        finally:
+            self._admitted -= 1
+
+
+class RateLimiter:
+    """A token bucket per client: `per_minute` requests on average, bursts up to `burst`."""
+
+    def __init__(
+        self, per_minute: int, burst: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._rate = per_minute / 60.0
+        self._burst = float(burst)
+        self._clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # client -> (tokens, at)
+
+    def take(self, client: str) -> None:
+        """Spend one token of `client`, or raise RateLimitedError saying when to come back."""
+        now = self._clock()
+        tokens, at = self._buckets.get(client, (self._burst, now))
+        tokens = min(self._burst, tokens + (now - at) * self._rate)
+        if tokens < 1.0:
+            self._buckets[client] = (tokens, now)
+            wait = math.ceil((1.0 - tokens) / self._rate) if self._rate > 0 else 60
+            raise RateLimitedError("too many requests from this client; slow down", wait)
+        if client not in self._buckets and len(self._buckets) >= MAX_TRACKED_CLIENTS:
+            self._forget_full_buckets(now)
+        self._buckets[client] = (tokens - 1.0, now)
+
+    def _forget_full_buckets(self, now: float) -> None:
+        """Drop clients whose bucket has refilled: they would start full anyway."""
+        self._buckets = {
+            client: (tokens, at)
+            for client, (tokens, at) in self._buckets.items()
+            if tokens + (now - at) * self._rate < self._burst
+        }
+
+    async def __call__(self, request: Request) -> None:
+        """A FastAPI dependency for the expensive routes."""
+        self.take(client_key(request))
+
+
+def client_key(request: Request) -> str:
+    """The verified caller when there is one, else the connecting address."""
+    principal = getattr(request.state, "principal", None)
+    subject = getattr(principal, "subject", None)
+    if subject:
+        return f"principal:{subject}"
+    return f"address:{request.client.host if request.client else 'unknown'}"
