@@ -16,7 +16,11 @@ from fastapi.responses import JSONResponse
 from venapath import __version__
 from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
-from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from venapath.api.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    UnstorableUrlMiddleware,
+)
 from venapath.api.registry_routes import build_registry_router
 from venapath.api.work import RateLimiter, WorkPool
 from venapath.cdshooks.auth import ReplayStore, TokenVerifier
@@ -112,6 +116,7 @@ def create_app(
         return JSONResponse(body, status_code=200 if reachable else 503, headers=headers)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(UnstorableUrlMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware)
     return app

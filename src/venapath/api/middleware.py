@@ -15,7 +15,7 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from venapath.api.errors import error_body
-from venapath.errors import TooLargeError
+from venapath.errors import InputError, TooLargeError
 
 access_log = logging.getLogger("venapath.access")
 
@@ -91,6 +91,50 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
                 (b"content-type", media.encode()),
                 (b"content-length", str(len(payload)).encode()),
                 (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class UnstorableUrlMiddleware:
+    """Refuse a NUL character in the path or query (422, naming which) before any route runs:
+    a database refuses it, and a path id reaches SQL in every registry route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _unstorable_part(scope)
+            if where is not None:
+                await _refuse_unstorable(scope, send, where)
+                return
+        await self.app(scope, receive, send)
+
+
+def _unstorable_part(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"").lower()
+    if b"%00" in query or b"\x00" in query:
+        return "query"
+    return None
+
+
+async def _refuse_unstorable(scope: Scope, send: Send, where: str) -> None:
+    error = InputError.at(where, "contains a NUL character (%00), which cannot be stored")
+    body, media = error_body(
+        scope.get("path", ""), 422, type(error).title, error.message, list(error.problems)
+    )
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", media.encode()),
+                (b"content-length", str(len(payload)).encode()),
             ],
         }
     )

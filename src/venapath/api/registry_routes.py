@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from venapath.api.errors import ApiError
 from venapath.domain.case import Case
 from venapath.domain.records import (
+    MAX_VERSION,
     AssessmentOut,
     AuditEntry,
     CheckInIn,
@@ -58,6 +59,10 @@ class ImportResult(BaseModel):
     created: dict[str, int]
 
 
+MAX_OFFSET = 10_000_000
+"""Paging beyond this is a client error (422), not an integer overflow in the database."""
+
+
 def _day(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -89,7 +94,7 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     @router.get("/patients", response_model=list[PatientOut], summary="List patients")
     def list_patients(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> list[PatientOut]:
         return registry.list_patients(limit=limit, offset=offset)
 
@@ -105,7 +110,7 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
         "/patients/{patient_id}", status_code=204, summary="Retract a patient entered in error"
     )
     def retract_patient(
-        patient_id: str, version: Annotated[int, Query(ge=1)], actor: Actor = "api"
+        patient_id: str, version: Annotated[int, Query(ge=1, le=MAX_VERSION)], actor: Actor = "api"
     ) -> None:
         registry.retract_patient(patient_id, version, actor)
 

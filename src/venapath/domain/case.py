@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from venapath.domain.anatomy import SEGMENTS_BY_ID, Region
+from venapath.domain.text import UnstorableTextError, first_unstorable
 from venapath.domain.units import Creatinine, DDimer, Haemoglobin, Platelets
 from venapath.domain.vocabulary import Action, Modality, Side
 
@@ -542,6 +543,15 @@ class Case(_Part):
     proposed_procedures: tuple[ProposedProcedure, ...] | None = Field(
         default=None, description="Procedures someone asks for; absent means none is proposed."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        """Text a database cannot store (NUL, lone surrogates) is refused, naming the field."""
+        found = first_unstorable(data) if isinstance(data, dict) else None
+        if found is not None:
+            raise UnstorableTextError(*found)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -17,7 +17,15 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from venapath.domain.anatomy import SEGMENTS
 from venapath.domain.case import (
@@ -32,6 +40,7 @@ from venapath.domain.case import (
     Sex,
     SymptomResponse,
 )
+from venapath.domain.text import first_unstorable
 from venapath.domain.vocabulary import Side
 
 SEGMENT_IDS = frozenset(segment.id for segment in SEGMENTS)
@@ -42,10 +51,23 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Amount = Annotated[float, Field(strict=True, gt=0)]
 NonNegative = Annotated[float, Field(strict=True, ge=0)]
+MAX_VERSION = 2**31 - 1
+"""Record versions count edits; a larger number is a client error, not a database overflow."""
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        """Every text field, nested ones included: NUL and lone surrogates are refused here,
+        naming the field, instead of failing inside a transaction (`domain/text.py`)."""
+        found = first_unstorable(value)
+        if found is not None:
+            where, reason = found
+            raise ValueError(f"{where.lstrip('/') + ': ' if where else ''}{reason}")
+        return value
 
 
 def _check_segments(segments: tuple[str, ...], field: str) -> None:
@@ -81,7 +103,7 @@ class PatientOut(_Record):
 class PatientUpdate(_Record):
     """Fields that may change; `version` is the one the caller last read."""
 
-    version: int = Field(strict=True, ge=1)
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
     sex: Sex | None = None
     birth_year: int | None = Field(default=None, strict=True, ge=1900, le=2100)
 
@@ -135,7 +157,7 @@ class EpisodeOut(EpisodeIn):
 
 
 class EpisodeUpdate(_Record):
-    version: int = Field(strict=True, ge=1)
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
     status: EpisodeStatus | None = None
     anticoagulation_planned_end: date | None = None
     provocation: Provocation | None = None
@@ -431,7 +453,7 @@ class TaskOut(_Record):
 
 
 class TaskUpdate(_Record):
-    version: int = Field(strict=True, ge=1)
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
     status: TaskStatus
     completed_at: AwareDatetime | None = None
     note: Note | None = None

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from venapath.domain.case import Case, ContradictionError, UnknownWordError
 from venapath.domain.reading import CASE_LIMITS, read_json, read_yaml
+from venapath.domain.text import UnstorableTextError
 from venapath.errors import InputError, Problem, TooLargeError
 
 MAX_CASE_BYTES = 1_000_000
@@ -139,7 +140,7 @@ def _one_problem(detail: Any, data: dict[str, Any]) -> InputProblem:
     ]
     pointer = "/" + "/".join(str(part) for part in location) if location else ""
     cause = (detail.get("ctx") or {}).get("error")
-    if isinstance(cause, ContradictionError | UnknownWordError):
+    if isinstance(cause, ContradictionError | UnknownWordError | UnstorableTextError):
         return InputProblem(cause.pointer, cause.message)
     kind = detail["type"]
     if kind == "enum":
