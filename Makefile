@@ -5,7 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test lint format bench docs clean
+UNIT_TESTS ?= tests
+
+.PHONY: install run test unit lint format bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +38,11 @@ format: install
 
 test: lint
 	$(BIN)/pytest
+
+# The inner loop: pure and in-process tests, Hypothesis at a tenth of its examples (profile
+# dev), no Spark, no subprocess servers, no crash tests. `make test` runs everything.
+unit: install
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow" $(UNIT_TESTS)
 
 bench: install
 	$(BIN)/python bench/evaluate.py

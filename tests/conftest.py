@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled knowledge base, loaded once per session."""
+"""Shared fixtures: the bundled knowledge base, loaded once per session; Hypothesis profiles;
+the `slow` marker on every test that needs Spark (a JVM)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+import hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
 from db_support import BACKENDS, fresh_database
 from jwt_support import BASE, issuer_settings
 from venapath.api.app import create_app
@@ -22,6 +24,14 @@ from venapath.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "cases"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spark tests are slow (a JVM, seconds per query): `make unit` leaves them out."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -60,6 +60,20 @@ class VenaPathError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by state, not by constructor arguments (subclasses take different ones), so
+        an error raised in a worker process reaches the server's error mapping intact."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(
+    cls: type[VenaPathError], args: tuple[object, ...], state: dict[str, object]
+) -> VenaPathError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class InputError(VenaPathError):
     """The input cannot be used; `problems` lists every reason found, each naming its field."""

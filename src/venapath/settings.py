@@ -72,6 +72,13 @@ class Settings(StorageSettings):
     # Hardening at the edge (docs/operations.md): the pool that runs parsing and evaluation
     # off the event loop, and the per-client rate limit of the routes that use it.
     work_threads: int = Field(default=2, ge=1, le=64)
+    work_processes: int = Field(
+        default=2,
+        ge=0,
+        le=64,
+        description="Worker processes for evaluation (0: threads only). Used with the bundled "
+        "knowledge base; an app given its own knowledge base object uses threads.",
+    )
     work_queue: int = Field(default=32, ge=0, le=10_000)
     rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)
     rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000)

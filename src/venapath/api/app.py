@@ -68,7 +68,10 @@ def create_app(
         else None
     )
     store = feedback or DatabaseFeedbackStore(database)
-    pool = WorkPool(settings.work_threads, settings.work_queue)
+    # Worker processes load the bundled knowledge base themselves; a given `kb` object stays
+    # in this process, so its evaluations run in threads.
+    processes = settings.work_processes if kb is None else 0
+    pool = WorkPool(settings.work_threads, settings.work_queue, processes)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher, pool.run), verifier, store)
 
@@ -79,7 +82,9 @@ def create_app(
         # them out of the collector's sight keeps full collections (latency spikes) short.
         gc.collect()
         gc.freeze()
+        pool.start()
         yield
+        pool.close()
         await client.aclose()
         database.dispose()
 

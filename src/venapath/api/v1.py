@@ -14,19 +14,15 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 
+from venapath.api import jobs
 from venapath.api.errors import FHIR_JSON, ApiError
 from venapath.api.work import RateLimiter, WorkPool
 from venapath.engine.assessment import Assessment
 from venapath.errors import InputError, NotFoundError
-from venapath.fhir.guidance import guidance_response
-from venapath.fhir.parse import parse_json_text
 from venapath.kb.model import KnowledgeBase
 from venapath.scores import registry
 from venapath.scores.base import ScoreResult
 from venapath.services import knowledge
-from venapath.services.case_input import parse_case_text
-from venapath.services.evaluation import assess_case
-from venapath.services.fhir_evaluation import WHOLE_RECORD, assess_fhir_data
 from venapath.services.scoring import compute_score, score_items
 
 FHIR_BODY = {
@@ -42,14 +38,6 @@ CASE_MEDIA = ("application/json", "application/yaml", "application/x-yaml", "tex
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: dict[str, bool | float | str | None]
-
-
-class FhirEvaluation(BaseModel):
-    """The JSON view of a FHIR evaluation: the case built, the assessment, the mapping report."""
-
-    case: dict[str, Any]
-    assessment: Assessment
-    mapping: dict[str, Any]
 
 
 def _json(data: Any, media_type: str = "application/json") -> Response:
@@ -87,6 +75,7 @@ def build_router(kb: KnowledgeBase, pool: WorkPool, limiter: RateLimiter) -> API
     loop, and is rate-limited per client by `limiter`."""
     router = APIRouter(prefix="/api/v1")
     expensive = [Depends(limiter)]
+    own_kb = None if pool.in_processes else kb  # a worker process uses its own bundled copy
 
     @router.post(
         "/evaluate",
@@ -115,13 +104,10 @@ def build_router(kb: KnowledgeBase, pool: WorkPool, limiter: RateLimiter) -> API
                 415, "Unsupported media type", f"send the case as {', '.join(CASE_MEDIA)}"
             )
         body = await request.body()
-        moment = _clock(now)
-
-        def work() -> Response:
-            case = parse_case_text(body, "request body", json_only=media == "application/json")
-            return _json(assess_case(case, now=moment, kb=kb, trace=trace))
-
-        return await pool.run(work)
+        content, media_type = await pool.run(
+            jobs.evaluate_case_body, body, media == "application/json", _clock(now), trace, own_kb
+        )
+        return Response(content, media_type=media_type)
 
     @router.post(
         "/fhir/evaluate",
@@ -167,23 +153,11 @@ def build_router(kb: KnowledgeBase, pool: WorkPool, limiter: RateLimiter) -> API
         if media not in (FHIR_JSON, "application/json"):
             raise ApiError(415, "Unsupported media type", f"send FHIR as {FHIR_JSON}")
         body = await request.body()
-        moment = _clock(now)
-        complete = WHOLE_RECORD if record == "complete" else frozenset()
-
-        def work() -> Response:
-            data = parse_json_text(body)
-            result = assess_fhir_data(data, now=moment, kb=kb, complete=complete, trace=False)
-            if output == "guidance":
-                guidance = guidance_response(result.assessment, kb, result.patient_id)
-                return _json(guidance, FHIR_JSON)
-            view = FhirEvaluation(
-                case=result.case.model_dump(mode="json", exclude_none=True),
-                assessment=result.assessment,
-                mapping=result.report.as_dict(),
-            )
-            return _json(view)
-
-        return await pool.run(work)
+        whole = record == "complete"
+        content, media_type = await pool.run(
+            jobs.evaluate_fhir_body, body, output, whole, _clock(now), own_kb
+        )
+        return Response(content, media_type=media_type)
 
     @router.get("/scores", tags=["Scores"], summary="The scores VenaPath computes")
     async def scores() -> JSONResponse:

@@ -12,9 +12,13 @@ holds its own pool and its own counts.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import math
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 import anyio
@@ -29,12 +33,25 @@ MAX_TRACKED_CLIENTS = 10_000
 
 
 class WorkPool:
-    """At most `threads` jobs run at once and at most `queue` more wait; others get 503."""
+    """At most `threads` jobs run at once and at most `queue` more wait; others get 503.
 
-    def __init__(self, threads: int, queue: int) -> None:
-        self._limiter = anyio.CapacityLimiter(threads)
-        self._capacity = threads + queue
+    With `processes`, jobs run in that many worker processes instead of threads: a process
+    holds its own interpreter lock and garbage collector, so even a full collection over a
+    5,000-resource Bundle cannot pause the event loop. Jobs then must be module-level
+    functions with picklable arguments (`api/jobs.py`); errors of the tree cross back intact.
+    """
+
+    def __init__(self, threads: int, queue: int, processes: int = 0) -> None:
+        workers = processes or threads
+        self._limiter = anyio.CapacityLimiter(workers)
+        self._capacity = workers + queue
         self._admitted = 0
+        self._processes = processes
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def in_processes(self) -> bool:
+        return self._processes > 0
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         if self._admitted >= self._capacity:
@@ -43,9 +60,42 @@ class WorkPool:
             )
         self._admitted += 1
         try:
-            return await anyio.to_thread.run_sync(work, *args, limiter=self._limiter)
+            if not self.in_processes:
+                return await anyio.to_thread.run_sync(work, *args, limiter=self._limiter)
+            async with self._limiter:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool(), functools.partial(work, *args))
         finally:
             self._admitted -= 1
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # spawn, not fork: the server process has threads (fork would copy their locks).
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_warm_worker,
+            )
+        return self._executor
+
+    def start(self) -> None:
+        """Start the worker processes in the background at server start-up (each imports
+        VenaPath and loads the knowledge base, seconds of work), not on the first request."""
+        if self.in_processes:
+            for _ in range(self._processes):
+                self._pool().submit(_warm_worker)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+def _warm_worker() -> None:
+    """Load the bundled knowledge base once per worker process, before its first job."""
+    from venapath.services.evaluation import knowledge_base
+
+    knowledge_base()
 
 
 class RateLimiter:
