@@ -73,11 +73,11 @@ class Settings(StorageSettings):
     # off the event loop, and the per-client rate limit of the routes that use it.
     work_threads: int = Field(default=2, ge=1, le=64)
     work_processes: int = Field(
-        default=2,
+        default=0,
         ge=0,
         le=64,
-        description="Worker processes for evaluation (0: threads only). Used with the bundled "
-        "knowledge base; an app given its own knowledge base object uses threads.",
+        description="Worker processes for REST evaluation (0: threads). Recommended in "
+        "production (docs/operations.md); needs the bundled knowledge base.",
     )
     work_queue: int = Field(default=32, ge=0, le=10_000)
     rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from reliability_support import ALIAS_BOMB, JSON_NESTED, YAML_NESTED, bundle
 
-from server_support import VENAPATH, free_port, wait_until_ready
+from server_support import VENAPATH, free_port
 
 HOSTILE_CLIENTS = 8
 SECONDS = 6.0
@@ -31,6 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         "VENAPATH_ENV": "development",
         "VENAPATH_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "VENAPATH_MAX_BODY_BYTES": "4000000",
+        # As recommended for production (docs/operations.md): evaluation in 2 processes.
+        "VENAPATH_WORK_PROCESSES": "2",
     }
     log = tmp_path_factory.mktemp("log") / "server.log"
     subprocess.run(
@@ -49,11 +51,26 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_ready(url, process, log)
+        _wait_until_ready(url, process, log)
         yield url, log
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Ready means the worker processes are up too: allow for a slow, shared machine."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited: {log.read_text()}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"server did not become ready: {log.read_text()}")
 
 
 def _hostile_requests() -> list[tuple[str, str, str]]:

@@ -73,7 +73,8 @@ def create_app(
     processes = settings.work_processes if kb is None else 0
     pool = WorkPool(settings.work_threads, settings.work_queue, processes)
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
-    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher, pool.run), verifier, store)
+    services = CdsServices(knowledge, fetcher, pool.run_in_thread)
+    cds = CdsHooksApi(settings, services, verifier, store)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -111,14 +112,18 @@ def create_app(
     )
     def ready() -> JSONResponse:
         reachable = database.ping()
+        workers = pool.ready
         body = {
-            "status": "ready" if reachable else "database unavailable",
+            "status": "ready"
+            if reachable and workers
+            else ("database unavailable" if not reachable else "evaluation workers starting"),
             "knowledge_version": knowledge.version,
             "env": settings.env.value,
             "database": database.dialect,
         }
-        headers = {} if reachable else {"Retry-After": "5"}
-        return JSONResponse(body, status_code=200 if reachable else 503, headers=headers)
+        ok = reachable and workers
+        headers = {} if ok else {"Retry-After": "5"}
+        return JSONResponse(body, status_code=200 if ok else 503, headers=headers)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_middleware(UnstorableUrlMiddleware)

@@ -16,9 +16,11 @@ import asyncio
 import functools
 import math
 import multiprocessing
+import os
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import anyio
@@ -30,41 +32,62 @@ from venapath.errors import RateLimitedError, UnavailableError
 T = TypeVar("T")
 
 MAX_TRACKED_CLIENTS = 10_000
+WORKER_NICENESS = 5
 
 
 class WorkPool:
-    """At most `threads` jobs run at once and at most `queue` more wait; others get 503.
+    """At most as many jobs run at once as there are workers, and at most `queue` more wait;
+    others get 503 at once.
 
-    With `processes`, jobs run in that many worker processes instead of threads: a process
-    holds its own interpreter lock and garbage collector, so even a full collection over a
-    5,000-resource Bundle cannot pause the event loop. Jobs then must be module-level
-    functions with picklable arguments (`api/jobs.py`); errors of the tree cross back intact.
+    `run` uses `processes` worker processes when there are any, else `threads` threads. A
+    process holds its own interpreter lock and garbage collector, so even a full collection
+    after a 5,000-resource Bundle cannot pause the event loop; its jobs must be module-level
+    functions with picklable arguments (`api/jobs.py`), and errors of the tree cross back
+    intact. `run_in_thread` always uses a thread, for jobs that hold unpicklable state (the
+    CDS Hooks services).
     """
 
     def __init__(self, threads: int, queue: int, processes: int = 0) -> None:
-        workers = processes or threads
-        self._limiter = anyio.CapacityLimiter(workers)
-        self._capacity = workers + queue
+        self._threads = anyio.CapacityLimiter(threads)
+        self._process_slots = anyio.CapacityLimiter(max(processes, 1))
+        self._capacity = (processes or threads) + queue
         self._admitted = 0
         self._processes = processes
         self._executor: ProcessPoolExecutor | None = None
+        self._warming: list[Future[None]] = []
 
     @property
     def in_processes(self) -> bool:
         return self._processes > 0
 
+    @property
+    def ready(self) -> bool:
+        """False while worker processes are still starting (for `/ready`)."""
+        return all(future.done() for future in self._warming)
+
     async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(*args)` in a worker process, or a thread when there are none."""
+        with self._admission():
+            if not self.in_processes:
+                return await anyio.to_thread.run_sync(work, *args, limiter=self._threads)
+            async with self._process_slots:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool(), functools.partial(work, *args))
+
+    async def run_in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(*args)` in a thread of the pool (state that cannot be pickled)."""
+        with self._admission():
+            return await anyio.to_thread.run_sync(work, *args, limiter=self._threads)
+
+    @contextmanager
+    def _admission(self) -> Iterator[None]:
         if self._admitted >= self._capacity:
             raise UnavailableError(
                 "the service is busy evaluating other requests; retry shortly", retry_after=1
             )
         self._admitted += 1
         try:
-            if not self.in_processes:
-                return await anyio.to_thread.run_sync(work, *args, limiter=self._limiter)
-            async with self._limiter:
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._pool(), functools.partial(work, *args))
+            yield
         finally:
             self._admitted -= 1
 
@@ -80,10 +103,9 @@ class WorkPool:
 
     def start(self) -> None:
         """Start the worker processes in the background at server start-up (each imports
-        VenaPath and loads the knowledge base, seconds of work), not on the first request."""
+        VenaPath and loads the knowledge base: seconds); `ready` says when they are up."""
         if self.in_processes:
-            for _ in range(self._processes):
-                self._pool().submit(_warm_worker)
+            self._warming = [self._pool().submit(_warm_worker) for _ in range(self._processes)]
 
     def close(self) -> None:
         if self._executor is not None:
@@ -92,10 +114,14 @@ class WorkPool:
 
 
 def _warm_worker() -> None:
-    """Load the bundled knowledge base once per worker process, before its first job."""
-    from venapath.services.evaluation import knowledge_base
+    """Prepare a worker process: a lower CPU priority than the server's event loop (so on a
+    busy machine the kernel runs `/health` first), then the bundled knowledge base, once."""
+    if not getattr(_warm_worker, "done", False):
+        os.nice(WORKER_NICENESS)
+        from venapath.services.evaluation import knowledge_base
 
-    knowledge_base()
+        knowledge_base()
+        _warm_worker.done = True  # type: ignore[attr-defined]
 
 
 class RateLimiter:
