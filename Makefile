@@ -39,7 +39,7 @@ format: install
 test: lint
 	$(BIN)/pytest
 
-# The inner loop: pure and in-process tests, Hypothesis at a tenth of its examples (profile
+# The inner loop: pure and in-process tests, Hypothesis at a twentieth of its examples (profile
 # dev), no Spark, no subprocess servers, no crash tests. `make test` runs everything.
 unit: install
 	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow" $(UNIT_TESTS)

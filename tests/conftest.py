@@ -26,11 +26,18 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples" / "cases"
 
 
+POPULATION_TESTS = ("tests/screen/", "tests/cli/test_screen_cli.py", "tests/synth/")
+"""Whole-population pipelines (DuckDB screens of generated cohorts): tens of seconds each."""
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Spark tests are slow (a JVM, seconds per query): `make unit` leaves them out."""
+    """`make unit` leaves out the `slow` tests. Besides the ones marked in their modules
+    (servers in subprocesses, crash tests, fuzzing), that is every Spark test (a JVM, seconds
+    per query) and every population pipeline test."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        if "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid:
+        spark = "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid
+        if spark or item.nodeid.startswith(POPULATION_TESTS):
             item.add_marker(pytest.mark.slow)
 
 

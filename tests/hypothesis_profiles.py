@@ -1,4 +1,4 @@
-"""Hypothesis profiles: `dev` (the default; a tenth of the examples, for the inner loop) and
+"""Hypothesis profiles: `dev` (the default; a twentieth of the examples, for the inner loop) and
 `ci` (the full count; `.ci/run` sets HYPOTHESIS_PROFILE=ci). Tests write their full count as
 `examples(n)`, so one variable scales every property test."""
 
@@ -18,5 +18,5 @@ settings.load_profile(PROFILE)
 
 
 def examples(full: int) -> int:
-    """`full` examples in CI; a tenth (at least 10) in the inner loop."""
-    return full if PROFILE == "ci" else max(10, full // 10)
+    """`full` examples in CI; a twentieth (at least 10) in the inner loop."""
+    return full if PROFILE == "ci" else max(10, full // 20)

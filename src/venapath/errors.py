@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "SHOWN_CHARACTERS",
     "ArgumentError",
     "ConflictError",
     "GoneError",
@@ -37,7 +38,17 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "VenaPathError",
+    "shown",
 ]
+
+SHOWN_CHARACTERS = 60
+
+
+def shown(value: object) -> str:
+    """A value as a message may quote it: its repr, cut to its first 60 characters. Error
+    messages are sent back and may be logged; hostile input must not be amplified by them."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "...(cut)"
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ class NotFoundError(VenaPathError):
     title = "Not found"
 
     def __init__(self, entity: str, record_id: str, pointer: str = "") -> None:
-        super().__init__(f"{entity} {record_id!r} does not exist")
+        super().__init__(f"{entity} {shown(record_id)} does not exist")
         self.entity = entity
         self.record_id = record_id
         self.pointer = pointer
@@ -134,7 +145,7 @@ class GoneError(VenaPathError):
     title = "Gone"
 
     def __init__(self, entity: str, record_id: str) -> None:
-        super().__init__(f"{entity} {record_id!r} was retracted")
+        super().__init__(f"{entity} {shown(record_id)} was retracted")
         self.entity = entity
         self.record_id = record_id
 

@@ -24,7 +24,7 @@ from venapath.cdshooks.prefetch import (
     prefetch_templates,
 )
 from venapath.domain.case import ProposedProcedure
-from venapath.errors import InputError, NotFoundError
+from venapath.errors import InputError, NotFoundError, shown
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
@@ -127,7 +127,7 @@ class CdsServices:
             raise NotFoundError("CDS service", service_id)
         if request.hook != service.hook:
             raise HookError(
-                f"service {service_id!r} answers hook {service.hook!r}, not {request.hook!r}"
+                f"service {shown(service_id)} answers hook {service.hook!r}, not {shown(request.hook)}"
             )
         _check_context(service, request.context)
         moment = now or datetime.now(UTC)

@@ -20,6 +20,7 @@ from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
 from venapath.domain.reading import FHIR_LIMITS, check_limits, read_json
+from venapath.errors import shown
 from venapath.fhir.errors import FhirInputError, FhirProblem
 
 READ_TYPES = frozenset(
@@ -206,7 +207,7 @@ def _read_resource(
     except (KeyError, ValueError):
         problems.append(
             FhirProblem(
-                f"{where}.resourceType", f"{resource_type!r} is not a FHIR R4 resource type"
+                f"{where}.resourceType", f"{shown(resource_type)} is not a FHIR R4 resource type"
             )
         )
         return

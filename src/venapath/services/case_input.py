@@ -21,10 +21,9 @@ from pydantic import BaseModel, ValidationError
 from venapath.domain.case import Case, ContradictionError, UnknownWordError
 from venapath.domain.reading import CASE_LIMITS, read_json, read_yaml
 from venapath.domain.text import UnstorableTextError
-from venapath.errors import InputError, Problem, TooLargeError
+from venapath.errors import InputError, Problem, TooLargeError, shown
 
 MAX_CASE_BYTES = 1_000_000
-SHOWN_CHARACTERS = 60
 
 
 @dataclass(frozen=True)
@@ -150,24 +149,18 @@ def _one_problem(detail: Any, data: dict[str, Any]) -> InputProblem:
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
         return InputProblem(
             pointer,
-            f"unknown word {_shown(given)}{hint} (expected one of: {', '.join(expected)})",
+            f"unknown word {shown(given)}{hint} (expected one of: {', '.join(expected)})",
         )
     if kind == "extra_forbidden":
         field = str(location[-1]) if location else "?"
         known = _field_names(location[:-1])
         near = difflib.get_close_matches(field, known, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-        return InputProblem(pointer, f"unknown field {_shown(field)}{hint}")
+        return InputProblem(pointer, f"unknown field {shown(field)}{hint}")
     if kind == "missing":
         return InputProblem(pointer, "required field is missing")
     message = str(detail["msg"]).removeprefix("Value error, ")
-    return InputProblem(pointer, f"{message[:300]} (got {_shown(detail.get('input'))})")
-
-
-def _shown(value: object) -> str:
-    """The offending value as it is echoed back: its start only, never the input at length."""
-    text = repr(value)
-    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "...(cut)"
+    return InputProblem(pointer, f"{message[:300]} (got {shown(detail.get('input'))})")
 
 
 def _model_at(location: list[Any]) -> Any:
