@@ -43,7 +43,8 @@ def lines_of(error: VenaPathError) -> list[str]:
         if source or not only_message:
             prefix = f"{source}: " if source else ""
             return [f"{prefix}{problem}" for problem in error.problems]
-    return [error.message]
+    reason = getattr(error, "reason", None)  # an operator's detail (DatabaseUnavailableError)
+    return [f"{error.message} ({reason})" if reason else error.message]
 
 
 def report(error: VenaPathError) -> int:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +22,14 @@ from venapath.errors import UnavailableError
 
 
 class DatabaseUnavailableError(UnavailableError):
-    """The database cannot be reached right now; the caller may retry shortly."""
+    """The database cannot be reached right now; the caller may retry shortly.
+
+    The message is the same for everyone (it reaches HTTP clients); `reason`, the driver's
+    first line (host and port, never a password), is for the operator at the command line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the registry database cannot be reached; retry shortly")
+        self.reason = reason
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -78,6 +85,18 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
+        except OperationalError as error:
+            if _is_connection_failure(error):
+                raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error
+            raise
+
+    @contextmanager
+    def connect(self, *, begin: bool = False) -> Iterator[Connection]:
+        """A plain connection (in a transaction with `begin`), for schema work; a refused or
+        lost connection raises DatabaseUnavailableError like `session()` does."""
+        try:
+            with self.engine.begin() if begin else self.engine.connect() as connection:
+                yield connection
         except OperationalError as error:
             if _is_connection_failure(error):
                 raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error

@@ -25,7 +25,7 @@ def _config(database: Database) -> Config:
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
-    with database.engine.begin() as connection:
+    with database.connect(begin=True) as connection:
         config = _config(database)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -33,14 +33,14 @@ def upgrade(database: Database, revision: str = "head") -> None:
 
 def downgrade(database: Database, revision: str) -> None:
     """Step the schema back (for a rollback of a release); data in kept tables stays."""
-    with database.engine.begin() as connection:
+    with database.connect(begin=True) as connection:
         config = _config(database)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 
 
 def current(database: Database) -> str | None:
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -60,7 +60,7 @@ def check(database: Database) -> None:
         raise SchemaOutOfDateError(
             f"database is at revision {at or 'none'}, expected {head()}: run `venapath db upgrade`"
         )
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         config = _config(database)
         config.attributes["connection"] = connection
         try:
