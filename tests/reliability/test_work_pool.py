@@ -51,3 +51,22 @@ def test_the_rate_limiter_refills_and_keeps_clients_apart() -> None:
     limiter.take("b")  # another client has its own bucket
     now[0] = 1.0
     limiter.take("a")  # one second refills one token at 60 a minute
+
+
+def test_errors_of_the_tree_cross_a_process_boundary_intact() -> None:
+    import pickle
+
+    from venapath.fhir.errors import FhirInputError, FhirProblem
+    from venapath.services.case_input import CaseTooLargeError
+
+    too_large = CaseTooLargeError("body", "max_depth", 32, "/a", "nested too deep")
+    fhir = FhirInputError([FhirProblem("$.entry[0]", "bad")])
+    copies = [pickle.loads(pickle.dumps(error)) for error in (too_large, fhir)]
+    assert type(copies[0]) is CaseTooLargeError
+    assert (copies[0].source, copies[0].limit, copies[0].problems) == (
+        "body",
+        32,
+        too_large.problems,
+    )
+    assert copies[1].fhir_problems[0].location == "$.entry[0]"
+    assert str(copies[1]) == str(fhir)
