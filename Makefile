@@ -9,7 +9,9 @@ HTMX_VERSION := 2.0.11
 HTMX        := src/venapath/web/static/vendor/htmx.min.js
 NPM_DIR     := $(VENV)/npm
 
-.PHONY: install run test lint format bench docs messages clean
+UNIT_TESTS ?= tests
+
+.PHONY: install run test unit lint format bench docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +48,11 @@ format: install
 
 test: lint
 	$(BIN)/pytest
+
+# The inner loop: pure and in-process tests, Hypothesis at a twentieth of its examples (profile
+# dev), no Spark, no subprocess servers, no crash tests. `make test` runs everything.
+unit: install
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow" $(UNIT_TESTS)
 
 bench: install
 	$(BIN)/python bench/evaluate.py

@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled knowledge base, loaded once per session."""
+"""Shared fixtures: the bundled knowledge base, loaded once per session; Hypothesis profiles;
+the `slow` marker on every test that needs Spark (a JVM)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+import hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
 from db_support import BACKENDS, fresh_database
 from identity_support import bearer, identity_settings
 from jwt_support import BASE, issuer_settings
@@ -20,6 +22,20 @@ from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.services.registry import Registry
 from venapath.settings import load_settings
+
+POPULATION_TESTS = ("tests/screen/", "tests/cli/test_screen_cli.py", "tests/synth/")
+"""Whole-population pipelines (DuckDB screens of generated cohorts): tens of seconds each."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make unit` leaves out the `slow` tests. Besides the ones marked in their modules
+    (servers in subprocesses, crash tests, fuzzing), that is every Spark test (a JVM, seconds
+    per query) and every population pipeline test."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        spark = "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid
+        if spark or item.nodeid.startswith(POPULATION_TESTS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

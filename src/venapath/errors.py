@@ -6,7 +6,8 @@ raises one of these (or a subclass of one) instead of inventing its own base.
 
     VenaPathError                 anything VenaPath refuses on purpose
     ├── InputError                bad input; `problems` name each field (JSON pointer)  422 / exit 2
-    │   └── TooLargeError         over a size, depth or count limit (names the limit)    413 / exit 2
+    │   ├── TooLargeError         over a size, depth or count limit (names the limit)    413 / exit 2
+    │   └── ArgumentError         a bad option, file or setting named in the message     422 / exit 2
     ├── NotFoundError             no such record                                         404 / exit 2
     ├── GoneError                 the record was retracted                               410 / exit 2
     ├── ConflictError             changed since read, or a unique value taken            409 / exit 2
@@ -24,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "SHOWN_CHARACTERS",
+    "ArgumentError",
     "ConflictError",
     "GoneError",
     "InputError",
@@ -35,7 +38,17 @@ __all__ = [
     "UnauthenticatedError",
     "UnavailableError",
     "VenaPathError",
+    "shown",
 ]
+
+SHOWN_CHARACTERS = 60
+
+
+def shown(value: object) -> str:
+    """A value as a message may quote it: its repr, cut to its first 60 characters. Error
+    messages are sent back and may be logged; hostile input must not be amplified by them."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "...(cut)"
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,20 @@ class VenaPathError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle by state, not by constructor arguments (subclasses take different ones), so
+        an error raised in a worker process reaches the server's error mapping intact."""
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(
+    cls: type[VenaPathError], args: tuple[object, ...], state: dict[str, object]
+) -> VenaPathError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InputError(VenaPathError):
@@ -89,13 +116,24 @@ class TooLargeError(InputError):
         super().__init__([Problem(pointer, message)])
 
 
+class ArgumentError(InputError):
+    """A bad command-line option, folder, file or setting: the message itself names it.
+
+    For inputs that are not a JSON document (so there is no pointer), such as `--patients`,
+    an export folder or `VENAPATH_PORT`.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__([Problem("", message)], message)
+
+
 class NotFoundError(VenaPathError):
     """No record of this kind has this id (or the caller may not know it exists)."""
 
     title = "Not found"
 
     def __init__(self, entity: str, record_id: str, pointer: str = "") -> None:
-        super().__init__(f"{entity} {record_id!r} does not exist")
+        super().__init__(f"{entity} {shown(record_id)} does not exist")
         self.entity = entity
         self.record_id = record_id
         self.pointer = pointer
@@ -107,7 +145,7 @@ class GoneError(VenaPathError):
     title = "Gone"
 
     def __init__(self, entity: str, record_id: str) -> None:
-        super().__init__(f"{entity} {record_id!r} was retracted")
+        super().__init__(f"{entity} {shown(record_id)} was retracted")
         self.entity = entity
         self.record_id = record_id
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
+from venapath.errors import ArgumentError
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -140,6 +142,19 @@ class Settings(StorageSettings):
         default=None, description="Serve /docs and /openapi.json; default: development only."
     )
     oidc: OidcProvider | None = None
+    # Hardening at the edge (docs/operations.md): the pool that runs parsing and evaluation
+    # off the event loop, and the per-client rate limit of the routes that use it.
+    work_threads: int = Field(default=2, ge=1, le=64)
+    work_processes: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Worker processes for REST evaluation (0: threads). Recommended in "
+        "production (docs/operations.md); needs the bundled knowledge base.",
+    )
+    work_queue: int = Field(default=32, ge=0, le=10_000)
+    rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)
+    rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000)
 
     @property
     def development(self) -> bool:
@@ -190,7 +205,7 @@ class Settings(StorageSettings):
         return self
 
 
-class SettingsError(Exception):
+class SettingsError(ArgumentError):
     """Settings cannot be used; the message lists every problem by variable name."""
 
 

@@ -13,6 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
+from hypothesis_profiles import examples
 from identity_support import bearer, identity_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
@@ -45,7 +46,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 @schema.parametrize()
 @settings(
-    max_examples=40,
+    max_examples=examples(40),
     deadline=None,
     derandomize=True,  # the same examples on every run: main stays reproducibly green
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],

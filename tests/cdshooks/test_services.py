@@ -151,7 +151,12 @@ def test_an_unrecognised_order_gets_no_card(client: TestClient, templates: dict[
     [
         (PATIENT_VIEW, {"hook": "patient-view"}, 400, "context"),
         (PATIENT_VIEW, hook_request("order-sign", {}), 400, "answers hook"),
-        ("/cds-services/nope", hook_request("patient-view", {}), 404, "no CDS service"),
+        (
+            "/cds-services/nope",
+            hook_request("patient-view", {}),
+            404,
+            "CDS service 'nope' does not exist",
+        ),
         (ORDER_SIGN, hook_request("order-sign", {}), 400, "draftOrders"),
     ],
 )

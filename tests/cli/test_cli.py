@@ -179,6 +179,7 @@ def test_facts_lists_the_catalogue() -> None:
     assert "hours_since_onset" in result.output
 
 
+@pytest.mark.slow
 def test_console_script_runs_as_installed() -> None:
     executable = Path(sys.executable).parent / "venapath"
     done = subprocess.run(

@@ -14,6 +14,7 @@ from fact_strategies import CASE_FACTS, fact_sets, satisfy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from venapath.domain.facts import FactValue
 from venapath.domain.vocabulary import Strength
 from venapath.engine.assessment import Assessment, Certainty
@@ -25,7 +26,9 @@ KB = load_knowledge_base()
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 CONTRAINDICATIONS = [rule for rule in KB.rules if rule.kind is RuleKind.CONTRAINDICATION]
 IN_FAVOUR = (Strength.RECOMMENDED, Strength.CONSIDER)
-MANY = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+MANY = settings(
+    max_examples=examples(1000), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def _run(facts: dict[str, FactValue]) -> Assessment:
@@ -55,7 +58,7 @@ def test_adding_a_contraindication_never_raises_a_strength(
             assert rec.strength.rank <= rule.contraindication.ceiling.rank, (rule.id, rec.rule_id)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(facts=fact_sets())
 def test_final_strength_is_rule_strength_capped_by_every_fired_contraindication(
     facts: dict[str, FactValue],
@@ -95,7 +98,7 @@ def test_forgetting_facts_never_makes_a_recommendation_more_confident(
     assert fired_partial <= fired_full
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(facts=fact_sets())
 def test_unknown_rules_name_the_facts_that_would_settle_them(facts: dict[str, FactValue]) -> None:
     result = _run(facts)
@@ -117,7 +120,7 @@ def test_unknown_rules_name_the_facts_that_would_settle_them(facts: dict[str, Fa
         assert facts.get(need.fact) is None or need.fact not in CASE_FACTS
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(facts=fact_sets())
 def test_result_is_deterministic_and_round_trips_through_json(facts: dict[str, FactValue]) -> None:
     first = _run(facts)

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scoring_support import full_assignment, read_facts, theoretical_range
 
+from hypothesis_profiles import examples
 from venapath.domain.facts import FactValue
 from venapath.scores.base import ScoreDefinition, ScoreResult, compute, output_facts
 from venapath.scores.registry import SCORES
@@ -20,7 +21,7 @@ DEFINITIONS = pytest.mark.parametrize("definition", list(SCORES.values()), ids=l
 
 
 @DEFINITIONS
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=st.data())
 def test_full_information_gives_points_in_range_and_one_band(
     definition: ScoreDefinition, data: st.DataObject
@@ -37,7 +38,7 @@ def test_full_information_gives_points_in_range_and_one_band(
 
 
 @DEFINITIONS
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(data=st.data())
 def test_forgetting_facts_only_widens_the_answer(
     definition: ScoreDefinition, data: st.DataObject

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from venapath.screen.bulk import (
     MANIFEST_NAME,
     MAX_LINE_BYTES,
@@ -732,7 +733,9 @@ def line_of(kind: str, number: int) -> tuple[str | bytes, str | None]:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     files=st.lists(st.lists(LINE_KINDS, max_size=30), min_size=1, max_size=3),

@@ -31,6 +31,7 @@ from screen_rule_support import (
     unbound_facts,
 )
 
+from hypothesis_profiles import examples
 from venapath.domain.facts import FactValue, catalogue
 from venapath.domain.kleene import COMPARISONS
 from venapath.domain.vocabulary import Strength
@@ -110,7 +111,7 @@ def examples_screened(kb: KnowledgeBase, tmp_path_factory: pytest.TempPathFactor
 # ------------------------------------------------------------ generated patients
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     known_share=st.sampled_from([0.05, 0.3, 0.6, 0.9, 1.0]),
@@ -350,7 +351,7 @@ def condition_query(kb: KnowledgeBase) -> tuple[CompiledOnDuckDB, dict[str, Any]
     return CompiledOnDuckDB(build, _case_names()), conditions
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(15), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     known_share=st.sampled_from([0.2, 0.5, 0.8]),

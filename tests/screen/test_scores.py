@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from hypothesis import strategies as st
 from screen_rule_support import CompiledOnDuckDB, facts_arrow, graded_facts, number_limits
 
+from hypothesis_profiles import examples
 from venapath.domain.facts import FactType, FactValue, catalogue
 from venapath.kb.loader import load_knowledge_base
 from venapath.scores import registry
@@ -87,7 +88,7 @@ def score_query() -> CompiledOnDuckDB:
     return CompiledOnDuckDB(build, READ)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(patients=st.lists(PATIENT, min_size=1, max_size=20))
 def test_compiled_scores_equal_compute(
     score_query: CompiledOnDuckDB, patients: list[dict[str, FactValue]]
@@ -113,7 +114,7 @@ def test_compiled_scores_equal_compute(
 @pytest.mark.parametrize("output", [o.name for d in SCORES.values() for o in d.outputs])
 def test_the_generated_patients_reach_every_output_value(output: str, value: bool | None) -> None:
     """TRUE, FALSE and unknown for every output fact, or the property above proves little."""
-    quick = settings(max_examples=1000, database=None, phases=[Phase.generate])
+    quick = settings(max_examples=examples(1000), database=None, phases=[Phase.generate])
     found = find(
         PATIENT, lambda facts: registry.score_facts(facts)[output] is value, settings=quick
     )

@@ -18,6 +18,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hypothesis_profiles import examples
 from venapath.kb.model import KnowledgeBase
 from venapath.synth import (
     DEFAULT_AS_OF,
@@ -236,7 +237,7 @@ def test_the_export_time_needs_a_zone(tmp_path: Path, kb: KnowledgeBase) -> None
 # --------------------------------------------------------------------- property
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(
     seed=st.integers(min_value=-(2**63), max_value=2**63),
     as_of=st.datetimes(

@@ -9,16 +9,21 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from venapath import __version__
 from venapath.api import v1
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
-from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from venapath.api.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    UnstorableUrlMiddleware,
+)
 from venapath.api.registry_routes import build_registry_router
 from venapath.api.smart_routes import build_smart_router, smart_launch_url
+from venapath.api.work import RateLimiter, WorkPool
 from venapath.cdshooks.auth import ReplayStore, TokenVerifier
 from venapath.cdshooks.feedback import DatabaseFeedbackStore, FeedbackStore
 from venapath.cdshooks.fhir_client import FhirFetcher
@@ -76,8 +81,15 @@ def create_app(
     accounts = AccountService(database, settings)
     bearer = BearerVerifier(settings, load_jwks) if settings.api_issuers else None
     store = feedback or DatabaseFeedbackStore(database)
+    # Worker processes load the bundled knowledge base themselves; a given `kb` object stays
+    # in this process, so its evaluations run in threads.
+    processes = settings.work_processes if kb is None else 0
+    pool = WorkPool(settings.work_threads, settings.work_queue, processes)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     smart_settings = smart or load_smart_settings()
-    services = CdsServices(knowledge, fetcher, smart_launch_url(settings, smart_settings))
+    services = CdsServices(
+        knowledge, fetcher, pool.run_in_thread, smart_launch_url(settings, smart_settings)
+    )
     cds = CdsHooksApi(settings, services, verifier, store)
 
     @asynccontextmanager
@@ -87,7 +99,9 @@ def create_app(
         # them out of the collector's sight keeps full collections (latency spikes) short.
         gc.collect()
         gc.freeze()
+        pool.start()
         yield
+        pool.close()
         await client.aclose()
         database.dispose()
 
@@ -105,11 +119,10 @@ def create_app(
     app.state.knowledge = knowledge
     app.state.registry = registry
     install_error_handlers(app)
-    app.include_router(v1.build_router(knowledge, registry.audit))
+    app.include_router(v1.build_router(knowledge, pool, limiter, registry.audit))
     app.include_router(build_registry_router(registry))
-    app.include_router(build_router(cds))
+    app.include_router(build_router(cds), dependencies=[Depends(limiter)])
     app.include_router(build_auth_router(accounts, sessions, settings))
-
     app.include_router(
         build_smart_router(
             settings, smart_settings, knowledge, services, LaunchStore(database), client
@@ -127,16 +140,21 @@ def create_app(
     )
     def ready() -> JSONResponse:
         reachable = database.ping()
+        workers = pool.ready
         body = {
-            "status": "ready" if reachable else "database unavailable",
+            "status": "ready"
+            if reachable and workers
+            else ("database unavailable" if not reachable else "evaluation workers starting"),
             "knowledge_version": knowledge.version,
             "env": settings.env.value,
             "database": database.dialect,
         }
-        headers = {} if reachable else {"Retry-After": "5"}
-        return JSONResponse(body, status_code=200 if reachable else 503, headers=headers)
+        ok = reachable and workers
+        headers = {} if ok else {"Retry-After": "5"}
+        return JSONResponse(body, status_code=200 if ok else 503, headers=headers)
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(UnstorableUrlMiddleware)
     # Innermost first: authentication sees only requests within the size limit, and every
     # answer, refusals included, leaves with the security headers.
     app.add_middleware(

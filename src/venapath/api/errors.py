@@ -1,14 +1,16 @@
-"""Every error the HTTP service can send, mapped in one place.
+"""Every error the HTTP service can send, mapped in one place, by base class.
 
+The tree of `venapath/errors.py` decides the status: `STATUS_BY_CLASS` is walked along the
+error's class hierarchy, so a new subclass is mapped by its base without a new handler.
 REST endpoints answer `application/problem+json` (RFC 9457) with a list of field problems;
-FHIR and CDS Hooks endpoints answer an `OperationOutcome`. Nothing internal leaks: an
-unexpected exception is logged (without request bodies) and answered with a plain 500.
+FHIR and CDS Hooks endpoints answer an `OperationOutcome`. 401 carries `WWW-Authenticate`,
+429 and 503 carry `Retry-After`. Nothing internal leaks: an unexpected exception is logged
+(type and place only, never request bodies or SQL parameters) and answered with a plain 500.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,13 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from venapath.cdshooks.auth import TokenRejectedError
-from venapath.cdshooks.hooks import HookError
+from venapath.cdshooks.hooks import PrefetchIncompleteError
 from venapath.errors import (
     ConflictError,
     GoneError,
     InputError,
     NotFoundError,
+    Problem,
     RateLimitedError,
     RefusedError,
     TooLargeError,
@@ -30,34 +32,45 @@ from venapath.errors import (
     UnavailableError,
     VenaPathError,
 )
-from venapath.fhir.errors import FhirInputError, FhirProblem
+from venapath.fhir.errors import FhirProblem
 from venapath.fhir.outcome import operation_outcome
-from venapath.persistence.database import DatabaseUnavailableError
-from venapath.persistence.migrate import SchemaOutOfDateError
-from venapath.services.case_input import CaseInputError
-from venapath.services.scoring import ScoreInputError
 
 log = logging.getLogger("venapath.api")
 PROBLEM_JSON = "application/problem+json"
 FHIR_JSON = "application/fhir+json"
 FHIR_PREFIXES = ("/cds-services", "/api/v1/fhir")
+CDS_PREFIX = "/cds-services"
+
+FieldProblem = Problem
+"""The problem type of an error response: a JSON pointer (or FHIRPath location) and a message."""
+
+STATUS_BY_CLASS: dict[type[VenaPathError], int] = {
+    VenaPathError: 400,
+    InputError: 422,
+    TooLargeError: 413,
+    NotFoundError: 404,
+    GoneError: 410,
+    ConflictError: 409,
+    RefusedError: 403,
+    UnauthenticatedError: 401,
+    RateLimitedError: 429,
+    UnavailableError: 503,
+    # CDS Hooks 2.0: a service that cannot get the data it needs answers 412.
+    PrefetchIncompleteError: 412,
+}
+"""HTTP status of each class of the tree; a subclass not listed takes its nearest base's."""
 
 
-@dataclass(frozen=True)
-class FieldProblem:
-    pointer: str
-    message: str
-
-
-class ApiError(Exception):
-    """An error a handler raises on purpose, with its status and the fields at fault."""
+class ApiError(VenaPathError):
+    """A refusal of the HTTP protocol itself (an unsupported media type, a method not allowed)
+    whose status is not a kind of the tree; everything else raises a class of the tree."""
 
     def __init__(
         self,
         status: int,
         title: str,
         detail: str,
-        problems: list[FieldProblem] | None = None,
+        problems: list[Problem] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
@@ -75,66 +88,86 @@ _OUTCOME_CODE = {
     404: "not-found",
     405: "not-supported",
     409: "conflict",
+    410: "deleted",
     412: "incomplete",
     413: "too-costly",
     415: "not-supported",
     422: "processing",
+    429: "throttled",
     500: "exception",
+    503: "transient",
 }
 
 
-def error_response(request: Request, error: ApiError) -> JSONResponse:
-    headers = dict(error.headers)
-    if error.status == 401:
+def status_of(error: VenaPathError, path: str = "") -> int:
+    """The HTTP status for `error` on `path`, by the nearest mapped class in its hierarchy."""
+    if isinstance(error, ApiError):
+        return error.status
+    status = next(STATUS_BY_CLASS[k] for k in type(error).__mro__ if k in STATUS_BY_CLASS)
+    if status == 422 and path.startswith(CDS_PREFIX):
+        return 400  # CDS Hooks clients expect 400 for a request the service cannot use
+    return status
+
+
+def problems_of(error: VenaPathError) -> list[Problem]:
+    """The field problems an error names (none for errors about no field in particular)."""
+    if isinstance(error, InputError | ApiError):
+        return list(error.problems)
+    if isinstance(error, ConflictError) and error.pointer:
+        return [Problem(error.pointer, error.message)]
+    if isinstance(error, NotFoundError) and error.pointer:
+        return [Problem(error.pointer, error.message)]
+    return []
+
+
+def headers_of(error: VenaPathError, status: int) -> dict[str, str]:
+    headers = dict(error.headers) if isinstance(error, ApiError) else {}
+    if status == 401:
         headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
-    if request.url.path.startswith(FHIR_PREFIXES):
-        problems = [FhirProblem(p.pointer or "$", p.message) for p in error.problems]
+    if isinstance(error, RateLimitedError | UnavailableError):
+        headers["Retry-After"] = str(error.retry_after)
+    return headers
+
+
+def error_body(
+    path: str, status: int, title: str, detail: str, problems: list[Problem]
+) -> tuple[dict[str, Any], str]:
+    """The body and media type of an error answer: an OperationOutcome on the FHIR and CDS
+    Hooks paths, problem+json elsewhere. Used by the handlers and by the ASGI middleware."""
+    if path.startswith(FHIR_PREFIXES):
+        issues = [FhirProblem(p.pointer or "$", p.message) for p in problems]
         body = operation_outcome(
-            problems or [FhirProblem("$", error.detail)],
-            code=_OUTCOME_CODE.get(error.status, "processing"),
+            issues or [FhirProblem("$", detail)], code=_OUTCOME_CODE.get(status, "processing")
         )
-        return JSONResponse(body, status_code=error.status, media_type=FHIR_JSON, headers=headers)
-    body_problem: dict[str, Any] = {
+        return body, FHIR_JSON
+    document: dict[str, Any] = {
         "type": "about:blank",
-        "title": error.title,
-        "status": error.status,
-        "detail": error.detail,
+        "title": title,
+        "status": status,
+        "detail": detail,
     }
-    if error.problems:
-        body_problem["errors"] = [
-            {"pointer": p.pointer, "detail": p.message} for p in error.problems
-        ]
+    if problems:
+        document["errors"] = [{"pointer": p.pointer, "detail": p.message} for p in problems]
+    return document, PROBLEM_JSON
+
+
+def error_response(request: Request, error: VenaPathError) -> JSONResponse:
+    """The one translation of a VenaPath error into an HTTP answer."""
+    path = request.url.path
+    status = status_of(error, path)
+    title = error.title if isinstance(error, ApiError) else type(error).title
+    body, media = error_body(path, status, title, error.message, problems_of(error))
     return JSONResponse(
-        body_problem, status_code=error.status, media_type=PROBLEM_JSON, headers=headers
+        body, status_code=status, media_type=media, headers=headers_of(error, status)
     )
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
-    app.add_exception_handler(CaseInputError, _case_input)  # type: ignore[arg-type]
-    app.add_exception_handler(FhirInputError, _fhir_input)  # type: ignore[arg-type]
-    app.add_exception_handler(HookError, _hook)  # type: ignore[arg-type]
-    app.add_exception_handler(TokenRejectedError, _token)  # type: ignore[arg-type]
-    app.add_exception_handler(ScoreInputError, _score)  # type: ignore[arg-type]
+    app.add_exception_handler(VenaPathError, _venapath_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    app.add_exception_handler(VenaPathError, _venapath_error)  # type: ignore[arg-type]
-    app.add_exception_handler(DatabaseUnavailableError, _unavailable)
-    app.add_exception_handler(SchemaOutOfDateError, _unavailable)
+    app.add_exception_handler(RecursionError, _too_deep)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
-
-
-_STATUS: tuple[tuple[type[VenaPathError], int], ...] = (
-    (TooLargeError, 413),
-    (InputError, 422),
-    (NotFoundError, 404),
-    (GoneError, 410),
-    (ConflictError, 409),
-    (UnauthenticatedError, 401),
-    (RefusedError, 403),
-    (RateLimitedError, 429),
-    (UnavailableError, 503),
-)
 
 
 API_PREFIXES = ("/api/", "/cds-services", "/health", "/ready", "/openapi.json", "/docs")
@@ -151,75 +184,19 @@ def _page_for(request: Request, error: Exception) -> Response | None:
 
 
 async def _venapath_error(request: Request, error: VenaPathError) -> Response:
-    """The one error tree (`venapath/errors.py`), mapped by class."""
     page = _page_for(request, error)
     if page is not None:
         return page
-    status = next((code for kind, code in _STATUS if isinstance(error, kind)), 400)
-    problems: list[FieldProblem] = []
-    if isinstance(error, InputError):
-        problems = [FieldProblem(p.pointer, p.message) for p in error.problems]
-    elif isinstance(error, ConflictError):
-        problems = [FieldProblem(error.pointer, error.message)]
-    headers = {}
-    if isinstance(error, RateLimitedError | UnavailableError):
-        headers["Retry-After"] = str(error.retry_after)
-    return error_response(
-        request, ApiError(status, error.title, error.message, problems, headers=headers)
-    )
-
-
-RETRY_AFTER_SECONDS = "5"
-
-
-async def _unavailable(request: Request, error: Exception) -> JSONResponse:
-    """Fail fast while the database is away; clients retry, nothing was half-written."""
-    log.warning("database unavailable", extra={"error": str(error)[:200]})
-    return error_response(
-        request,
-        ApiError(
-            503,
-            "Service unavailable",
-            "the registry database cannot be reached; retry shortly",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
-        ),
-    )
-
-
-async def _api_error(request: Request, error: ApiError) -> JSONResponse:
+    if isinstance(error, UnavailableError):
+        # Fail fast while a dependency is away; clients retry, nothing was half-written.
+        log.warning("dependency unavailable: %s", type(error).__name__)
     return error_response(request, error)
 
 
-async def _case_input(request: Request, error: CaseInputError) -> JSONResponse:
-    problems = [FieldProblem(p.pointer, p.message) for p in error.problems]
-    return error_response(
-        request, ApiError(422, "Invalid case", "the case does not meet case format v1", problems)
-    )
-
-
-async def _fhir_input(request: Request, error: FhirInputError) -> JSONResponse:
-    problems = [FieldProblem(p.location, p.message) for p in error.problems]
-    return error_response(request, ApiError(422, "Invalid FHIR input", str(error), problems))
-
-
-async def _hook(request: Request, error: HookError) -> JSONResponse:
-    problems = [FieldProblem(p.location, p.message) for p in error.problems]
-    return error_response(
-        request, ApiError(error.status, "CDS Hooks request refused", error.message, problems)
-    )
-
-
-async def _token(request: Request, error: TokenRejectedError) -> JSONResponse:
-    return error_response(request, ApiError(401, "Unauthorized", str(error)))
-
-
-async def _score(request: Request, error: ScoreInputError) -> JSONResponse:
-    return error_response(
-        request,
-        ApiError(
-            422, "Invalid score items", str(error), [FieldProblem(error.field, error.message)]
-        ),
-    )
+async def _too_deep(request: Request, error: RecursionError) -> JSONResponse:
+    """A last line behind the depth limits: input nested beyond what any reader accepts."""
+    refusal = TooLargeError("", "nesting depth", 0, "the input is nested too deeply to read")
+    return error_response(request, refusal)
 
 
 async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -228,11 +205,12 @@ async def _validation(request: Request, error: RequestValidationError) -> JSONRe
         location = [str(part) for part in detail.get("loc", ())]
         where = location[0] if location else "request"
         pointer = "/" + "/".join(location[1:]) if where == "body" else ".".join(location)
-        problems.append(FieldProblem(pointer, str(detail.get("msg", "invalid"))))
-    # CDS Hooks clients expect 400 for a malformed call; REST uses 422 for a body it understood.
-    status = 400 if request.url.path.startswith("/cds-services") else 422
+        problems.append(Problem(pointer, str(detail.get("msg", "invalid"))[:200]))
     return error_response(
-        request, ApiError(status, "Invalid request", "the request does not match the API", problems)
+        request,
+        ApiError(422, "Invalid request", "the request does not match the API", problems)
+        if not request.url.path.startswith(CDS_PREFIX)
+        else ApiError(400, "Invalid request", "the request does not match the API", problems),
     )
 
 
@@ -248,7 +226,9 @@ async def _unexpected(request: Request, error: Exception) -> Response:
     page = _page_for(request, error)
     if page is not None:
         return page
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The log formatter (api/logs.py) writes the traceback's frames and the exception's type,
+    # never its text: a database error's text can quote the values it refused.
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=error)
     return error_response(
         request, ApiError(500, "Internal error", "an unexpected error occurred; it was logged")
     )

@@ -11,15 +11,21 @@ import json
 import logging
 import time
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from venapath.api.errors import error_body
+from venapath.errors import InputError, TooLargeError
 
 access_log = logging.getLogger("venapath.access")
 
 
-class BodyTooLargeError(Exception):
-    pass
+class BodyTooLargeError(TooLargeError):
+    """The request body passed `max_bytes` while it was being received."""
+
+    def __init__(self, limit: int) -> None:
+        message = f"the request body is larger than {limit} bytes"
+        super().__init__("", "request body bytes", limit, message)
 
 
 class BodyLimitMiddleware:
@@ -44,7 +50,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -71,23 +77,11 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _too_large(scope: Scope, send: Send, limit: int) -> None:
-    path = scope.get("path", "")
-    fhir = path.startswith(("/cds-services", "/api/v1/fhir"))
-    message = f"the request body is larger than {limit} bytes"
-    if fhir:
-        body: dict[str, Any] = {
-            "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "too-costly", "diagnostics": message}],
-        }
-        media = "application/fhir+json"
-    else:
-        body = {
-            "type": "about:blank",
-            "title": "Payload too large",
-            "status": 413,
-            "detail": message,
-        }
-        media = "application/problem+json"
+    """Answer 413 from the middleware (the app never saw the request), mapped like any error."""
+    error = BodyTooLargeError(limit)
+    body, media = error_body(
+        scope.get("path", ""), 413, type(error).title, error.message, list(error.problems)
+    )
     payload = json.dumps(body).encode()
     await send(
         {
@@ -97,6 +91,50 @@ async def _too_large(scope: Scope, send: Send, limit: int) -> None:
                 (b"content-type", media.encode()),
                 (b"content-length", str(len(payload)).encode()),
                 (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class UnstorableUrlMiddleware:
+    """Refuse a NUL character in the path or query (422, naming which) before any route runs:
+    a database refuses it, and a path id reaches SQL in every registry route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = _unstorable_part(scope)
+            if where is not None:
+                await _refuse_unstorable(scope, send, where)
+                return
+        await self.app(scope, receive, send)
+
+
+def _unstorable_part(scope: Scope) -> str | None:
+    if "\x00" in scope.get("path", ""):
+        return "path"
+    query = scope.get("query_string", b"").lower()
+    if b"%00" in query or b"\x00" in query:
+        return "query"
+    return None
+
+
+async def _refuse_unstorable(scope: Scope, send: Send, where: str) -> None:
+    error = InputError.at(where, "contains a NUL character (%00), which cannot be stored")
+    body, media = error_body(
+        scope.get("path", ""), 422, type(error).title, error.message, list(error.problems)
+    )
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", media.encode()),
+                (b"content-length", str(len(payload)).encode()),
             ],
         }
     )

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 from venapath.api.errors import ApiError
 from venapath.domain.case import Case
 from venapath.domain.records import (
+    MAX_VERSION,
     AssessmentOut,
     CheckInIn,
     CheckInOut,
@@ -58,6 +59,10 @@ IdempotencyKey = Annotated[
 class WorklistEntry(BaseModel):
     state: TaskState
     task: TaskOut
+
+
+MAX_OFFSET = 10_000_000
+"""Paging beyond this is a client error (422), not an integer overflow in the database."""
 
 
 def _day(text: str) -> date:
@@ -105,7 +110,7 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     def list_patients(
         principal: CurrentPrincipal,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     ) -> list[PatientOut]:
         return registry.list_patients(principal, limit=limit, offset=offset)
 
@@ -123,7 +128,9 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
         "/patients/{patient_id}", status_code=204, summary="Retract a patient entered in error"
     )
     def retract_patient(
-        patient_id: str, version: Annotated[int, Query(ge=1)], principal: CurrentPrincipal
+        patient_id: str,
+        version: Annotated[int, Query(ge=1, le=MAX_VERSION)],
+        principal: CurrentPrincipal,
     ) -> None:
         registry.retract_patient(patient_id, version, principal)
 

@@ -7,27 +7,26 @@ FHIR (GuidanceResponse, or OperationOutcome for errors).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from venapath.api.errors import FHIR_JSON, ApiError, FieldProblem
+from venapath.api import jobs
+from venapath.api.errors import FHIR_JSON, ApiError
+from venapath.api.work import RateLimiter, WorkPool
 from venapath.engine.assessment import Assessment
-from venapath.fhir.guidance import guidance_response
-from venapath.fhir.parse import parse_json_text
+from venapath.errors import InputError, NotFoundError
 from venapath.identity.http import OptionalPrincipal
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditAction, AuditFact, AuditTrail
 from venapath.scores import registry
 from venapath.scores.base import ScoreResult
 from venapath.services import knowledge
-from venapath.services.case_input import parse_case_text
-from venapath.services.evaluation import assess_case
-from venapath.services.fhir_evaluation import WHOLE_RECORD, assess_fhir_data
 from venapath.services.scoring import compute_score, score_items
 
 FHIR_BODY = {
@@ -43,14 +42,6 @@ CASE_MEDIA = ("application/json", "application/yaml", "application/x-yaml", "tex
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: dict[str, bool | float | str | None]
-
-
-class FhirEvaluation(BaseModel):
-    """The JSON view of a FHIR evaluation: the case built, the assessment, the mapping report."""
-
-    case: dict[str, Any]
-    assessment: Assessment
-    mapping: dict[str, Any]
 
 
 def _json(data: Any, media_type: str = "application/json") -> Response:
@@ -75,8 +66,7 @@ def _clock(text: str | None) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
-        problem = FieldProblem("now", "expected an ISO 8601 date-time with a time zone")
-        raise ApiError(422, "Invalid request", f"now: {text!r} is not a date-time", [problem])
+        raise InputError.at("now", "expected an ISO 8601 date-time with a time zone")
     return moment
 
 
@@ -102,12 +92,33 @@ async def _audit_evaluation(
     await run_in_threadpool(audit.record_event, fact)
 
 
-def build_router(kb: KnowledgeBase, audit: AuditTrail | None = None) -> APIRouter:
-    """The evaluation, score and knowledge routes; with `audit`, evaluations are audited."""
+def _fhir_patient(content: bytes) -> str | None:
+    """The patient a FHIR evaluation answered about (the GuidanceResponse's subject, or the
+    JSON view's patient), for the audit entry."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return None
+    reference = str((data.get("subject") or {}).get("reference") or "")
+    if reference.startswith("Patient/"):
+        return reference.removeprefix("Patient/")[:64]
+    patient = data.get("patient_id")
+    return str(patient)[:64] if patient else None
+
+
+def build_router(
+    kb: KnowledgeBase, pool: WorkPool, limiter: RateLimiter, audit: AuditTrail | None = None
+) -> APIRouter:
+    """The REST routes. Evaluation parses, validates and evaluates in `pool`, off the event
+    loop, and is rate-limited per client by `limiter`; with `audit`, evaluations are
+    audited (an evaluation of patient data is an access to it)."""
     router = APIRouter(prefix="/api/v1")
+    expensive = [Depends(limiter)]
+    own_kb = None if pool.in_processes else kb  # a worker process uses its own bundled copy
 
     @router.post(
         "/evaluate",
+        dependencies=expensive,
         tags=["Evaluation"],
         summary="Evaluate a case (format v1, JSON or YAML)",
         response_model=Assessment,
@@ -132,15 +143,16 @@ def build_router(kb: KnowledgeBase, audit: AuditTrail | None = None) -> APIRoute
             raise ApiError(
                 415, "Unsupported media type", f"send the case as {', '.join(CASE_MEDIA)}"
             )
-        case = parse_case_text(
-            await request.body(), "request body", json_only=media == "application/json"
+        body = await request.body()
+        content, media_type = await pool.run(
+            jobs.evaluate_case_body, body, media == "application/json", _clock(now), trace, own_kb
         )
-        assessment = assess_case(case, now=_clock(now), kb=kb, trace=trace)
         await _audit_evaluation(audit, principal, "evaluate")
-        return _json(assessment)
+        return Response(content, media_type=media_type)
 
     @router.post(
         "/fhir/evaluate",
+        dependencies=expensive,
         tags=["FHIR"],
         summary="Evaluate one patient's FHIR R4 data (a Bundle or resources)",
         responses={
@@ -182,18 +194,13 @@ def build_router(kb: KnowledgeBase, audit: AuditTrail | None = None) -> APIRoute
         media = _media(request)
         if media not in (FHIR_JSON, "application/json"):
             raise ApiError(415, "Unsupported media type", f"send FHIR as {FHIR_JSON}")
-        data = parse_json_text(await request.body())
-        complete = WHOLE_RECORD if record == "complete" else frozenset()
-        result = assess_fhir_data(data, now=_clock(now), kb=kb, complete=complete, trace=False)
-        await _audit_evaluation(audit, principal, "fhir-evaluate", result.patient_id)
-        if output == "guidance":
-            return _json(guidance_response(result.assessment, kb, result.patient_id), FHIR_JSON)
-        view = FhirEvaluation(
-            case=result.case.model_dump(mode="json", exclude_none=True),
-            assessment=result.assessment,
-            mapping=result.report.as_dict(),
+        body = await request.body()
+        whole = record == "complete"
+        content, media_type = await pool.run(
+            jobs.evaluate_fhir_body, body, output, whole, _clock(now), own_kb
         )
-        return _json(view)
+        await _audit_evaluation(audit, principal, "fhir-evaluate", _fhir_patient(content))
+        return Response(content, media_type=media_type)
 
     @router.get("/scores", tags=["Scores"], summary="The scores VenaPath computes")
     async def scores() -> JSONResponse:
@@ -212,9 +219,7 @@ def build_router(kb: KnowledgeBase, audit: AuditTrail | None = None) -> APIRoute
     )
     async def score(score_id: str, body: Annotated[ScoreRequest, Body()]) -> Response:
         if score_id not in registry.SCORES:
-            raise ApiError(
-                404, "Not found", f"no score {score_id!r}; known: {', '.join(registry.SCORES)}"
-            )
+            raise NotFoundError("score", score_id)
         return _json(compute_score(score_id, body.items))
 
     _knowledge_routes(router, kb)
@@ -229,7 +234,7 @@ def _knowledge_routes(router: APIRouter, kb: KnowledgeBase) -> None:
 
     def one(table: dict[str, Any], kind: str, item_id: str) -> JSONResponse:
         if item_id not in table:
-            raise ApiError(404, "Not found", f"no {kind} {item_id!r}")
+            raise NotFoundError(kind, item_id)
         return JSONResponse(table[item_id])
 
     @router.get("/kb", tags=["Knowledge base"], summary="Version and contents")

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import jwt
 
+from venapath.errors import UnauthenticatedError
 from venapath.settings import Settings, TrustedIssuer
 
 ALLOWED_ALGORITHMS = frozenset(
@@ -25,7 +26,7 @@ ALLOWED_ALGORITHMS = frozenset(
 JWKS_CACHE_SECONDS = 300.0
 
 
-class TokenRejectedError(Exception):
+class TokenRejectedError(UnauthenticatedError):
     """The bearer token is missing or not acceptable; the message says why (no secrets)."""
 
 

@@ -12,10 +12,12 @@ from typing import Any
 
 import httpx
 
+from venapath.errors import UnavailableError
+
 MAX_PAGES = 5
 
 
-class FhirServerUnavailableError(Exception):
+class FhirServerUnavailableError(UnavailableError):
     """The FHIR server could not supply a query's result; the message says why."""
 
 

@@ -1,6 +1,6 @@
 """The CDS services: what each hook needs, how its data is gathered, which cards it returns.
 
-This module knows nothing of HTTP frameworks; the router turns `HookError` into a status
+This module knows nothing of HTTP frameworks; `api/errors.py` turns `HookError` into a status
 code. Prefetch follows the specification: a key that is present is the EHR's answer
 (`null` = no data, i.e. an empty list), a key that is absent was not fetched, so the service
 queries `fhirServer` itself, and answers 412 when it cannot.
@@ -9,6 +9,7 @@ queries `fhirServer` itself, and answers 412 when it cannot.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,7 @@ from venapath.cdshooks.prefetch import (
     prefetch_templates,
 )
 from venapath.domain.case import ProposedProcedure
+from venapath.errors import InputError, NotFoundError, shown
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
@@ -30,14 +32,17 @@ from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
 
 
-class HookError(Exception):
-    """A request the service cannot answer; `status` is the HTTP status to send."""
+class HookError(InputError):
+    """A CDS Hooks request the service cannot answer as sent (400 on the CDS Hooks paths)."""
 
-    def __init__(self, status: int, message: str, problems: list[FhirProblem] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.problems = problems or [FhirProblem("$", message)]
+    title = "CDS Hooks request refused"
+
+    def __init__(self, message: str, problems: list[FhirProblem] | None = None) -> None:
+        super().__init__(list(problems or [FhirProblem("$", message)]), message)
+
+
+class PrefetchIncompleteError(HookError):
+    """The prefetch lacks data the service needs and it cannot be fetched: CDS Hooks says 412."""
 
 
 @dataclass(frozen=True)
@@ -79,16 +84,31 @@ SERVICES = (
 SERVICES_BY_ID = {service.id: service for service in SERVICES}
 
 
+Offload = Callable[..., Awaitable[Any]]
+"""Runs a blocking function with its arguments away from the event loop (the HTTP service
+passes its bounded worker pool); the default runs it in place."""
+
+
+async def _in_place(work: Callable[..., Any], *args: Any) -> Any:
+    return work(*args)
+
+
 class CdsServices:
     def __init__(
-        self, kb: KnowledgeBase, fetcher: FhirFetcher, smart_launch_url: str | None = None
+        self,
+        kb: KnowledgeBase,
+        fetcher: FhirFetcher,
+        offload: Offload = _in_place,
+        smart_launch_url: str | None = None,
     ) -> None:
-        """`smart_launch_url`, when set, is VenaPath's SMART launch URL: patient-view cards
-        then offer "Open in VenaPath" with the patient as `appContext`."""
+        """`offload` runs the CPU-heavy part of a call off the event loop. `smart_launch_url`,
+        when set, is VenaPath's SMART launch URL: patient-view cards then offer "Open in
+        VenaPath" with the patient as `appContext`."""
         self.kb = kb
         self._fetcher = fetcher
         self._smart_launch_url = smart_launch_url
         self._templates = prefetch_templates(kb)
+        self._offload = offload
 
     def discovery(self) -> Discovery:
         return Discovery(
@@ -112,14 +132,29 @@ class CdsServices:
     ) -> HookResponse:
         service = SERVICES_BY_ID.get(service_id)
         if service is None:
-            raise HookError(404, f"no CDS service {service_id!r}")
+            raise NotFoundError("CDS service", service_id)
         if request.hook != service.hook:
             raise HookError(
-                400, f"service {service_id!r} answers hook {service.hook!r}, not {request.hook!r}"
+                f"service {shown(service_id)} answers hook {service.hook!r}, not {shown(request.hook)}"
             )
         _check_context(service, request.context)
         moment = now or datetime.now(UTC)
-        parsed, complete = await self._patient_data(request)
+        answered, complete = await self._gather(request)
+        response: HookResponse = await self._offload(
+            self._answer, service, request, answered, complete, moment
+        )
+        return response
+
+    def _answer(
+        self,
+        service: ServiceDefinition,
+        request: HookRequest,
+        answered: dict[str, Any],
+        complete: frozenset[str],
+        moment: datetime,
+    ) -> HookResponse:
+        """The CPU-heavy part (FHIR validation, evaluation, cards): blocking, run off the loop."""
+        parsed = _parse_answers(answered)
         patient_id = str(request.context["patientId"])
         _check_patient(parsed, patient_id)
         if service.hook == "patient-view":
@@ -143,13 +178,15 @@ class CdsServices:
         try:
             drafts = read_resources(context["draftOrders"], "context.draftOrders")
         except FhirInputError as error:
-            raise HookError(400, str(error), error.problems) from None
+            raise HookError(str(error), error.fhir_problems) from None
         selections = None
         if service.hook == "order-select":
             selections = frozenset(str(s) for s in context["selections"])
         return recognised_orders(drafts, self.kb.codes, selections)
 
-    async def _patient_data(self, request: HookRequest) -> tuple[ParsedResources, frozenset[str]]:
+    async def _gather(self, request: HookRequest) -> tuple[dict[str, Any], frozenset[str]]:
+        """Each prefetch key's answer (sent, or fetched from fhirServer) and the resource types
+        whose answer is the whole list."""
         prefetch = request.prefetch or {}
         patient_id = str(request.context["patientId"])
         answered: dict[str, Any] = {}
@@ -164,7 +201,7 @@ class CdsServices:
                 answered[key], whole = fetched[key]
                 if whole:
                     complete.add(TYPE_BY_KEY[key])
-        return _read_answers(answered, complete, "prefetch")
+        return answered, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
     async def patient_record(
         self, fhir_server: str, access_token: str, patient_id: str
@@ -172,7 +209,8 @@ class CdsServices:
         """One patient's data read from an EHR's FHIR server with the queries the prefetch
         would ask (a SMART launch reads exactly what a hook would have been sent).
 
-        Raises HookError (412) when the server cannot supply it, as a hook would."""
+        Raises PrefetchIncompleteError (412) when the server cannot supply it, as a hook
+        would."""
         keys = list(self._templates)
         queries = [self._templates[key].replace(PATIENT_TOKEN, patient_id) for key in keys]
         try:
@@ -180,14 +218,14 @@ class CdsServices:
                 *(self._fetcher.fetch(fhir_server, query, access_token) for query in queries)
             )
         except FhirServerUnavailableError as error:
-            raise HookError(412, f"the FHIR server failed: {error}") from None
+            raise PrefetchIncompleteError(f"the FHIR server failed: {error}") from None
         answered = {key: body for key, (body, _) in zip(keys, results, strict=True)}
         complete = {
             TYPE_BY_KEY[key] for key, (_, whole) in zip(keys, results, strict=True) if whole
         }
-        parsed, read_whole = _read_answers(answered, complete, "fhirServer")
+        parsed = await self._offload(_parse_answers, answered, "fhirServer")
         _check_patient(parsed, patient_id)
-        return parsed, read_whole
+        return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
     async def _fetch_missing(
         self, request: HookRequest, keys: list[str], patient_id: str
@@ -195,8 +233,7 @@ class CdsServices:
         if not keys:
             return {}
         if request.fhirServer is None:
-            raise HookError(
-                412,
+            raise PrefetchIncompleteError(
                 f"prefetch lacks {', '.join(keys)} and no fhirServer was given to query",
             )
         token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
@@ -207,15 +244,13 @@ class CdsServices:
                 *(self._fetcher.fetch(base, query, token) for query in queries)
             )
         except FhirServerUnavailableError as error:
-            raise HookError(
-                412, f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
+            raise PrefetchIncompleteError(
+                f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
             ) from None
         return dict(zip(keys, results, strict=True))
 
 
-def _read_answers(
-    answered: dict[str, Any], complete: set[str], where: str
-) -> tuple[ParsedResources, frozenset[str]]:
+def _parse_answers(answered: dict[str, Any], where: str = "prefetch") -> ParsedResources:
     """Validate each query's answer; `null` (no data) is an empty list."""
     parsed = ParsedResources()
     problems: list[FhirProblem] = []
@@ -225,35 +260,35 @@ def _read_answers(
         try:
             parsed.extend(read_resources(value, f"{where}.{key}", latest_results_only=True))
         except FhirInputError as error:
-            problems += error.problems
+            problems += error.fhir_problems
     if problems:
-        raise HookError(400, f"the {where} data holds invalid FHIR", problems)
-    return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
+        raise HookError(f"the {where} data holds invalid FHIR", problems)
+    return parsed
 
 
 def _check_context(service: ServiceDefinition, context: dict[str, Any]) -> None:
     for name in service.context_fields:
         if name not in context or context[name] in (None, ""):
-            raise HookError(400, f"context.{name} is required for hook {service.hook}")
+            raise HookError(f"context.{name} is required for hook {service.hook}")
     patient_id = context["patientId"]
     if (
         not isinstance(patient_id, str)
         or not patient_id.replace("-", "").replace(".", "").isalnum()
     ):
-        raise HookError(400, "context.patientId must be a FHIR id")
+        raise HookError("context.patientId must be a FHIR id")
     if "draftOrders" in context:
         drafts = context["draftOrders"]
         if not isinstance(drafts, dict) or drafts.get("resourceType") != "Bundle":
-            raise HookError(400, "context.draftOrders must be a FHIR Bundle")
+            raise HookError("context.draftOrders must be a FHIR Bundle")
     if "selections" in context:
         selections = context["selections"]
         if not isinstance(selections, list) or not all(isinstance(s, str) for s in selections):
-            raise HookError(400, "context.selections must be a list of references")
+            raise HookError("context.selections must be a list of references")
 
 
 def _check_patient(parsed: ParsedResources, patient_id: str) -> None:
     for patient in parsed.of("Patient"):
         if patient.id != patient_id:
             raise HookError(
-                400, f"the prefetched Patient is {patient.id}, not context.patientId {patient_id}"
+                f"the prefetched Patient is {patient.id}, not context.patientId {patient_id}"
             )

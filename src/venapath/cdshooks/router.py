@@ -11,8 +11,9 @@ from fastapi.responses import Response
 
 from venapath.cdshooks.auth import TokenVerifier
 from venapath.cdshooks.feedback import FeedbackStore
-from venapath.cdshooks.hooks import SERVICES_BY_ID, CdsServices, HookError
+from venapath.cdshooks.hooks import SERVICES_BY_ID, CdsServices
 from venapath.cdshooks.models import Discovery, Feedback, FeedbackReceipt, HookRequest, HookResponse
+from venapath.errors import NotFoundError
 from venapath.settings import Settings
 
 
@@ -41,7 +42,7 @@ class CdsHooksApi:
 
 def _known(service_id: str) -> None:
     if service_id not in SERVICES_BY_ID:
-        raise HookError(404, f"no CDS service {service_id!r}")
+        raise NotFoundError("CDS service", service_id)
 
 
 def _json(model: Discovery | HookResponse | FeedbackReceipt) -> Response:

@@ -1,21 +1,20 @@
-"""Reading command-line options, once for every command: a bad value exits 2 with a message
-that names the option."""
+"""Reading command-line options, once for every command: a bad value raises an
+`ArgumentError` naming the option, which `cli/errors.py` prints before exiting 2."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import NoReturn
 
-import typer
-
 from venapath.cli.console import LazyConsole
+from venapath.errors import ArgumentError
 
 errors = LazyConsole(stderr=True, soft_wrap=True)
 
 
-def fail_input(message: str, code: int = 2) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code=code)
+def fail_input(message: str) -> NoReturn:
+    """Refuse a bad option, argument or file; `message` starts with its name."""
+    raise ArgumentError(message)
 
 
 def parse_moment(option: str, value: str) -> datetime:

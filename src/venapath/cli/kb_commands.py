@@ -9,8 +9,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from venapath.cli.inputs import fail_input
 from venapath.kb.docs import render_markdown
-from venapath.kb.loader import KnowledgeBaseError, load_knowledge_base
+from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase, Rule
 
 app = typer.Typer(help="Browse and check the knowledge base.", no_args_is_help=True)
@@ -23,12 +24,7 @@ KbDir = Annotated[
 
 
 def _load(kb_dir: Path | None) -> KnowledgeBase:
-    try:
-        return load_knowledge_base(kb_dir)
-    except KnowledgeBaseError as error:
-        for problem in error.problems:
-            errors.print(f"[bold red]refused:[/] {problem}", highlight=False)
-        raise typer.Exit(code=2) from None
+    return load_knowledge_base(kb_dir)
 
 
 @app.command("list")
@@ -40,10 +36,7 @@ def list_rules(
     kb = _load(kb_dir)
     known = {p.id for p in kb.pathways} | {"safety"}
     if pathway is not None and pathway not in known:
-        errors.print(
-            f"[bold red]error:[/] --pathway: unknown pathway {pathway!r}; known: {', '.join(sorted(known))}"
-        )
-        raise typer.Exit(code=2)
+        fail_input(f"--pathway: unknown pathway {pathway!r}; known: {', '.join(sorted(known))}")
     table = Table(title=f"Knowledge base {kb.version}", title_justify="left")
     for column in ("rule", "pathway", "kind", "does", "sources"):
         table.add_column(column)
@@ -100,8 +93,7 @@ def show(
 
     near = difflib.get_close_matches(identifier, [r.id for r in kb.rules] + list(kb.sources), n=3)
     hint = f"; did you mean {' or '.join(near)}?" if near else ""
-    errors.print(f"[bold red]error:[/] no rule or source {identifier!r}{hint}")
-    raise typer.Exit(code=2)
+    fail_input(f"no rule or source {identifier!r}{hint}")
 
 
 @app.command()

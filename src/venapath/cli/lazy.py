@@ -13,7 +13,8 @@ import importlib
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
+
+from venapath.cli.errors import VenaPathGroup
 
 # name on the command line -> "module:attribute", where the attribute is a typer.Typer
 # (a group of subcommands) or a plain command function.
@@ -34,8 +35,9 @@ LAZY_COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(TyperGroup):
-    """The root command group: eager commands as usual, plus `LAZY_COMMANDS` on demand."""
+class LazyGroup(VenaPathGroup):
+    """The root command group: eager commands as usual, plus `LAZY_COMMANDS` on demand; errors
+    of the tree map to exit codes (`VenaPathGroup`)."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         eager = super().list_commands(ctx)

@@ -1,7 +1,8 @@
 """The `venapath` command line. Commands call services; they hold no clinical logic.
 
-Exit codes: 0 success, 2 bad input (the message names the field and the problem),
-1 an internal failure (reported without a traceback unless VENAPATH_DEBUG is set).
+Exit codes (`cli/errors.py`): 0 success, 2 bad input, not found, conflict or refused (the
+message names the field and the problem), 3 the database is unavailable or its schema out of
+date, 1 an internal failure (reported without a traceback unless VENAPATH_DEBUG is set).
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ import typer
 from pydantic import BaseModel
 
 from venapath.cli.console import LazyConsole
+from venapath.cli.errors import report_internal
 from venapath.cli.inputs import fail_input, parse_moment
 from venapath.cli.lazy import LazyGroup
 from venapath.domain.case import Case
 from venapath.engine.assessment import Assessment
-from venapath.kb.loader import KnowledgeBaseError
 from venapath.kb.model import KnowledgeBase
-from venapath.services.case_input import CaseInputError, load_case_file
+from venapath.services.case_input import load_case_file
 from venapath.services.evaluation import assess_case, knowledge_base
 
 app = typer.Typer(
@@ -62,14 +63,7 @@ def evaluate(
         fail_input(f"--format: {output_format!r} is not one of text, json")
     moment = _parse_now(now)
     knowledge = _knowledge(kb_dir)
-    loaded: list[Case] = []
-    for path in cases:
-        try:
-            loaded.append(load_case_file(path))
-        except CaseInputError as error:
-            for problem in error.problems:
-                stderr.print(f"[bold red]error:[/] {error.source}: {problem}", highlight=False)
-            raise typer.Exit(code=2) from None
+    loaded: list[Case] = [load_case_file(path) for path in cases]
     results = [assess_case(case, now=moment, kb=knowledge) for case in loaded]
     if output_format == "json":
         _print_json(results)
@@ -87,12 +81,7 @@ def _print_json(results: list[Assessment]) -> None:
 
 
 def _knowledge(kb_dir: Path | None) -> KnowledgeBase:
-    try:
-        return knowledge_base(kb_dir)
-    except KnowledgeBaseError as error:
-        for problem in error.problems:
-            stderr.print(f"[bold red]knowledge base:[/] {problem}", highlight=False)
-        raise typer.Exit(code=2) from None
+    return knowledge_base(kb_dir)
 
 
 @app.command()
@@ -132,13 +121,11 @@ def facts() -> None:
 
 
 def main() -> None:
-    """Console entry point that turns unexpected failures into one line, exit 1."""
+    """Console entry point. Errors of the tree are mapped by the root group (`cli/errors.py`);
+    anything else is an internal failure, reported on one line with exit 1."""
     try:
         app()
     except Exception as error:  # the last line of defence: no traceback for users
         if os.environ.get("VENAPATH_DEBUG"):
             raise
-        stderr.print(
-            f"[bold red]internal error:[/] {type(error).__name__}: {error}", highlight=False
-        )
-        sys.exit(1)
+        sys.exit(report_internal(error))

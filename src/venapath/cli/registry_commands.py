@@ -20,14 +20,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 
 from venapath.cli.inputs import errors, fail_input, parse_day, parse_moment
 from venapath.domain.access import Principal, local_operator
-from venapath.errors import VenaPathError
 from venapath.persistence import migrate
-from venapath.persistence.database import Database, DatabaseUnavailableError
+from venapath.persistence.database import Database
 from venapath.services.demo import demo_loaded, load_demo
 from venapath.services.evaluation import knowledge_base
 from venapath.services.exchange import export_patient
@@ -52,10 +52,7 @@ def _database() -> Database:
 
 def _registry() -> Registry:
     database = _database()
-    try:
-        migrate.ensure_current(database)
-    except (migrate.SchemaOutOfDateError, DatabaseUnavailableError) as error:
-        fail_input(f"database: {error}")
+    migrate.ensure_current(database)
     return Registry(database, knowledge_base())
 
 
@@ -70,10 +67,7 @@ def _safe_url(database: Database) -> str:
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     database = _database()
-    try:
-        migrate.upgrade(database, revision)
-    except DatabaseUnavailableError as error:
-        fail_input(f"database: {error}")
+    migrate.upgrade(database, revision)
     out.print(f"{_safe_url(database)} is at revision {migrate.current(database)}")
 
 
@@ -93,7 +87,8 @@ def db_check() -> None:
     try:
         migrate.check(database)
     except migrate.SchemaOutOfDateError as error:
-        fail_input(str(error), code=1)
+        errors.print(f"[bold red]check failed:[/] {escape(error.message)}", highlight=False)
+        raise typer.Exit(code=1) from None
     out.print(f"{_safe_url(database)}: schema is current ({migrate.head()})")
 
 
@@ -114,10 +109,7 @@ def followup_due(
     if output_format not in ("text", "json"):
         fail_input(f"--format: {output_format!r} is not one of text, json")
     day = parse_day("--as-of", as_of) if as_of else datetime.now(UTC).date()
-    try:
-        items = _registry().worklist(_operator(), day, days_ahead=days_ahead)
-    except VenaPathError as error:
-        fail_input(str(error))
+    items = _registry().worklist(_operator(), day, days_ahead=days_ahead)
     if output_format == "json":
         rows = [{"state": i.state.value, "task": i.task.model_dump(mode="json")} for i in items]
         typer.echo(json.dumps(rows, indent=2))
@@ -148,10 +140,7 @@ def export_command(
     ] = None,
 ) -> None:
     """Export one patient's record as a FHIR R4 Bundle (JSON)."""
-    try:
-        bundle = export_patient(_registry(), patient_id, _operator())
-    except VenaPathError as error:
-        fail_input(str(error))
+    bundle = export_patient(_registry(), patient_id, _operator())
     text = json.dumps(bundle, indent=2)
     if output is None:
         typer.echo(text)
@@ -170,10 +159,7 @@ def import_command(
         fail_input(f"{bundle_file}: {error.strerror}")
     except json.JSONDecodeError as error:
         fail_input(f"{bundle_file}: not JSON (line {error.lineno}: {error.msg})")
-    try:
-        outcome = _registry().import_record(bundle, _operator())
-    except VenaPathError as error:
-        fail_input(f"{bundle_file}: {error}")
+    outcome = _registry().import_record(bundle, _operator())
     out.print(f"imported patient {outcome.patient_id}: {outcome.created}")
 
 
@@ -246,32 +232,27 @@ def audit_export(
     """Write the FHIR AuditEvents since a moment as NDJSON (the export is itself audited)."""
     moment = parse_moment("--since", since)
     registry = _registry()
-    try:
-        events = registry.audit.export(_operator(), moment, patient)
-        lines = (json.dumps(event, separators=(",", ":")) + "\n" for event in events)
-        if output is None:
-            count = sum(1 for line in lines if sys.stdout.write(line) is not None)
-        else:
-            with output.open("w", encoding="utf-8") as sink:
-                count = sum(1 for line in lines if sink.write(line) is not None)
-    except VenaPathError as error:
-        fail_input(str(error))
+    events = registry.audit.export(_operator(), moment, patient)
+    lines = (json.dumps(event, separators=(",", ":")) + "\n" for event in events)
+    if output is None:
+        count = sum(1 for line in lines if sys.stdout.write(line) is not None)
+    else:
+        with output.open("w", encoding="utf-8") as sink:
+            count = sum(1 for line in lines if sink.write(line) is not None)
     errors.print(f"{count} audit event(s)")
 
 
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 naming the first entry edited, deleted or moved."""
-    try:
-        report = _registry().audit.verify(_operator())
-    except VenaPathError as error:
-        fail_input(str(error))
+    report = _registry().audit.verify(_operator())
     if not report.intact:
-        fail_input(
-            f"audit chain broken at entry {report.broken_at} after {report.checked} good "
-            f"entries: {report.reason}",
-            code=1,
+        errors.print(
+            f"[bold red]error:[/] audit chain broken at entry {report.broken_at} after "
+            f"{report.checked} good entries: {report.reason}",
+            highlight=False,
         )
+        raise typer.Exit(code=1)
     out.print(f"audit chain intact: {report.checked} entries")
 
 

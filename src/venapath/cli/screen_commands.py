@@ -56,8 +56,7 @@ def screen_command(
     """Screen every patient of a Bulk export: pathways, urgency, candidates, contraindications,
     missing facts. Writes OUT/patients.parquet and OUT/summary.json."""
     # Imported here: the engines (DuckDB, Ibis, Spark) would slow every other command's start.
-    from venapath.screen.bulk import NotABulkExportError
-    from venapath.screen.pipeline import ScreenInputError, ScreenOptions, screen
+    from venapath.screen.pipeline import ScreenOptions, screen
 
     if output_format not in ("table", "json"):
         fail_input(f"--format: {output_format!r}; expected table or json")
@@ -89,8 +88,6 @@ def screen_command(
 
         try:
             result = screen(export_dir, out, options, progress=report)
-        except (ScreenInputError, NotABulkExportError) as error:
-            fail_input(str(error))
         except OSError as error:
             fail_input(f"--out: {error}")
     if output_format == "json":

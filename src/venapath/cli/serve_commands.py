@@ -10,10 +10,10 @@ from rich.console import Console
 
 from venapath.api.logs import configure_logging
 from venapath.api.smart_routes import signing_key
-from venapath.persistence.database import Database, DatabaseUnavailableError
-from venapath.persistence.migrate import SchemaOutOfDateError, ensure_current
+from venapath.persistence.database import Database
+from venapath.persistence.migrate import ensure_current
 from venapath.service import build_service
-from venapath.settings import SettingsError, database_url, load_settings, load_smart_settings
+from venapath.settings import database_url, load_settings, load_smart_settings
 
 errors = Console(stderr=True, soft_wrap=True)
 
@@ -29,19 +29,12 @@ def serve(
         overrides["host"] = host
     if port is not None:
         overrides["port"] = port
-    try:
-        settings = load_settings(**overrides)
-        signing_key(load_smart_settings())  # a bad VENAPATH_SMART_* stops here, by name
-    except SettingsError as error:
-        errors.print(f"[bold red]error:[/] {error}", highlight=False)
-        raise typer.Exit(code=2) from None
+    settings = load_settings(**overrides)
+    signing_key(load_smart_settings())  # a bad VENAPATH_SMART_* stops here, by name
     configure_logging(settings.log_level)
     database = Database(database_url(settings))
     try:
         ensure_current(database)
-    except (SchemaOutOfDateError, DatabaseUnavailableError) as error:
-        errors.print(f"[bold red]error:[/] database: {error}", highlight=False)
-        raise typer.Exit(code=2) from None
     finally:
         database.dispose()
     if workers > 1:

@@ -23,7 +23,7 @@ from rich.progress import (
 from rich.table import Table
 
 from venapath.cli.inputs import fail_input, parse_moment
-from venapath.synth import DEFAULT_AS_OF, SynthInputError, write_cohort
+from venapath.synth import DEFAULT_AS_OF, write_cohort
 from venapath.synth.bulk import check_arguments
 
 console = Console(stderr=True, soft_wrap=True)
@@ -51,10 +51,7 @@ def synth(
 ) -> None:
     """Write a synthetic cohort (FHIR R4 Bulk Data NDJSON plus manifest.json) to --out."""
     moment = _as_of(as_of)
-    try:
-        check_arguments(patients, out, moment)
-    except SynthInputError as error:
-        fail_input(str(error))
+    check_arguments(patients, out, moment)
     progress = Progress(
         TextColumn("[bold]synth[/]"),
         BarColumn(),
@@ -75,8 +72,6 @@ def synth(
                 moment,
                 progress=lambda done: progress.update(task, completed=done),
             )
-        except SynthInputError as error:
-            fail_input(str(error))
         except OSError as error:
             fail_input(f"--out: {error}")
     if quiet:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from venapath.domain.anatomy import SEGMENTS_BY_ID, Region
+from venapath.domain.text import UnstorableTextError, first_unstorable
 from venapath.domain.units import Creatinine, DDimer, Haemoglobin, Platelets
 from venapath.domain.vocabulary import Action, Modality, Side
 
@@ -35,14 +37,27 @@ CASE_FORMAT_VERSION = 1
 _MODEL = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
 
+EARLIEST_YEAR = 1900
+"""No clinical record VenaPath reads predates it: an earlier date is a typing error (0001)."""
+
+
 def _no_epoch_numbers(value: object) -> object:
     if isinstance(value, int | float):
         raise ValueError("expected an ISO 8601 date-time with a time zone, not a number")
     return value
 
 
-Moment = Annotated[AwareDatetime, BeforeValidator(_no_epoch_numbers)]
-"""A date-time with a time zone, written as text (a bare number is refused, not read as epoch)."""
+def _not_before_1900(value: datetime) -> datetime:
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(f"a date before {EARLIEST_YEAR} is not plausible")
+    return value
+
+
+Moment = Annotated[
+    AwareDatetime, BeforeValidator(_no_epoch_numbers), AfterValidator(_not_before_1900)
+]
+"""A date-time with a time zone, written as text (a bare number is refused, not read as
+epoch), not before 1900."""
 Flag = Annotated[bool, Strict()]
 """Yes/no fields take true or false only: 0, 1 or "no" in a JSON body is an error, not a guess."""
 Whole = Annotated[int, Strict()]
@@ -542,6 +557,15 @@ class Case(_Part):
     proposed_procedures: tuple[ProposedProcedure, ...] | None = Field(
         default=None, description="Procedures someone asks for; absent means none is proposed."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        """Text a database cannot store (NUL, lone surrogates) is refused, naming the field."""
+        found = first_unstorable(data) if isinstance(data, dict) else None
+        if found is not None:
+            raise UnstorableTextError(*found)
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -17,7 +17,14 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from venapath.domain.anatomy import SEGMENTS
 from venapath.domain.case import (
@@ -32,6 +39,7 @@ from venapath.domain.case import (
     Sex,
     SymptomResponse,
 )
+from venapath.domain.text import first_unstorable
 from venapath.domain.vocabulary import Side
 
 SEGMENT_IDS = frozenset(segment.id for segment in SEGMENTS)
@@ -42,16 +50,33 @@ Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 Amount = Annotated[float, Field(strict=True, gt=0)]
 NonNegative = Annotated[float, Field(strict=True, ge=0)]
+MAX_DEVICES = 50
+"""Devices in one procedure report; more is a client error (the review stored 10,000)."""
+MAX_VERSION = 2**31 - 1
+"""Record versions count edits; a larger number is a client error, not a database overflow."""
 
 
 class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        """Every text field, nested ones included: NUL and lone surrogates are refused here,
+        naming the field, instead of failing inside a transaction (`domain/text.py`)."""
+        found = first_unstorable(value)
+        if found is not None:
+            where, reason = found
+            raise ValueError(f"{where.lstrip('/') + ': ' if where else ''}{reason}")
+        return value
+
 
 def _check_segments(segments: tuple[str, ...], field: str) -> None:
     unknown = sorted(set(segments) - SEGMENT_IDS)
     if unknown:
-        raise ValueError(f"{field}: unknown venous segment(s) {', '.join(unknown)}")
+        raise ValueError(f"{field}: unknown venous segment(s) {', '.join(unknown[:5])}")
+    if len(set(segments)) != len(segments):
+        raise ValueError(f"{field}: a venous segment is listed more than once")
 
 
 # ---------------------------------------------------------------------------- patient
@@ -81,7 +106,7 @@ class PatientOut(_Record):
 class PatientUpdate(_Record):
     """Fields that may change; `version` is the one the caller last read."""
 
-    version: int = Field(strict=True, ge=1)
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
     sex: Sex | None = None
     birth_year: int | None = Field(default=None, strict=True, ge=1900, le=2100)
 
@@ -135,7 +160,7 @@ class EpisodeOut(EpisodeIn):
 
 
 class EpisodeUpdate(_Record):
-    version: int = Field(strict=True, ge=1)
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
     status: EpisodeStatus | None = None
     anticoagulation_planned_end: date | None = None
     provocation: Provocation | None = None
@@ -175,11 +200,28 @@ class DoseUnit(StrEnum):
     INTERNATIONAL_UNITS = "IU"
 
 
+MAX_PLAUSIBLE_DOSE = {"mg": 1_000.0, "IU": 50_000_000.0}
+"""Plausibility bounds, not clinical limits: far above any thrombolytic course (catheter-
+directed or systemic) in either unit, they catch typing errors such as 1e30."""
+
+
 class Thrombolysis(_Record):
     agent: ThrombolyticAgent
     total_dose: Amount
     dose_unit: DoseUnit
-    duration_hours: Amount | None = None
+    duration_hours: Amount | None = Field(
+        default=None, le=168, description="At most a week (a plausibility bound)."
+    )
+
+    @model_validator(mode="after")
+    def _plausible_dose(self) -> Self:
+        ceiling = MAX_PLAUSIBLE_DOSE[self.dose_unit.value]
+        if self.total_dose > ceiling:
+            raise ValueError(
+                f"total_dose: {self.total_dose:g} {self.dose_unit.value} is not plausible "
+                f"(more than {ceiling:,.0f})"
+            )
+        return self
 
 
 class QureshiGrade(StrEnum):
@@ -244,7 +286,7 @@ class ProcedureIn(_Record):
     access_side: Side | None = None
     sheath_french: float | None = Field(default=None, strict=True, ge=3, le=30)
     treated_segments: tuple[str, ...] = ()
-    devices: tuple[Device, ...] = ()
+    devices: tuple[Device, ...] = Field(default=(), max_length=MAX_DEVICES)
     thrombolysis: Thrombolysis | None = None
     contrast_ml: NonNegative | None = Field(default=None, le=2000)
     fluoroscopy_minutes: NonNegative | None = Field(default=None, le=600)
@@ -431,9 +473,9 @@ class TaskOut(_Record):
 
 
 class TaskUpdate(_Record):
-    version: int = Field(strict=True, ge=1)
+    version: int = Field(strict=True, ge=1, le=MAX_VERSION)
     status: TaskStatus
-    completed_at: AwareDatetime | None = None
+    completed_at: Moment | None = None
     note: Note | None = None
 
 

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from venapath.errors import InputError, Problem
+
 
 @dataclass(frozen=True)
-class FhirProblem:
-    location: str
-    message: str
+class FhirProblem(Problem):
+    """A problem located by a FHIRPath-like `location` (`$.entry[1].resource.code`)."""
+
+    @property
+    def location(self) -> str:
+        return self.pointer
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}"
+        return f"{self.pointer}: {self.message}"
 
 
-class FhirInputError(ValueError):
+class FhirInputError(InputError):
     """The FHIR input cannot be used; `problems` lists every reason found."""
 
+    title = "Invalid FHIR input"
+
     def __init__(self, problems: list[FhirProblem]) -> None:
-        self.problems = problems
         summary = "; ".join(str(p) for p in problems[:3])
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
-        super().__init__(f"FHIR input refused: {summary}{more}")
+        super().__init__(list(problems), f"FHIR input refused: {summary}{more}")
+        self.fhir_problems = problems

@@ -19,6 +19,8 @@ from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError
 
+from venapath.domain.reading import FHIR_LIMITS, check_limits, read_json
+from venapath.errors import shown
 from venapath.fhir.errors import FhirInputError, FhirProblem
 
 READ_TYPES = frozenset(
@@ -59,9 +61,10 @@ class ParsedResources:
 
 
 def parse_json_text(text: str | bytes, where: str = "$") -> Any:
-    """JSON text to Python data, or a FhirInputError naming the line and column."""
+    """JSON text to Python data, or a FhirInputError naming the line and column; input over
+    the FHIR limits (depth, string length, entries) raises TooLargeError naming the limit."""
     try:
-        return json.loads(text)
+        return read_json(text, FHIR_LIMITS)
     except json.JSONDecodeError as error:
         raise FhirInputError(
             [
@@ -84,6 +87,7 @@ def read_resources(
     reads only the latest result of each kind, so its answer is the same, and a chart with
     weeks of laboratory history costs a few validations instead of dozens.
     """
+    check_limits(data, FHIR_LIMITS, where)
     parsed = ParsedResources()
     problems: list[FhirProblem] = []
     found: list[tuple[str, dict[str, Any]]] = []
@@ -203,7 +207,7 @@ def _read_resource(
     except (KeyError, ValueError):
         problems.append(
             FhirProblem(
-                f"{where}.resourceType", f"{resource_type!r} is not a FHIR R4 resource type"
+                f"{where}.resourceType", f"{shown(resource_type)} is not a FHIR R4 resource type"
             )
         )
         return

@@ -13,6 +13,7 @@ import re
 from typing import Any, TypeVar
 
 from venapath.domain.units import CreatinineUnit, DDimerUnit, HaemoglobinUnit, PlateletUnit
+from venapath.errors import shown
 from venapath.kb.value_sets import MeasurementTarget
 
 U = TypeVar("U")
@@ -87,7 +88,7 @@ def measurement_value(target: MeasurementTarget, holder: Any, observation: Any) 
     if field == "/patient/weight_kg":
         factor = _WEIGHT_FACTORS.get(unit)
         if factor is None:
-            raise UnreadableQuantityError(f"unit {unit_text!r} not understood")
+            raise UnreadableQuantityError(f"unit {shown(unit_text)} not understood")
         return round(value * factor, 2)
     raise UnreadableQuantityError(f"no reader for {field}")
 
@@ -95,13 +96,13 @@ def measurement_value(target: MeasurementTarget, holder: Any, observation: Any) 
 def _unit(units: dict[str, U], unit: str, unit_text: str) -> U:
     found = units.get(unit)
     if found is None:
-        raise UnreadableQuantityError(f"unit {unit_text!r} not understood")
+        raise UnreadableQuantityError(f"unit {shown(unit_text)} not understood")
     return found
 
 
 def _plain(value: float, unit: str, allowed: frozenset[str], unit_text: str) -> float:
     if unit not in allowed:
-        raise UnreadableQuantityError(f"unit {unit_text!r} not understood")
+        raise UnreadableQuantityError(f"unit {shown(unit_text)} not understood")
     return value
 
 

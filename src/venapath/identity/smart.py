@@ -37,10 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from venapath.domain.access import Principal, Role
 from venapath.errors import (
     InputError,
+    NotFoundError,
     RefusedError,
     UnauthenticatedError,
     UnavailableError,
-    VenaPathError,
 )
 
 CONFIGURATION_PATH = ".well-known/smart-configuration"
@@ -58,13 +58,13 @@ class SmartLaunchRefusedError(RefusedError):
     title = "SMART launch refused"
 
 
-class SmartNotSetUpError(VenaPathError):
+class SmartNotSetUpError(NotFoundError):
     """This server has no SMART client id: `/smart/*` is switched off (404)."""
 
-    title = "Not found"
-
     def __init__(self) -> None:
-        super().__init__("SMART launch is not set up on this server (VENAPATH_SMART_CLIENT_ID)")
+        super().__init__("SMART launch", "this server")
+        self.message = "SMART launch is not set up on this server (VENAPATH_SMART_CLIENT_ID)"
+        self.args = (self.message,)
 
 
 class SmartConfiguration(BaseModel):

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from venapath import errors
 from venapath.domain.anatomy import SEGMENTS_BY_ID
 from venapath.domain.facts import FactDefinition, FactType, catalogue
 from venapath.kb.codes import CodeIndex
@@ -49,22 +50,26 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
-class Problem:
-    where: str
-    message: str
+class Problem(errors.Problem):
+    """A problem located by knowledge-base file and rule (`where`), not by a JSON pointer."""
+
+    @property
+    def where(self) -> str:
+        return self.pointer
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
+        return f"{self.pointer}: {self.message}"
 
 
-class KnowledgeBaseError(Exception):
+class KnowledgeBaseError(errors.InputError):
     """The knowledge base cannot be loaded; `problems` lists every reason."""
 
+    title = "Knowledge base refused"
+
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
         summary = "; ".join(str(p) for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
-        super().__init__(f"knowledge base refused: {summary}{more}")
+        super().__init__(list(problems), f"knowledge base refused: {summary}{more}")
 
 
 def load_knowledge_base(directory: Path | None = None) -> KnowledgeBase:

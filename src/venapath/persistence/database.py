@@ -18,9 +18,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from venapath.errors import UnavailableError
 
-class DatabaseUnavailableError(Exception):
-    """The database cannot be reached right now; the caller may retry shortly."""
+
+class DatabaseUnavailableError(UnavailableError):
+    """The database cannot be reached right now; the caller may retry shortly.
+
+    The message is the same for everyone (it reaches HTTP clients); `reason`, the driver's
+    first line (host and port, never a password), is for the operator at the command line."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the registry database cannot be reached; retry shortly")
+        self.reason = reason
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -43,7 +52,9 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 10}
+                url,
+                connect_args={"check_same_thread": False, "timeout": 10},
+                hide_parameters=True,
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
             # pysqlite's own transaction handling defers BEGIN; take the write lock at once
@@ -64,6 +75,8 @@ class Database:
                 max_overflow=5,
                 pool_timeout=3,
                 connect_args={"connect_timeout": 3},
+                # Bound values are patient data: never in an exception's text, hence never logged.
+                hide_parameters=True,
             )
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -83,6 +96,18 @@ class Database:
         ORM session (its unit of work costs more than the statement). Errors as `session()`."""
         try:
             with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as error:
+            if _is_connection_failure(error):
+                raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error
+            raise
+
+    @contextmanager
+    def connect(self, *, begin: bool = False) -> Iterator[Connection]:
+        """A plain connection (in a transaction with `begin`), for schema work; a refused or
+        lost connection raises DatabaseUnavailableError like `session()` does."""
+        try:
+            with self.engine.begin() if begin else self.engine.connect() as connection:
                 yield connection
         except OperationalError as error:
             if _is_connection_failure(error):

@@ -7,12 +7,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from venapath.errors import UnavailableError
 from venapath.persistence.database import Database
 
 SCRIPT_LOCATION = "venapath.persistence:migrations"
 
 
-class SchemaOutOfDateError(Exception):
+class SchemaOutOfDateError(UnavailableError):
     """The database is not at the schema this version of VenaPath expects."""
 
 
@@ -24,7 +25,7 @@ def _config(database: Database) -> Config:
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
-    with database.engine.begin() as connection:
+    with database.connect(begin=True) as connection:
         config = _config(database)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -32,14 +33,14 @@ def upgrade(database: Database, revision: str = "head") -> None:
 
 def downgrade(database: Database, revision: str) -> None:
     """Step the schema back (for a rollback of a release); data in kept tables stays."""
-    with database.engine.begin() as connection:
+    with database.connect(begin=True) as connection:
         config = _config(database)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
 
 
 def current(database: Database) -> str | None:
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -59,7 +60,7 @@ def check(database: Database) -> None:
         raise SchemaOutOfDateError(
             f"database is at revision {at or 'none'}, expected {head()}: run `venapath db upgrade`"
         )
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         config = _config(database)
         config.attributes["connection"] = connection
         try:

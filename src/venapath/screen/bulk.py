@@ -53,6 +53,8 @@ from urllib.parse import unquote, urlparse
 
 import duckdb
 
+from venapath.errors import ArgumentError
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
@@ -87,7 +89,7 @@ _LINE_CORRUPT: Final = 2
 _SHOWN_VALUE_CHARS: Final = 60
 
 
-class NotABulkExportError(ValueError):
+class NotABulkExportError(ArgumentError):
     """The folder cannot be read as a FHIR Bulk Data export; the message names the folder or
     file and says what was expected."""
 

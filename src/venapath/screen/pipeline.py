@@ -26,6 +26,7 @@ from typing import Any, Literal
 import ibis
 import ibis.expr.types as ir
 
+from venapath.errors import ArgumentError
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.screen.bulk import (
@@ -54,7 +55,7 @@ Progress = Callable[[str, float, int], None]
 far): the line count lets a progress bar show a rate."""
 
 
-class ScreenInputError(ValueError):
+class ScreenInputError(ArgumentError):
     """A bad argument to the screen (the message names it)."""
 
 

@@ -16,30 +16,46 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from venapath.domain.case import Case, ContradictionError, UnknownWordError
+from venapath.domain.reading import CASE_LIMITS, read_json, read_yaml
+from venapath.domain.text import UnstorableTextError
+from venapath.errors import InputError, Problem, TooLargeError, shown
 
 MAX_CASE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
-class InputProblem:
-    pointer: str
-    message: str
+class InputProblem(Problem):
+    """A problem in a case, at a JSON pointer ("/" for the case as a whole)."""
 
     def __str__(self) -> str:
         return f"{self.pointer or '/'}: {self.message}"
 
 
-class CaseInputError(Exception):
-    """The case cannot be read; `problems` says where and why."""
+class CaseInputError(InputError):
+    """The case cannot be read; `source` names the file, `problems` say where and why."""
+
+    title = "Invalid case"
 
     def __init__(self, source: str, problems: list[InputProblem]) -> None:
         self.source = source
-        self.problems = problems
-        super().__init__(f"{source}: " + "; ".join(str(p) for p in problems))
+        super().__init__(list(problems), f"{source}: " + "; ".join(str(p) for p in problems))
+
+
+class CaseTooLargeError(CaseInputError, TooLargeError):
+    """A case over a size, depth or count limit: a case error that HTTP answers with 413."""
+
+    title = "Case too large"
+
+    def __init__(
+        self, source: str, limit_name: str, limit: int, pointer: str, message: str
+    ) -> None:
+        self.source = source
+        self.limit_name = limit_name
+        self.limit = limit
+        InputError.__init__(self, [InputProblem(pointer, message)], f"{source}: {message}")
 
 
 def load_case_file(path: Path) -> Case:
@@ -56,10 +72,19 @@ def load_case_file(path: Path) -> Case:
 def parse_case_text(raw: bytes | str, source: str = "<case>", *, json_only: bool = False) -> Case:
     """Parse YAML (a superset of JSON) or strict JSON, then validate against case format v1."""
     if len(raw) > MAX_CASE_BYTES:
-        raise CaseInputError(
-            source, [InputProblem("", f"case is larger than {MAX_CASE_BYTES} bytes")]
+        raise CaseTooLargeError(
+            source, "max_bytes", MAX_CASE_BYTES, "", f"case is larger than {MAX_CASE_BYTES} bytes"
         )
-    data = _decode(raw, source, json_only=json_only)
+    try:
+        data = _decode(raw, source, json_only=json_only)
+    except TooLargeError as error:
+        first = error.problems[0]
+        raise CaseTooLargeError(
+            source, error.limit_name, error.limit, first.pointer, first.message
+        ) from None
+    except InputError as error:
+        problems = [InputProblem(p.pointer, p.message) for p in error.problems]
+        raise CaseInputError(source, problems) from None
     return validate_case_data(data, source)
 
 
@@ -83,7 +108,7 @@ def _decode(raw: bytes | str, source: str, *, json_only: bool) -> Any:
         ) from None
     if json_only:
         try:
-            return json.loads(text)
+            return read_json(text, CASE_LIMITS)
         except json.JSONDecodeError as error:
             raise CaseInputError(
                 source,
@@ -94,15 +119,7 @@ def _decode(raw: bytes | str, source: str, *, json_only: bool) -> Any:
                     )
                 ],
             ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise CaseInputError(
-            source, [InputProblem("", f"malformed YAML{where}: {problem}")]
-        ) from None
+    return read_yaml(text, CASE_LIMITS)
 
 
 def _problems(error: ValidationError, data: dict[str, Any]) -> list[InputProblem]:
@@ -122,7 +139,7 @@ def _one_problem(detail: Any, data: dict[str, Any]) -> InputProblem:
     ]
     pointer = "/" + "/".join(str(part) for part in location) if location else ""
     cause = (detail.get("ctx") or {}).get("error")
-    if isinstance(cause, ContradictionError | UnknownWordError):
+    if isinstance(cause, ContradictionError | UnknownWordError | UnstorableTextError):
         return InputProblem(cause.pointer, cause.message)
     kind = detail["type"]
     if kind == "enum":
@@ -131,18 +148,19 @@ def _one_problem(detail: Any, data: dict[str, Any]) -> InputProblem:
         near = difflib.get_close_matches(str(given), expected, n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
         return InputProblem(
-            pointer, f"unknown word {given!r}{hint} (expected one of: {', '.join(expected)})"
+            pointer,
+            f"unknown word {shown(given)}{hint} (expected one of: {', '.join(expected)})",
         )
     if kind == "extra_forbidden":
         field = str(location[-1]) if location else "?"
         known = _field_names(location[:-1])
         near = difflib.get_close_matches(field, known, n=3, cutoff=0.6)
         hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""
-        return InputProblem(pointer, f"unknown field {field!r}{hint}")
+        return InputProblem(pointer, f"unknown field {shown(field)}{hint}")
     if kind == "missing":
         return InputProblem(pointer, "required field is missing")
     message = str(detail["msg"]).removeprefix("Value error, ")
-    return InputProblem(pointer, f"{message} (got {detail.get('input')!r})")
+    return InputProblem(pointer, f"{message[:300]} (got {shown(detail.get('input'))})")
 
 
 def _model_at(location: list[Any]) -> Any:

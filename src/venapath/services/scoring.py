@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from venapath.domain.facts import FactType, FactValue, catalogue
+from venapath.errors import InputError, Problem
 from venapath.scores import registry
 from venapath.scores.base import ScoreResult, compute
 
 
-class ScoreInputError(ValueError):
-    """An item that cannot be used: `field` names it, `message` says why."""
+class ScoreInputError(InputError):
+    """An item that cannot be used: `field` names it (a JSON pointer), `message` says why."""
+
+    title = "Invalid score items"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+        super().__init__([Problem(field, message)], f"{field}: {message}")
         self.field = field
         self.message = message
 

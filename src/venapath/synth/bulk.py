@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from venapath.errors import ArgumentError
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.synth.profiles import Archetype, SyntheticPatient, generate_patient
@@ -36,7 +37,7 @@ MAX_PATIENTS = 100_000_000
 _BUFFER_BYTES = 1 << 20
 
 
-class SynthInputError(ValueError):
+class SynthInputError(ArgumentError):
     """A bad argument to the generator (the message names it)."""
 
 

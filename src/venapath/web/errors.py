@@ -48,6 +48,9 @@ def error_page(request: Request, error: Exception) -> Response:
 
 
 def _status_of(error: Exception) -> tuple[int, str]:
+    status = getattr(error, "status", None)  # a protocol refusal that carries its own status
+    if isinstance(status, int) and 400 <= status < 500:
+        return status, str(getattr(error, "title", "Request refused"))
     for kind, status, title in (
         (RefusedError, 403, "Not allowed"),
         (NotFoundError, 404, "Not found"),
