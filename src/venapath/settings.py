@@ -96,8 +96,26 @@ class StorageSettings(BaseSettings):
     )
 
 
-class Settings(StorageSettings):
+class AccountSettings(StorageSettings):
+    """What local-account commands need: no server settings, so `venapath users` works on a
+    machine configured for production before its issuers are set."""
+
     env: Environment = Environment.PRODUCTION
+    password_min_length: int = Field(
+        default=15,
+        ge=8,
+        le=64,
+        description="NIST SP 800-63B-4 section 3.1.1.2: 15 for a single-factor password.",
+    )
+    sign_in_lockout_threshold: int = Field(default=5, ge=1, le=100)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    @property
+    def development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+
+class Settings(AccountSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: HttpUrl | None = Field(
@@ -117,14 +135,6 @@ class Settings(StorageSettings):
     )
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
-    password_min_length: int = Field(
-        default=15,
-        ge=8,
-        le=64,
-        description="NIST SP 800-63B-4 section 3.1.1.2: 15 for a single-factor password.",
-    )
-    sign_in_lockout_threshold: int = Field(default=5, ge=1, le=100)
-    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     allowed_hosts: tuple[str, ...] = Field(
         default=(),
         description="Host header values served; always includes the host of "
@@ -139,10 +149,6 @@ class Settings(StorageSettings):
         default=None, description="Serve /docs and /openapi.json; default: development only."
     )
     oidc: OidcProvider | None = None
-
-    @property
-    def development(self) -> bool:
-        return self.env is Environment.DEVELOPMENT
 
     @property
     def jwt_required(self) -> bool:

@@ -24,6 +24,7 @@ from venapath.cli import (
     screen_commands,
     serve_commands,
     synth_commands,
+    user_commands,
 )
 from venapath.cli.inputs import fail_input, parse_moment
 from venapath.cli.render import render_assessment
@@ -49,6 +50,7 @@ app.command(name="screen")(screen_commands.screen_command)
 app.add_typer(registry_commands.db_app, name="db")
 app.add_typer(registry_commands.followup_app, name="followup")
 app.add_typer(registry_commands.demo_app, name="demo")
+app.add_typer(user_commands.users_app, name="users")
 app.command(name="export")(registry_commands.export_command)
 app.command(name="import")(registry_commands.import_command)
 app.command(name="backup")(registry_commands.backup_command)
