@@ -45,6 +45,7 @@ bench: install
 
 docs: install
 	$(BIN)/venapath kb docs --output docs/knowledge-base.md
+	$(BIN)/python -m venapath.identity.docs docs/security.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
