@@ -3,6 +3,7 @@ no API documentation in production unless enabled."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -53,3 +54,19 @@ def test_no_api_documentation_in_production_unless_enabled(
     assert anonymous.get("/docs").status_code == 404
     with app_factory(production_settings(docs_enabled=True)) as client:
         assert client.get("/openapi.json").status_code == 200
+
+
+def test_docs_are_served_from_local_assets_without_inline_script(
+    app_factory: Callable[[Settings], TestClient],
+) -> None:
+    with app_factory(production_settings(docs_enabled=True)) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources
+        assert all(source.startswith("/") for source in sources), sources
+        assert "<script>" not in page.text
+        for source in sources:
+            asset = client.get(source)
+            assert asset.status_code == 200, source
+            assert asset.content

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from venapath import __version__
 from venapath.api import v1
+from venapath.api.docs import install_docs
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from venapath.api.registry_routes import build_registry_router
@@ -101,6 +102,8 @@ def create_app(
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
     app.include_router(build_auth_router(accounts, sessions, settings))
+    if settings.serve_docs:
+        install_docs(app)
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:
