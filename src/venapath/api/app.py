@@ -74,7 +74,12 @@ def create_app(
     accounts = AccountService(database, settings)
     bearer = BearerVerifier(settings, load_jwks) if settings.api_issuers else None
     store = feedback or DatabaseFeedbackStore(database)
-    cds = CdsHooksApi(settings, CdsServices(knowledge, fetcher), verifier, store)
+    cds = CdsHooksApi(
+        settings,
+        CdsServices(knowledge, fetcher, tokens_over_https_only=not settings.development),
+        verifier,
+        store,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

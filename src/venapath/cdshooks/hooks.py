@@ -80,8 +80,14 @@ SERVICES_BY_ID = {service.id: service for service in SERVICES}
 
 
 class CdsServices:
-    def __init__(self, kb: KnowledgeBase, fetcher: FhirFetcher) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, fetcher: FhirFetcher, *, tokens_over_https_only: bool = False
+    ) -> None:
+        """`tokens_over_https_only` (outside development): an EHR's access token for its
+        fhirServer is never sent over plain http (CDS Hooks 2.0: "The scheme MUST be https
+        when production data is exchanged")."""
         self.kb = kb
+        self._tokens_over_https_only = tokens_over_https_only
         self._fetcher = fetcher
         self._templates = prefetch_templates(kb)
 
@@ -178,6 +184,13 @@ class CdsServices:
                 f"prefetch lacks {', '.join(keys)} and no fhirServer was given to query",
             )
         token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+        if token and self._tokens_over_https_only and request.fhirServer.scheme != "https":
+            raise HookError(
+                400,
+                "fhirServer must be an https:// address when fhirAuthorization is sent; "
+                "the access token was not sent",
+                [FhirProblem("fhirServer", "must be https:// (CDS Hooks 2.0)")],
+            )
         base = str(request.fhirServer)
         queries = [self._templates[key].replace(PATIENT_TOKEN, patient_id) for key in keys]
         try:
