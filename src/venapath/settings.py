@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -74,7 +74,7 @@ class OidcProvider(BaseModel):
         description="The claim that lists the user's "
         "groups or roles (a string or a list of strings).",
     )
-    role_mapping: dict[str, str] = Field(
+    role_mapping: dict[str, Literal["clinician", "coordinator", "researcher", "admin"]] = Field(
         default_factory=dict,
         description="Claim value -> VenaPath role (clinician, coordinator, researcher, admin); "
         "a user with no mapped value is refused.",

@@ -28,6 +28,7 @@ from venapath.domain.case import Case
 from venapath.identity.accounts import AccountService
 from venapath.identity.headers import SecurityHeadersMiddleware
 from venapath.identity.middleware import AuthenticationMiddleware
+from venapath.identity.oidc import OidcClient
 from venapath.identity.routes import build_auth_router
 from venapath.identity.routing import RouteIndex
 from venapath.identity.sessions import SessionStore, session_cookie_name
@@ -106,7 +107,10 @@ def create_app(
     app.include_router(v1.build_router(knowledge))
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds))
-    app.include_router(build_auth_router(accounts, sessions, settings))
+    oidc = (
+        OidcClient(settings.oidc, client, settings.fhir_timeout_seconds) if settings.oidc else None
+    )
+    app.include_router(build_auth_router(accounts, sessions, settings, oidc))
     if settings.serve_docs:
         install_docs(app)
 
