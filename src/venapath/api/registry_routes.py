@@ -89,7 +89,7 @@ def _patient_routes(router: APIRouter, registry: Registry) -> None:
     @router.get("/patients", response_model=list[PatientOut], summary="List patients")
     def list_patients(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
     ) -> list[PatientOut]:
         return registry.list_patients(limit=limit, offset=offset)
 
