@@ -56,6 +56,7 @@ def test_a_route_without_a_policy_is_refused_even_to_an_admin(
 ) -> None:
     with app_factory(settings) as client:
         app: FastAPI = client.app  # type: ignore[assignment]
+        assert client.get("/health").status_code == 200  # the route index is built now
 
         @app.get("/api/v1/forgotten")
         def forgotten() -> dict[str, str]:
