@@ -66,6 +66,8 @@ class SessionCookies:
         )
 
 
+# The sign-in pages are for browsers (HTML forms), so they are left out of the OpenAPI
+# document; /auth/session (JSON) is in it.
 def build_auth_router(
     accounts: AccountService,
     sessions: SessionStore,
@@ -101,11 +103,18 @@ def build_auth_router(
         )
         return response
 
-    @router.get("/login", response_class=HTMLResponse, summary="The sign-in page")
+    @router.get(
+        "/login", response_class=HTMLResponse, summary="The sign-in page", include_in_schema=False
+    )
     async def login_form(request: Request) -> HTMLResponse:
         return login_page(request)
 
-    @router.post("/login", response_class=HTMLResponse, summary="Sign in with a local account")
+    @router.post(
+        "/login",
+        response_class=HTMLResponse,
+        summary="Sign in with a local account",
+        include_in_schema=False,
+    )
     async def login(request: Request) -> Response:
         form = await request.form()
         username = str(form.get("username") or "")[:64]
@@ -150,7 +159,9 @@ def build_auth_router(
         response.delete_cookie(LOGIN_CSRF_COOKIE, path="/auth")
         return response
 
-    @router.get("/logout", response_class=HTMLResponse, summary="The sign-out page")
+    @router.get(
+        "/logout", response_class=HTMLResponse, summary="The sign-out page", include_in_schema=False
+    )
     async def logout_form(request: Request) -> HTMLResponse:
         principal = optional_principal(request)
         context = {
@@ -159,7 +170,7 @@ def build_auth_router(
         }
         return pages.TemplateResponse(request, "logout.html", context)
 
-    @router.post("/logout", summary="Sign out: the session ends for good")
+    @router.post("/logout", summary="Sign out: the session ends for good", include_in_schema=False)
     async def logout(request: Request, principal: CurrentPrincipal) -> Response:
         token = request.cookies.get(cookies.name)
         if token:
@@ -220,7 +231,11 @@ def _oidc_routes(
         response.delete_cookie(FLOW_COOKIE, path="/auth/oidc")
         return response
 
-    @router.get("/oidc/login", summary="Sign in with the hospital's OpenID Connect provider")
+    @router.get(
+        "/oidc/login",
+        summary="Sign in with the hospital's OpenID Connect provider",
+        include_in_schema=False,
+    )
     async def oidc_login(request: Request) -> Response:
         target = safe_next(request.query_params.get("next"))
         try:
@@ -239,7 +254,11 @@ def _oidc_routes(
         )
         return response
 
-    @router.get("/oidc/callback", summary="Where the provider sends the browser back")
+    @router.get(
+        "/oidc/callback",
+        summary="Where the provider sends the browser back",
+        include_in_schema=False,
+    )
     async def oidc_callback(request: Request) -> Response:
         params = request.query_params
         if params.get("error"):
