@@ -33,7 +33,8 @@ run: install
 	$(BIN)/venapath db upgrade
 	$(BIN)/venapath demo load
 	$(BIN)/venapath followup due
-	@echo "Serving on http://127.0.0.1:8000 (API docs: /docs, worklist: /api/v1/worklist, CDS Hooks: /cds-services); Ctrl-C stops."
+	VENAPATH_ENV=development $(BIN)/venapath users demo
+	@echo "Serving on http://127.0.0.1:8000 (sign in: /auth/login, API docs: /docs, CDS Hooks: /cds-services); Ctrl-C stops."
 	VENAPATH_ENV=development $(BIN)/venapath serve --host 127.0.0.1 --port 8000
 
 lint: install
@@ -61,6 +62,7 @@ bench: install
 
 docs: install
 	$(BIN)/venapath kb docs --output docs/knowledge-base.md
+	$(BIN)/python -m venapath.identity.docs docs/security.md
 
 messages: install
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg \

@@ -77,7 +77,7 @@ class OidcProvider(BaseModel):
         description="The claim that lists the user's "
         "groups or roles (a string or a list of strings).",
     )
-    role_mapping: dict[str, str] = Field(
+    role_mapping: dict[str, Literal["clinician", "coordinator", "researcher", "admin"]] = Field(
         default_factory=dict,
         description="Claim value -> VenaPath role (clinician, coordinator, researcher, admin); "
         "a user with no mapped value is refused.",
@@ -99,8 +99,26 @@ class StorageSettings(BaseSettings):
     )
 
 
-class Settings(StorageSettings):
+class AccountSettings(StorageSettings):
+    """What local-account commands need: no server settings, so `venapath users` works on a
+    machine configured for production before its issuers are set."""
+
     env: Environment = Environment.PRODUCTION
+    password_min_length: int = Field(
+        default=15,
+        ge=8,
+        le=64,
+        description="NIST SP 800-63B-4 section 3.1.1.2: 15 for a single-factor password.",
+    )
+    sign_in_lockout_threshold: int = Field(default=5, ge=1, le=100)
+    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+
+    @property
+    def development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
+
+
+class Settings(AccountSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_base_url: HttpUrl | None = Field(
@@ -120,14 +138,6 @@ class Settings(StorageSettings):
     )
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
-    password_min_length: int = Field(
-        default=15,
-        ge=8,
-        le=64,
-        description="NIST SP 800-63B-4 section 3.1.1.2: 15 for a single-factor password.",
-    )
-    sign_in_lockout_threshold: int = Field(default=5, ge=1, le=100)
-    sign_in_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     allowed_hosts: tuple[str, ...] = Field(
         default=(),
         description="Host header values served; always includes the host of "
@@ -155,10 +165,6 @@ class Settings(StorageSettings):
     work_queue: int = Field(default=32, ge=0, le=10_000)
     rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)
     rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000)
-
-    @property
-    def development(self) -> bool:
-        return self.env is Environment.DEVELOPMENT
 
     @property
     def jwt_required(self) -> bool:

@@ -149,6 +149,20 @@ def test_patient_view_with_prefetch(server: str) -> None:
 def test_patient_view_without_prefetch_queries_the_fhir_server(server: str) -> None:
     stub = FhirStub(dvt_record())
     try:
+        body = _hook("patient-view", fhirServer=stub.url)
+        response = _call(server, "/cds-services/venapath-patient-view", body)
+        assert response.status_code == 200, response.text
+        assert response.json()["cards"][0]["source"]["topic"]["code"] == "leg_dvt"
+        assert stub.requests, "the service should have queried the FHIR server"
+        assert all(auth is None for _, auth in stub.requests)
+        assert any(path.startswith("/fhir/Condition?patient=p1") for path, _ in stub.requests)
+    finally:
+        stub.close()
+
+
+def test_an_access_token_is_never_sent_to_a_plain_http_fhir_server(server: str) -> None:
+    stub = FhirStub(dvt_record())
+    try:
         body = _hook(
             "patient-view",
             fhirServer=stub.url,
@@ -161,11 +175,9 @@ def test_patient_view_without_prefetch_queries_the_fhir_server(server: str) -> N
             },
         )
         response = _call(server, "/cds-services/venapath-patient-view", body)
-        assert response.status_code == 200, response.text
-        assert response.json()["cards"][0]["source"]["topic"]["code"] == "leg_dvt"
-        assert stub.requests, "the service should have queried the FHIR server"
-        assert all(auth == "Bearer opaque-token" for _, auth in stub.requests)
-        assert any(path.startswith("/fhir/Condition?patient=p1") for path, _ in stub.requests)
+        assert response.status_code == 400, response.text
+        assert "https" in response.text
+        assert not stub.requests, "the token must not have been sent"
     finally:
         stub.close()
 

@@ -9,23 +9,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from db_support import fresh_database
-from identity_support import PASSWORD, identity_settings
-from jwt_support import BASE, issuer_settings
+from identity_support import PASSWORD
+from security_settings import production_settings
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.identity.accounts import ACCOUNT_ROLES, AccountService
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.service import build_service
 from venapath.services.registry import Registry
-from venapath.settings import Settings, load_settings
-
-
-def production_settings(**overrides: object) -> Settings:
-    return load_settings(
-        trusted_issuers=issuer_settings(),
-        public_base_url=BASE,
-        **{**identity_settings(), **overrides},
-    )
+from venapath.settings import Settings
 
 
 @pytest.fixture(scope="module")

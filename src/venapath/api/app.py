@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from venapath import __version__
 from venapath.api import v1
+from venapath.api.docs import install_docs
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
 from venapath.api.middleware import (
     AccessLogMiddleware,
@@ -34,6 +35,7 @@ from venapath.identity.accounts import AccountService
 from venapath.identity.headers import SecurityHeadersMiddleware
 from venapath.identity.launch_store import LaunchStore
 from venapath.identity.middleware import AuthenticationMiddleware
+from venapath.identity.oidc import OidcClient
 from venapath.identity.routes import build_auth_router
 from venapath.identity.routing import RouteIndex
 from venapath.identity.sessions import SessionStore, session_cookie_name
@@ -88,7 +90,11 @@ def create_app(
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     smart_settings = smart or load_smart_settings()
     services = CdsServices(
-        knowledge, fetcher, pool.run_in_thread, smart_launch_url(settings, smart_settings)
+        knowledge,
+        fetcher,
+        pool.run_in_thread,
+        smart_launch_url(settings, smart_settings),
+        tokens_over_https_only=not settings.development,
     )
     cds = CdsHooksApi(settings, services, verifier, store)
 
@@ -122,12 +128,17 @@ def create_app(
     app.include_router(v1.build_router(knowledge, pool, limiter, registry.audit))
     app.include_router(build_registry_router(registry))
     app.include_router(build_router(cds), dependencies=[Depends(limiter)])
-    app.include_router(build_auth_router(accounts, sessions, settings))
+    oidc = (
+        OidcClient(settings.oidc, client, settings.fhir_timeout_seconds) if settings.oidc else None
+    )
+    app.include_router(build_auth_router(accounts, sessions, settings, oidc))
     app.include_router(
         build_smart_router(
             settings, smart_settings, knowledge, services, LaunchStore(database), client
         )
     )
+    if settings.serve_docs:
+        install_docs(app)
 
     @app.get("/health", tags=["Operations"], summary="Liveness: the process answers")
     async def health() -> JSONResponse:

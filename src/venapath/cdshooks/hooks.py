@@ -100,11 +100,16 @@ class CdsServices:
         fetcher: FhirFetcher,
         offload: Offload = _in_place,
         smart_launch_url: str | None = None,
+        *,
+        tokens_over_https_only: bool = False,
     ) -> None:
         """`offload` runs the CPU-heavy part of a call off the event loop. `smart_launch_url`,
         when set, is VenaPath's SMART launch URL: patient-view cards then offer "Open in
-        VenaPath" with the patient as `appContext`."""
+        VenaPath" with the patient as `appContext`. `tokens_over_https_only` (outside
+        development): an EHR's access token for its fhirServer is never sent over plain http
+        (CDS Hooks 2.0: "The scheme MUST be https when production data is exchanged")."""
         self.kb = kb
+        self._tokens_over_https_only = tokens_over_https_only
         self._fetcher = fetcher
         self._smart_launch_url = smart_launch_url
         self._templates = prefetch_templates(kb)
@@ -237,6 +242,12 @@ class CdsServices:
                 f"prefetch lacks {', '.join(keys)} and no fhirServer was given to query",
             )
         token = request.fhirAuthorization.access_token if request.fhirAuthorization else None
+        if token and self._tokens_over_https_only and request.fhirServer.scheme != "https":
+            raise HookError(
+                "fhirServer must be an https:// address when fhirAuthorization is sent; "
+                "the access token was not sent",
+                [FhirProblem("fhirServer", "must be https:// (CDS Hooks 2.0)")],
+            )
         base = str(request.fhirServer)
         queries = [self._templates[key].replace(PATIENT_TOKEN, patient_id) for key in keys]
         try:

@@ -32,6 +32,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "import": "venapath.cli.registry_commands:import_command",
     "backup": "venapath.cli.registry_commands:backup_command",
     "restore": "venapath.cli.registry_commands:restore_command",
+    "users": "venapath.cli.user_commands:users_app",
 }
 
 

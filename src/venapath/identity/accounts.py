@@ -26,7 +26,7 @@ from venapath.identity.passwords import (
 )
 from venapath.persistence.database import Database
 from venapath.persistence.tables import AccountRow, AuthSessionRow
-from venapath.settings import Settings
+from venapath.settings import AccountSettings
 
 SIGN_IN_REFUSED = "the user name or password is not correct"
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
@@ -82,7 +82,7 @@ def account_role(role: str) -> Role:
 
 
 class AccountService:
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: AccountSettings) -> None:
         self.database = database
         self.settings = settings
 

@@ -29,8 +29,13 @@ CONTEXT_WORDS = ("venapath",)
 # argon2-cffi's default parameters are RFC 9106's "second recommended option" (argon2id,
 # t=3, m=64 MiB, p=4): about 50 ms per hash on this machine.
 _hasher = PasswordHasher()
-# Verified when the account does not exist, so that a wrong user name costs the same time.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-for-timing-only")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Verified when the account does not exist, so that a wrong user name costs the same
+    time; made on first use, not at import (a hash costs tens of milliseconds)."""
+    return _hasher.hash("not-a-real-password-for-timing-only")
 
 
 def normalise(password: str) -> str:
@@ -84,7 +89,9 @@ def hash_password(password: str) -> str:
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """True when the password matches; always spends one argon2 verification."""
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, normalise(password)) and bool(stored_hash)
+        return _hasher.verify(stored_hash or _dummy_hash(), normalise(password)) and bool(
+            stored_hash
+        )
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -35,9 +35,8 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", "/ready"): Access.PUBLIC,
     ("GET", "/openapi.json"): Access.PUBLIC,
     ("GET", "/docs"): Access.PUBLIC,
-    ("GET", "/docs/oauth2-redirect"): Access.PUBLIC,
+    ("GET", "/docs/init.js"): Access.PUBLIC,
     ("GET", "/docs/assets/{path:path}"): Access.PUBLIC,
-    ("GET", "/redoc"): Access.PUBLIC,
     # Sign-in and sessions (identity/routes.py)
     ("GET", "/auth/login"): Access.PUBLIC,
     ("POST", "/auth/login"): Access.PUBLIC,  # checks its own login-CSRF cookie

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from venapath.identity.accounts import SIGN_IN_REFUSED, AccountService, SignInRefusedError
 from venapath.identity.events import SecurityEvent, record_security_event
 from venapath.identity.http import CurrentPrincipal, optional_principal
+from venapath.identity.oidc import FLOW_COOKIE, FLOW_SECONDS, Flow, OidcClient, OidcError
 from venapath.identity.sessions import SessionStore, SignedIn, session_cookie_name
 from venapath.settings import Settings
 
@@ -65,8 +66,13 @@ class SessionCookies:
         )
 
 
+# The sign-in pages are for browsers (HTML forms), so they are left out of the OpenAPI
+# document; /auth/session (JSON) is in it.
 def build_auth_router(
-    accounts: AccountService, sessions: SessionStore, settings: Settings
+    accounts: AccountService,
+    sessions: SessionStore,
+    settings: Settings,
+    oidc: OidcClient | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["Sign-in"])
     pages = templates()
@@ -98,7 +104,7 @@ def build_auth_router(
         return response
 
     @router.get(
-        "/login", response_class=HTMLResponse, include_in_schema=False, summary="The sign-in page"
+        "/login", response_class=HTMLResponse, summary="The sign-in page", include_in_schema=False
     )
     async def login_form(request: Request) -> HTMLResponse:
         return login_page(request)
@@ -106,8 +112,8 @@ def build_auth_router(
     @router.post(
         "/login",
         response_class=HTMLResponse,
-        include_in_schema=False,
         summary="Sign in with a local account",
+        include_in_schema=False,
     )
     async def login(request: Request) -> Response:
         form = await request.form()
@@ -154,7 +160,7 @@ def build_auth_router(
         return response
 
     @router.get(
-        "/logout", response_class=HTMLResponse, include_in_schema=False, summary="The sign-out page"
+        "/logout", response_class=HTMLResponse, summary="The sign-out page", include_in_schema=False
     )
     async def logout_form(request: Request) -> HTMLResponse:
         principal = optional_principal(request)
@@ -164,7 +170,7 @@ def build_auth_router(
         }
         return pages.TemplateResponse(request, "logout.html", context)
 
-    @router.post("/logout", include_in_schema=False, summary="Sign out: the session ends for good")
+    @router.post("/logout", summary="Sign out: the session ends for good", include_in_schema=False)
     async def logout(request: Request, principal: CurrentPrincipal) -> Response:
         token = request.cookies.get(cookies.name)
         if token:
@@ -178,6 +184,9 @@ def build_auth_router(
         response = RedirectResponse("/auth/logout", status_code=303)
         cookies.clear(response)
         return response
+
+    if oidc is not None:
+        _oidc_routes(router, oidc, sessions, settings, cookies)
 
     @router.get("/session", summary="Who is signed in, their roles and the CSRF token")
     async def who_am_i(request: Request, principal: CurrentPrincipal) -> JSONResponse:
@@ -193,3 +202,83 @@ def build_auth_router(
         )
 
     return router
+
+
+def _redirect_uri(request: Request, settings: Settings) -> str:
+    base = str(settings.public_base_url or request.base_url).rstrip("/")
+    return f"{base}/auth/oidc/callback"
+
+
+def _oidc_routes(
+    router: APIRouter,
+    oidc: OidcClient,
+    sessions: SessionStore,
+    settings: Settings,
+    cookies: SessionCookies,
+) -> None:
+    pages = templates()
+
+    def failed(request: Request, reason: str) -> HTMLResponse:
+        record_security_event(
+            SecurityEvent.SIGN_IN_FAILED,
+            subject=None,
+            outcome="401 oidc",
+            client_address=request.client.host if request.client else None,
+            detail=reason,
+        )
+        context = {"login_csrf": "", "next": "/", "error": reason, "username": "", "oidc": True}
+        response = pages.TemplateResponse(request, "login.html", context, status_code=401)
+        response.delete_cookie(FLOW_COOKIE, path="/auth/oidc")
+        return response
+
+    @router.get(
+        "/oidc/login",
+        summary="Sign in with the hospital's OpenID Connect provider",
+        include_in_schema=False,
+    )
+    async def oidc_login(request: Request) -> Response:
+        target = safe_next(request.query_params.get("next"))
+        try:
+            url, flow = await oidc.start(_redirect_uri(request, settings), target)
+        except OidcError as error:
+            return failed(request, str(error))
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            FLOW_COOKIE,
+            flow.to_cookie(),
+            max_age=FLOW_SECONDS,
+            path="/auth/oidc",
+            secure=cookies.secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    @router.get(
+        "/oidc/callback",
+        summary="Where the provider sends the browser back",
+        include_in_schema=False,
+    )
+    async def oidc_callback(request: Request) -> Response:
+        params = request.query_params
+        if params.get("error"):
+            return failed(request, "the sign-in provider did not sign you in")
+        try:
+            flow = Flow.from_cookie(request.cookies.get(FLOW_COOKIE))
+            who = await oidc.finish(
+                flow,
+                params.get("state", ""),
+                params.get("code", ""),
+                _redirect_uri(request, settings),
+            )
+        except OidcError as error:
+            return failed(request, str(error))
+        client = request.client.host if request.client else None
+        grant = await run_in_threadpool(sessions.start, who, client)
+        record_security_event(
+            SecurityEvent.SIGN_IN, subject=who.subject, outcome="200", client_address=client
+        )
+        response = RedirectResponse(safe_next(flow.next), status_code=303)
+        cookies.set(response, grant.token)
+        response.delete_cookie(FLOW_COOKIE, path="/auth/oidc")
+        return response

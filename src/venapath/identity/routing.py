@@ -41,15 +41,20 @@ def route_keys(routes: Sequence[BaseRoute]) -> list[RouteKey]:
 
 
 class RouteIndex:
-    """Resolves (method, path) to a route template; built on first use (routes are final)."""
+    """Resolves (method, path) to a route template. Built on first use and rebuilt whenever
+    the application's route list changes length, so a route added late is never served
+    without its policy check."""
 
     def __init__(self, routes: Callable[[], Sequence[BaseRoute]]) -> None:
         self._routes = routes
-        self._keys: list[RouteKey] | None = None
+        self._keys: list[RouteKey] = []
+        self._built_from = -1
 
     def keys(self) -> list[RouteKey]:
-        if self._keys is None:
-            self._keys = route_keys(self._routes())
+        routes = self._routes()
+        if len(routes) != self._built_from:
+            self._keys = route_keys(routes)
+            self._built_from = len(routes)
         return self._keys
 
     def resolve(self, method: str, path: str) -> str | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from venapath.domain.access import Principal, Role
+from venapath.domain.access import Permission, Principal, Role
 from venapath.persistence.database import Database
 from venapath.persistence.tables import AuthSessionRow
 from venapath.settings import Settings
@@ -31,8 +31,10 @@ class SignedIn:
     subject: str
     display: str
     roles: frozenset[Role]
-    method: str  # "local" or "oidc"
+    method: str  # "local", "oidc" or "smart"
     account_id: str | None = None
+    patient_id: str | None = None  # a SMART patient launch confines the session to one patient
+    granted: frozenset[Permission] = frozenset()  # permissions from launch scopes
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class SessionStore:
             roles=",".join(sorted(r.value for r in who.roles)),
             method=who.method,
             account_id=who.account_id,
+            patient_id=who.patient_id,
+            granted=",".join(sorted(p.value for p in who.granted)),
             csrf_token=csrf,
             client_address=(client_address or "")[:64] or None,
             created_at=now,
@@ -106,6 +110,8 @@ class SessionStore:
                 method=row.method,
                 client_address=client_address,
                 session_id=row.id[:16],
+                patient_id=row.patient_id,
+                granted=frozenset(Permission(p) for p in row.granted.split(",") if p),
             )
             return ActiveSession(principal=principal, csrf_token=row.csrf_token)
 

@@ -303,6 +303,12 @@ class AuthSessionRow(Base):
     roles: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    patient_id: Mapped[str | None] = mapped_column(
+        String(64), comment="Set when the session is confined to one patient (SMART launch)."
+    )
+    granted: Mapped[str] = mapped_column(
+        String(500), comment="Comma-separated permissions granted beyond the roles (scopes)."
+    )
     csrf_token: Mapped[str] = mapped_column(String(64))
     client_address: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]

@@ -42,6 +42,18 @@ def upgrade() -> None:
         sa.Column("roles", sa.String(length=200), nullable=False),
         sa.Column("method", sa.String(length=16), nullable=False),
         sa.Column("account_id", sa.String(length=36), nullable=True),
+        sa.Column(
+            "patient_id",
+            sa.String(length=64),
+            nullable=True,
+            comment="Set when the session is confined to one patient (SMART launch).",
+        ),
+        sa.Column(
+            "granted",
+            sa.String(length=500),
+            nullable=False,
+            comment="Comma-separated permissions granted beyond the roles (scopes).",
+        ),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("client_address", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,54 @@
+"""`venapath users`: accounts from the command line; passwords never echoed or taken as options."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+VENAPATH = Path(sys.executable).parent / "venapath"
+
+
+def _run(tmp_path: Path, *args: str, stdin: str = "", env: str = "production") -> Any:
+    environment = {**os.environ, "VENAPATH_DATA_DIR": str(tmp_path), "VENAPATH_ENV": env}
+    return subprocess.run(
+        [str(VENAPATH), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_users_lifecycle(tmp_path: Path) -> None:
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    secret = "a long and private pass phrase"
+    added = _run(
+        tmp_path, "users", "add", "jdoe", "--role", "clinician", "--password-stdin", stdin=secret
+    )
+    assert added.returncode == 0, added.stderr
+    weak = _run(tmp_path, "users", "add", "weak", "--role", "admin", "--password-stdin", stdin="pw")
+    assert weak.returncode == 2
+    assert "/password" in weak.stderr
+    assert _run(tmp_path, "users", "set-role", "jdoe", "researcher").returncode == 0
+    assert _run(tmp_path, "users", "disable", "jdoe").returncode == 0
+    listed = _run(tmp_path, "users", "list")
+    assert "jdoe" in listed.stdout
+    assert "researcher" in listed.stdout
+    assert "disabled" in listed.stdout
+    assert secret not in listed.stdout + listed.stderr + added.stdout + added.stderr
+    assert "$argon2" not in listed.stdout
+
+
+def test_demo_accounts_only_in_development(tmp_path: Path) -> None:
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    refused = _run(tmp_path, "users", "demo")
+    assert refused.returncode == 2
+    made = _run(tmp_path, "users", "demo", env="development")
+    assert made.returncode == 0, made.stderr
+    assert "demo-clinician" in made.stdout
+    assert "demo-admin" in made.stdout
