@@ -107,6 +107,9 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("POST", "/patients/{patient_id}/procedures"): _P.PATIENT_WRITE,
     ("GET", "/procedures/{procedure_id}"): _P.PATIENT_READ,
     ("POST", "/procedures/{procedure_id}/check-in-link"): _P.CHECK_IN_SEND,
+    ("GET", "/dashboards"): _P.AGGREGATE_READ,
+    ("GET", "/dashboards/{chart_id}.csv"): _P.AGGREGATE_READ,
+    ("GET", "/dashboards/{chart_id}.png"): _P.AGGREGATE_READ,
     # A patient's check-in: the link's token is the credential (web/pages/check_in.py)
     ("GET", "/c/{token}"): Access.OWN_CREDENTIAL,
     ("POST", "/c/{token}"): Access.OWN_CREDENTIAL,

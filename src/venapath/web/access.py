@@ -46,6 +46,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/patients", "Patients", Permission.PATIENT_READ),
     ("/evaluate", "Evaluate", Permission.EVALUATE),
     ("/knowledge", "Knowledge base", Permission.KNOWLEDGE_READ),
+    ("/dashboards", "Dashboards", Permission.AGGREGATE_READ),
 )
 
 

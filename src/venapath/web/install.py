@@ -13,6 +13,7 @@ from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
 from venapath.web.errors import error_page
 from venapath.web.pages.check_in import build_check_in_router
+from venapath.web.pages.dashboards import build_dashboard_router
 from venapath.web.pages.evaluate import build_evaluate_router
 from venapath.web.pages.home import build_home_router
 from venapath.web.pages.knowledge import build_knowledge_router
@@ -37,5 +38,6 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_patient_router(kb, registry))
     app.include_router(build_check_in_router(kb, registry))
     app.include_router(build_procedure_router(kb, registry))
+    app.include_router(build_dashboard_router(kb, registry))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     setattr(app.state, HTML_ERROR_HOOK, error_page)
