@@ -140,6 +140,11 @@ class Settings(StorageSettings):
         default=None, description="Serve /docs and /openapi.json; default: development only."
     )
     oidc: OidcProvider | None = None
+    screen_results_dir: Path | None = Field(
+        default=None,
+        description="Folder of the last `venapath screen --out` (summary.json and "
+        "patients.parquet) that the /screening page shows; none: the page says so.",
+    )
 
     @property
     def development(self) -> bool:

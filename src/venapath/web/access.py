@@ -47,6 +47,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/evaluate", "Evaluate", Permission.EVALUATE),
     ("/knowledge", "Knowledge base", Permission.KNOWLEDGE_READ),
     ("/dashboards", "Dashboards", Permission.AGGREGATE_READ),
+    ("/screening", "Population screen", Permission.AGGREGATE_READ),
 )
 
 
