@@ -111,6 +111,7 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", "/dashboards/{chart_id}.csv"): _P.AGGREGATE_READ,
     ("GET", "/dashboards/{chart_id}.png"): _P.AGGREGATE_READ,
     ("GET", "/screening"): _P.AGGREGATE_READ,
+    ("GET", "/feedback"): _P.AGGREGATE_READ,
     ("GET", "/screening/patients/{patient_id}"): _P.PATIENT_READ,
     # A patient's check-in: the link's token is the credential (web/pages/check_in.py)
     ("GET", "/c/{token}"): Access.OWN_CREDENTIAL,

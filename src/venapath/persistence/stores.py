@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from venapath.persistence.database import Database
@@ -36,6 +36,12 @@ class DbFeedbackStore:
         except IntegrityError:
             return False
         return True
+
+    def all_items(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(service id, outcome, item) of every stored feedback item, oldest first."""
+        with self._database.session() as session:
+            rows = session.scalars(select(CdsFeedbackRow).order_by(CdsFeedbackRow.received_at))
+            return [(row.service_id, row.outcome, dict(row.item)) for row in rows]
 
 
 class DbReplayStore:

@@ -48,6 +48,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/knowledge", "Knowledge base", Permission.KNOWLEDGE_READ),
     ("/dashboards", "Dashboards", Permission.AGGREGATE_READ),
     ("/screening", "Population screen", Permission.AGGREGATE_READ),
+    ("/feedback", "Card feedback", Permission.AGGREGATE_READ),
 )
 
 

@@ -16,6 +16,7 @@ from venapath.web.errors import error_page
 from venapath.web.pages.check_in import build_check_in_router
 from venapath.web.pages.dashboards import build_dashboard_router
 from venapath.web.pages.evaluate import build_evaluate_router
+from venapath.web.pages.feedback import build_feedback_router
 from venapath.web.pages.home import build_home_router
 from venapath.web.pages.knowledge import build_knowledge_router
 from venapath.web.pages.patients import build_patient_router
@@ -41,6 +42,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_check_in_router(kb, registry))
     app.include_router(build_procedure_router(kb, registry))
     app.include_router(build_dashboard_router(kb, registry))
+    app.include_router(build_feedback_router(kb, registry))
     settings: Settings = app.state.settings
     app.include_router(build_screening_router(kb, registry.audit, settings.screen_results_dir))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
