@@ -112,6 +112,11 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("GET", "/dashboards/{chart_id}.png"): _P.AGGREGATE_READ,
     ("GET", "/screening"): _P.AGGREGATE_READ,
     ("GET", "/feedback"): _P.AGGREGATE_READ,
+    ("GET", "/admin/accounts"): _P.ACCOUNTS_MANAGE,
+    ("POST", "/admin/accounts"): _P.ACCOUNTS_MANAGE,
+    ("POST", "/admin/accounts/{username}/disabled"): _P.ACCOUNTS_MANAGE,
+    ("POST", "/admin/accounts/{username}/role"): _P.ACCOUNTS_MANAGE,
+    ("POST", "/admin/accounts/{username}/password"): _P.ACCOUNTS_MANAGE,
     ("GET", "/screening/patients/{patient_id}"): _P.PATIENT_READ,
     # A patient's check-in: the link's token is the credential (web/pages/check_in.py)
     ("GET", "/c/{token}"): Access.OWN_CREDENTIAL,

@@ -49,6 +49,7 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/dashboards", "Dashboards", Permission.AGGREGATE_READ),
     ("/screening", "Population screen", Permission.AGGREGATE_READ),
     ("/feedback", "Card feedback", Permission.AGGREGATE_READ),
+    ("/admin/accounts", "Accounts", Permission.ACCOUNTS_MANAGE),
 )
 
 
