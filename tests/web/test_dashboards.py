@@ -41,6 +41,7 @@ def test_a_researcher_sees_every_chart_with_its_table_and_no_identity(
     assert "<title id=" in html
     assert "<desc id=" in html
     assert "Number at risk" in html
+    assert "Numbers at risk" in html  # the table under the survival chart
     assert "censored" in html  # the page says what counts as an event and as censoring
     assert "DEMO-" not in html
     for patient in module_registry.list_patients(local_operator("test"), limit=100):
@@ -115,4 +116,5 @@ def test_kaplan_meier_matches_a_hand_count() -> None:
     assert by_day[10.0].survival == pytest.approx(0.75)
     assert by_day[30.0].survival == pytest.approx(0.75 * 0.5)
     assert by_day[30.0].at_risk == 2
+    assert curve.at_risk == [4, 0, 0, 0, 0]  # counted at days 0, 90, 180, 365, 730
     assert curve.events == 2

@@ -28,6 +28,8 @@ SERIES_STYLES = (("#1f4e79", ""), ("#8a3b00", "6 4"))
 """Colour and dash pattern per series: dark blue solid, dark orange dashed (contrast > 4.5:1
 on white; the dash tells them apart without colour)."""
 KM_CONFIDENCE = 0.95
+AT_RISK_DAYS = (0, 90, 180, 365, 730)
+"""The days the numbers-at-risk table under a survival chart counts at."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class SurvivalCurve:
     points: list[SurvivalPoint]
     events: int
     patients: int
+    at_risk: list[int] = field(default_factory=list)
+    """Still followed and event-free at each of AT_RISK_DAYS."""
 
 
 @dataclass
@@ -113,7 +117,8 @@ def fit_survival(label: str, samples: Sequence[SurvivalSample]) -> SurvivalCurve
         for t in survival.index
     ]
     events = sum(1 for s in samples if s.event)
-    return SurvivalCurve(label, points, events, len(samples))
+    at_risk = [sum(1 for s in samples if s.days >= day) for day in AT_RISK_DAYS]
+    return SurvivalCurve(label, points, events, len(samples), at_risk)
 
 
 def survival_rows(curves: list[SurvivalCurve]) -> list[list[Cell]]:

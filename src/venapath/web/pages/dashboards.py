@@ -24,7 +24,7 @@ from venapath.services.registry.aggregates import (
     OutcomeAggregates,
 )
 from venapath.web.access import page_principal
-from venapath.web.charts import Cell, Chart, fit_survival, survival_rows
+from venapath.web.charts import AT_RISK_DAYS, Cell, Chart, fit_survival, survival_rows
 from venapath.web.context import page_context
 from venapath.web.templating import render, translations
 
@@ -204,7 +204,14 @@ def build_dashboard_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
         principal = page_principal(request, Permission.AGGREGATE_READ)
         data = registry.outcome_aggregates(principal)
         charts = [build(data) for build in CHART_BUILDERS.values()]
-        context = page_context(request, principal, kb, charts=charts, episodes=data.episodes)
+        context = page_context(
+            request,
+            principal,
+            kb,
+            charts=charts,
+            episodes=data.episodes,
+            at_risk_days=AT_RISK_DAYS,
+        )
         return HTMLResponse(render("dashboards.html", context))
 
     @router.get("/dashboards/{chart_id}.csv")
