@@ -165,6 +165,15 @@ class Settings(AccountSettings):
     work_queue: int = Field(default=32, ge=0, le=10_000)
     rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)
     rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000)
+    screen_results_dir: Path | None = Field(
+        default=None,
+        description="Folder of the last `venapath screen --out` (summary.json and "
+        "patients.parquet) that the /screening page shows; none: the page says so.",
+    )
+
+    @property
+    def development(self) -> bool:
+        return self.env is Environment.DEVELOPMENT
 
     @property
     def jwt_required(self) -> bool:

@@ -124,6 +124,9 @@ def create_app(
     # What the layers mounted beside the API (the web app) build on: the same services.
     app.state.knowledge = knowledge
     app.state.registry = registry
+    app.state.settings = settings
+    app.state.feedback = store
+    app.state.accounts = accounts
     install_error_handlers(app)
     app.include_router(v1.build_router(knowledge, pool, limiter, registry.audit))
     app.include_router(build_registry_router(registry))

@@ -46,3 +46,49 @@ class DatabaseFeedbackStore:
 
     def record(self, service_id: str, item: FeedbackItem) -> bool:
         return self._store.record_item(feedback_key(service_id, item), item.model_dump(mode="json"))
+
+
+@dataclass
+class ServiceFeedback:
+    """Feedback on one CDS service's cards: how many were accepted and overridden, and the
+    override reasons the EHR sent, counted (free-text comments are not shown: they may name
+    a patient)."""
+
+    service_id: str
+    accepted: int = 0
+    overridden: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    overridden_without_reason: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.accepted + self.overridden
+
+
+def feedback_summary(database: Database) -> list[ServiceFeedback]:
+    """Every stored feedback item, counted per service (the busiest first)."""
+    services: dict[str, ServiceFeedback] = {}
+    for service_id, outcome, item in DbFeedbackStore(database).all_items():
+        summary = services.setdefault(service_id, ServiceFeedback(service_id))
+        if outcome == "accepted":
+            summary.accepted += 1
+            continue
+        summary.overridden += 1
+        reason = _reason_label(item)
+        if reason is None:
+            summary.overridden_without_reason += 1
+        else:
+            summary.reasons[reason] = summary.reasons.get(reason, 0) + 1
+    return sorted(services.values(), key=lambda s: (-s.total, s.service_id))
+
+
+def _reason_label(item: dict[str, object]) -> str | None:
+    """The override reason's display (or code) as the EHR coded it."""
+    override = item.get("overrideReason")
+    if not isinstance(override, dict):
+        return None
+    coding = override.get("reason")
+    if not isinstance(coding, dict):
+        return None
+    label = coding.get("display") or coding.get("code")
+    return str(label)[:200] if label else None

@@ -26,6 +26,8 @@ def _cell(requirement: Requirement, role: Role) -> str:
         return "CDS JWT"
     if requirement is Access.SIGNED_IN:
         return "yes"
+    if requirement is Access.OWN_CREDENTIAL:
+        return "own credential"
     assert isinstance(requirement, Permission)
     return "yes" if requirement in ROLE_PERMISSIONS[role] else "–"
 
@@ -48,6 +50,7 @@ def _requirement_text(requirement: Requirement) -> str:
         Access.PUBLIC: "public",
         Access.SIGNED_IN: "signed in",
         Access.CDS_HOOKS: "CDS Hooks JWT",
+        Access.OWN_CREDENTIAL: "its own credential (SMART launch session, check-in link)",
     }[requirement]
 
 

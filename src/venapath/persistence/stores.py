@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +38,12 @@ class DbFeedbackStore:
         except IntegrityError:
             return False
         return True
+
+    def all_items(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """(service id, outcome, item) of every stored feedback item, oldest first."""
+        with self._database.session() as session:
+            rows = session.scalars(select(CdsFeedbackRow).order_by(CdsFeedbackRow.received_at))
+            return [(row.service_id, row.outcome, dict(row.item)) for row in rows]
 
 
 class DbReplayStore:

@@ -46,6 +46,10 @@ NAV: tuple[tuple[str, str, Permission], ...] = (
     ("/patients", "Patients", Permission.PATIENT_READ),
     ("/evaluate", "Evaluate", Permission.EVALUATE),
     ("/knowledge", "Knowledge base", Permission.KNOWLEDGE_READ),
+    ("/dashboards", "Dashboards", Permission.AGGREGATE_READ),
+    ("/screening", "Population screen", Permission.AGGREGATE_READ),
+    ("/feedback", "Card feedback", Permission.AGGREGATE_READ),
+    ("/admin/accounts", "Accounts", Permission.ACCOUNTS_MANAGE),
 )
 
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from venapath.identity.accounts import AccountService
 from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
+from venapath.settings import Settings
 from venapath.web.errors import error_page
+from venapath.web.pages.accounts import build_accounts_router
 from venapath.web.pages.check_in import build_check_in_router
+from venapath.web.pages.dashboards import build_dashboard_router
 from venapath.web.pages.evaluate import build_evaluate_router
+from venapath.web.pages.feedback import build_feedback_router
 from venapath.web.pages.home import build_home_router
 from venapath.web.pages.knowledge import build_knowledge_router
 from venapath.web.pages.patients import build_patient_router
 from venapath.web.pages.procedures import build_procedure_router
+from venapath.web.pages.screening import build_screening_router
 from venapath.web.pages.worklist import build_worklist_router
 from venapath.web.templating import STATIC_DIR
 
@@ -37,5 +43,11 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_patient_router(kb, registry))
     app.include_router(build_check_in_router(kb, registry))
     app.include_router(build_procedure_router(kb, registry))
+    app.include_router(build_dashboard_router(kb, registry))
+    app.include_router(build_feedback_router(kb, registry))
+    accounts: AccountService = app.state.accounts
+    app.include_router(build_accounts_router(kb, accounts, registry.audit))
+    settings: Settings = app.state.settings
+    app.include_router(build_screening_router(kb, registry.audit, settings.screen_results_dir))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     setattr(app.state, HTML_ERROR_HOOK, error_page)

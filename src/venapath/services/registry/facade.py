@@ -51,6 +51,7 @@ from venapath.persistence.tables import (
 )
 from venapath.services import followup
 from venapath.services.registry import (
+    aggregates,
     assessments,
     check_in_links,
     check_ins,
@@ -344,6 +345,12 @@ class Registry:
         return self.door.run(
             principal, operation, lambda c: overview.recent_check_ins(c, since, limit)
         )
+
+    def outcome_aggregates(self, principal: Principal) -> aggregates.OutcomeAggregates:
+        """De-identified outcome figures for the dashboards (no patient named; audited as one
+        query)."""
+        operation = _op("outcome_aggregates", (Permission.AGGREGATE_READ,), AuditAction.QUERY)
+        return self.door.run(principal, operation, aggregates.outcome_aggregates)
 
     # ------------------------------------------------------------------ export, import
 

@@ -1,0 +1,120 @@
+"""Outcome dashboards over the demo registry: every chart drawn as accessible SVG with its
+data table, CSV and PNG downloads, de-identified for researchers, refused to roles without
+AGGREGATE_READ, and the read audited as a query naming no patient."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from venapath.domain.access import Role, local_operator
+from venapath.services.demo import load_demo
+from venapath.services.registry import Registry
+from venapath.services.registry.aggregates import SurvivalSample
+from venapath.web.charts import fit_survival
+from venapath.web.pages.dashboards import CHART_IDS
+
+
+@pytest.fixture(scope="module", autouse=True)
+def demo(module_registry: Registry) -> None:
+    load_demo(module_registry)
+
+
+def test_a_researcher_sees_every_chart_with_its_table_and_no_identity(
+    web: TestClient, caller: Any, module_registry: Registry
+) -> None:
+    caller.become(Role.RESEARCHER)
+    page = web.get("/dashboards")
+    assert page.status_code == 200
+    html = page.text
+    for chart_id in CHART_IDS:
+        assert f'id="{chart_id}"' in html
+        assert f"/dashboards/{chart_id}.csv" in html
+        assert f"/dashboards/{chart_id}.png" in html
+    assert 'role="img"' in html
+    assert "<title id=" in html
+    assert "<desc id=" in html
+    assert "Number at risk" in html
+    assert "Numbers at risk" in html  # the table under the survival chart
+    assert "censored" in html  # the page says what counts as an event and as censoring
+    assert "DEMO-" not in html
+    for patient in module_registry.list_patients(local_operator("test"), limit=100):
+        assert patient.id not in html
+        assert patient.pseudonym not in html
+    assert 'href="/dashboards"' in html  # in the menu
+    assert " style=" not in html
+    assert "<script>" not in html
+
+
+def test_restenosis_survival_is_drawn_from_demo_procedures(web: TestClient) -> None:
+    answer = web.get("/dashboards/restenosis-free.csv")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.text)))
+    assert rows[0] == ["Group", "Day", "Number at risk", "Event-free", "Lower 95%", "Upper 95%"]
+    assert len(rows) > 1, "the demo registry holds venoplasties or stents"
+    for row in rows[1:]:
+        assert float(row[4]) <= float(row[3]) <= float(row[5])
+
+
+def test_every_chart_downloads_as_csv_and_png(web: TestClient) -> None:
+    for chart_id in CHART_IDS:
+        table = web.get(f"/dashboards/{chart_id}.csv")
+        assert table.status_code == 200
+        assert "attachment" in table.headers["content-disposition"]
+        picture = web.get(f"/dashboards/{chart_id}.png")
+        assert picture.status_code == 200
+        assert picture.headers["content-type"] == "image/png"
+        assert picture.content.startswith(b"\x89PNG")
+    assert web.get("/dashboards/nothing.csv").status_code == 404
+
+
+@pytest.mark.parametrize("role", [Role.COORDINATOR])
+def test_roles_without_aggregate_read_are_refused(web: TestClient, caller: Any, role: Role) -> None:
+    caller.become(role)
+    assert web.get("/dashboards").status_code == 403
+    assert web.get("/dashboards/mrs-90.csv").status_code == 403
+    assert web.get("/dashboards/mrs-90.png").status_code == 403
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(web: TestClient, caller: Any) -> None:
+    caller.become(None)
+    answer = web.get("/dashboards")
+    assert answer.status_code in (302, 303, 401)
+
+
+def test_the_read_is_audited_as_a_query_naming_no_patient(
+    web: TestClient, module_registry: Registry
+) -> None:
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    assert web.get("/dashboards").status_code == 200
+    query = base64.b64encode(b"aggregates/outcomes").decode()  # BALP stores the query encoded
+    events = [
+        e
+        for e in module_registry.audit.export(local_operator("auditor"), since, None)
+        if query in str(e)
+    ]
+    assert events
+    assert all("Patient/" not in str(e) for e in events)
+
+
+def test_kaplan_meier_matches_a_hand_count() -> None:
+    samples = [
+        SurvivalSample("venoplasty", 10.0, True),
+        SurvivalSample("venoplasty", 20.0, False),
+        SurvivalSample("venoplasty", 30.0, True),
+        SurvivalSample("venoplasty", 40.0, False),
+    ]
+    curve = fit_survival("After venoplasty", samples)
+    by_day = {p.days: p for p in curve.points}
+    assert by_day[10.0].survival == pytest.approx(0.75)
+    assert by_day[30.0].survival == pytest.approx(0.75 * 0.5)
+    assert by_day[30.0].at_risk == 2
+    assert curve.at_risk == [4, 0, 0, 0, 0]  # counted at days 0, 90, 180, 365, 730
+    assert curve.events == 2
