@@ -168,7 +168,7 @@ def test_time_window_clock_must_be_a_number_fact_with_its_unit(tmp_path: Path) -
     path = kb_dir / "time_windows.yaml"
     windows = yaml.safe_load(path.read_text())
     windows[0]["clock"] = "herniation"
-    windows[1]["unit"] = "d"
+    windows[1]["unit"] = "h"  # its clock counts days
     path.write_text(yaml.safe_dump(windows, sort_keys=False))
     message = _refusal(kb_dir)
     assert "is not a number fact" in message
