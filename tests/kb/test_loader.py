@@ -192,7 +192,8 @@ def test_every_citation_says_where_what_and_when(kb: KnowledgeBase) -> None:
     citations += [c for window in kb.time_windows for c in window.citations]
     for citation in citations:
         assert citation.locator, citation.source.id
-        assert citation.quote and len(citation.quote) >= 10, citation.source.id
+        assert citation.quote, citation.source.id
+        assert len(citation.quote) >= 10, citation.source.id
         assert citation.checked is not None, citation.source.id
 
 
