@@ -105,18 +105,25 @@ def test_returning_symptoms_first_exclude_infection_or_metabolic_cause(follow_up
 
 def test_marked_improvement_then_reverted_for_two_weeks_is_retested_and_retreated() -> None:
     """Source: seed 003 clinic protocol ("noticeably improved for a month or more and then
-    have reverted ... for two weeks you should be retested and re-treated"); rules
+    have reverted ... for two weeks you should be retested and re-treated"), shown as that
+    protocol's steps (KB 0.5.0: a clinic protocol carries "consider" at most), with the
+    Brave Dreams / FDA evidence against CCSVI venoplasty beside the retreatment step; rules
     FU-VENOPLASTY-RESTENOSIS-RETEST, FU-VENOPLASTY-RESTENOSIS-RETREAT."""
     result = assess(build(VENOPLASTY_FOLLOW_UP, RESTENOSIS))
 
     retest = rec(result, "FU-VENOPLASTY-RESTENOSIS-RETEST")
     assert retest.action == "repeat_imaging"
-    assert retest.strength == "recommended"
+    assert retest.strength == "consider"
+    assert "Clinic protocol step" in retest.detail["protocol_step"]
     retreat = rec(result, "FU-VENOPLASTY-RESTENOSIS-RETREAT")
     assert retreat.action == "retreatment"
-    assert retreat.strength == "recommended"
+    assert retreat.strength == "consider"
     assert retreat.urgency == "urgent"
-    assert all(c.kind == "clinic_protocol" for c in retreat.citations)
+    assert "Clinic protocol step" in retreat.detail["protocol_step"]
+    assert "Brave Dreams" in retreat.detail["ccsvi_evidence"]
+    kinds = {c.id: c.kind for c in retreat.citations}
+    assert kinds["HUBBARD-CCSVI-RESTENOSIS"] == "clinic_protocol"
+    assert kinds["BRAVE-DREAMS-2018"] == "randomised_trial"
     assert "ccsvi" not in pathways(result)
 
 
@@ -175,7 +182,7 @@ def test_slight_brief_improvement_waits_three_months_before_a_tune_up() -> None:
 
     wait = rec(result, "FU-VENOPLASTY-SLIGHT-WAIT")
     assert wait.action == "watchful_waiting"
-    assert wait.strength == "recommended"
+    assert wait.strength == "consider"  # a clinic protocol's step (KB 0.5.0)
     early = rec(result, "FU-VENOPLASTY-SLIGHT-NO-EARLY-RETREAT")
     assert early.action == "retreatment"
     assert early.strength == "not_recommended"
@@ -218,7 +225,7 @@ def test_worsening_for_four_weeks_is_retested_and_retreatment_considered(
 
     assert ("FU-VENOPLASTY-WORSENING-RETREAT" in rule_ids(result)) is retreat
     if retreat:
-        assert rec(result, "FU-VENOPLASTY-WORSENING-RETEST").strength == "recommended"
+        assert rec(result, "FU-VENOPLASTY-WORSENING-RETEST").strength == "consider"
         retreatment = rec(result, "FU-VENOPLASTY-WORSENING-RETREAT")
         assert retreatment.strength == "consider"
         assert retreatment.urgency == "urgent"
@@ -267,7 +274,8 @@ def test_in_stent_stenosis_over_half_the_diameter_is_reintervened(
     follow_up: dict, reintervene: bool
 ) -> None:
     """Source: GSTT 2019 stent surveillance cohort (reintervention for > 50% diameter loss;
-    87% found by surveillance); SIR 2023 (close follow-up); rules FU-STENT-STENOSIS-OVER-50,
+    87% found by surveillance), a single centre's protocol shown as such ("consider" since
+    KB 0.5.0); SIR 2023 (close follow-up, no schedule); rules FU-STENT-STENOSIS-OVER-50,
     FU-STENT-SURVEILLANCE."""
     result = assess(build(STENT_FOLLOW_UP, {"follow_up": follow_up}))
 
@@ -275,9 +283,10 @@ def test_in_stent_stenosis_over_half_the_diameter_is_reintervened(
     assert in_favour(result, "retreatment") is reintervene
     if reintervene:
         retreat = rec(result, "FU-STENT-STENOSIS-OVER-50")
-        assert retreat.strength == "recommended"
+        assert retreat.strength == "consider"
         assert retreat.urgency == "urgent"
-    assert rec(result, "FU-STENT-SURVEILLANCE").strength == "recommended"
+        assert "Single-centre" in retreat.detail["protocol_step"]
+    assert rec(result, "FU-STENT-SURVEILLANCE").strength == "consider"
 
 
 def test_worked_example_in_stent_stenosis() -> None:
@@ -285,7 +294,7 @@ def test_worked_example_in_stent_stenosis() -> None:
     venous-stent-in-stent-stenosis.yaml; rule FU-STENT-STENOSIS-OVER-50."""
     result = assess_example("venous-stent-in-stent-stenosis")
 
-    assert rec(result, "FU-STENT-STENOSIS-OVER-50").strength == "recommended"
+    assert rec(result, "FU-STENT-STENOSIS-OVER-50").strength == "consider"
     assert urgency(result) == "urgent"
 
 

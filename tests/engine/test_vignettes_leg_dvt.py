@@ -22,6 +22,7 @@ from vignette_support import (
     contraindication_ids,
     disagreement,
     in_favour,
+    needs_facts,
     pathways,
     rec,
     rule_ids,
@@ -201,13 +202,6 @@ def test_iliofemoral_candidate_considers_thrombus_removal_against_chest() -> Non
         pytest.param({"function": {"ambulatory": False}}, id="not-ambulatory"),
         pytest.param({"function": {"life_expectancy_over_1_year": False}}, id="short-prognosis"),
         pytest.param(
-            {
-                "patient": {"age_years": 72},
-                "bleeding_risk": {"previous_major_bleeding": True, "labile_inr": True},
-            },
-            id="has-bled-3",
-        ),
-        pytest.param(
             {"presentation": {"symptom_onset": "2026-05-25T08:00:00+00:00"}}, id="symptoms-16-days"
         ),
     ],
@@ -221,6 +215,27 @@ def test_iliofemoral_dvt_outside_the_selection_gets_anticoagulation_alone(patch:
     assert "DVT-ETR-CANDIDATE-CDT" not in rule_ids(result)
     assert not in_favour(result, "catheter_directed_thrombolysis")
     assert rec(result, "DVT-ANTICOAGULATION-PROXIMAL").strength == "recommended"
+
+
+def test_has_bled_is_not_the_gate_for_catheter_therapy() -> None:
+    """Source: clinical review 2026-12 (HAS-BLED is an atrial-fibrillation score, not
+    validated for thrombolysis); SIR 2014 contraindication table and the clinician's
+    judgement decide bleeding risk (KB 0.5.0); rule DVT-ETR-CANDIDATE-CDT still offered with
+    a HAS-BLED of 3, and its detail says how bleeding risk is judged."""
+    has_bled_3 = build(
+        LEG_DVT,
+        {
+            "patient": {"age_years": 72},
+            "bleeding_risk": {"previous_major_bleeding": True, "labile_inr": True},
+        },
+    )
+    result = assess(has_bled_3)
+
+    candidate = rec(result, "DVT-ETR-CANDIDATE-CDT")
+    assert candidate.strength == "consider"
+    assert "HAS-BLED" in candidate.detail["bleeding_risk"]
+    assert "SIR" in candidate.detail["bleeding_risk"]
+    assert "has_bled_high_risk" not in needs_facts(result)
 
 
 def test_femoropopliteal_dvt_gets_no_pharmacomechanical_thrombectomy() -> None:
@@ -338,15 +353,29 @@ def test_isolated_distal_dvt_with_severe_symptoms_or_extension_risk_is_anticoagu
 
 def test_distal_dvt_that_did_not_extend_is_not_anticoagulated() -> None:
     """Source: CHEST 2021 guidance statement 2 (strong: no anticoagulation if the thrombus does
-    not extend on serial imaging); rule DVT-DISTAL-NO-EXTENSION."""
+    not extend on serial imaging; remarks: weekly for 2 weeks); rule DVT-DISTAL-NO-EXTENSION
+    fires once the 2 weeks of serial scans are over (KB 0.5.0)."""
+    two_weeks_later = build(
+        ISOLATED_DISTAL_DVT, NO_EXTENSION_ON_SERIAL_SCAN, {"as_of": "2026-06-24T11:00:00+00:00"}
+    )
+    result = assess(two_weeks_later)
+
+    stop = rec(result, "DVT-DISTAL-NO-EXTENSION")
+    assert stop.action == "anticoagulation"
+    assert stop.strength == "not_recommended"
+
+
+def test_distal_dvt_without_extension_after_one_week_is_not_yet_told_to_stop() -> None:
+    """Source: CHEST 2021 guidance statement 2 applies "in patients ... treated with serial
+    imaging" after the serial scans (clinical review 2026-12: the rule fired at baseline);
+    rule DVT-DISTAL-NO-EXTENSION waits for day 14, serial imaging continues meanwhile."""
     one_week_later = build(
         ISOLATED_DISTAL_DVT, NO_EXTENSION_ON_SERIAL_SCAN, {"as_of": "2026-06-16T11:00:00+00:00"}
     )
     result = assess(one_week_later)
 
-    stop = rec(result, "DVT-DISTAL-NO-EXTENSION")
-    assert stop.action == "anticoagulation"
-    assert stop.strength == "not_recommended"
+    assert "DVT-DISTAL-NO-EXTENSION" not in rule_ids(result)
+    assert rec(result, "DVT-DISTAL-SERIAL-IMAGING").action == "repeat_imaging"
 
 
 def test_anticoagulated_distal_dvt_is_not_stopped_by_a_clear_follow_up_scan() -> None:
@@ -422,7 +451,7 @@ def test_distal_dvt_extending_into_the_popliteal_vein_is_anticoagulated() -> Non
         pytest.param(
             {"provocation": "unprovoked"},
             "DVT-DURATION-UNPROVOKED",
-            "consider",
+            "recommended",
             id="unprovoked-extended",
         ),
         pytest.param(
@@ -436,12 +465,12 @@ def test_distal_dvt_extending_into_the_popliteal_vein_is_anticoagulated() -> Non
 def test_extended_anticoagulation_for_unprovoked_or_cancer_associated_dvt(
     risk_factors: dict, rule_id: str, strength: str
 ) -> None:
-    """Source: CHEST 2012 AT9 (Grade 2B: extended therapy for unprovoked proximal DVT with
-    low/moderate bleeding risk; Grade 1B with cancer), ESVS 2021 Class I; rules
+    """Source: CHEST 2021 guidance statement 24 (strong: offer extended-phase DOAC after
+    unprovoked VTE), CHEST 2012 AT9 (Grade 1B with cancer), ESVS 2021 Class I; rules
     DVT-DURATION-UNPROVOKED, DVT-DURATION-CANCER."""
     result = assess(build(FEMOROPOPLITEAL_DVT, {"risk_factors": risk_factors}))
 
     duration = rec(result, rule_id)
     assert duration.strength == strength
-    assert duration.detail["duration"].startswith("Extended")
+    assert "xtended" in duration.detail["duration"]
     assert "DVT-DURATION-PROVOKED" not in rule_ids(result)

@@ -194,6 +194,7 @@ NO_BLEEDING_RISK: dict[str, Any] = {
     "internal_eye_surgery_within_3_months": False,
     "thrombolytic_or_contrast_allergy": False,
     "right_to_left_shunt": False,
+    "severe_illness_precluding_procedure": False,
     "infected_thrombus_suspected": False,
     "severe_hepatic_dysfunction": False,
     "bacterial_endocarditis": False,

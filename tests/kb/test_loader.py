@@ -168,7 +168,7 @@ def test_time_window_clock_must_be_a_number_fact_with_its_unit(tmp_path: Path) -
     path = kb_dir / "time_windows.yaml"
     windows = yaml.safe_load(path.read_text())
     windows[0]["clock"] = "herniation"
-    windows[1]["unit"] = "d"
+    windows[1]["unit"] = "h"  # its clock counts days
     path.write_text(yaml.safe_dump(windows, sort_keys=False))
     message = _refusal(kb_dir)
     assert "is not a number fact" in message
@@ -180,3 +180,87 @@ def test_rule_documentation_is_generated_and_current(kb: KnowledgeBase) -> None:
 
     committed = (Path(__file__).resolve().parents[2] / "docs" / "knowledge-base.md").read_text()
     assert committed == render_markdown(kb), "run `make docs` to regenerate docs/knowledge-base.md"
+
+
+# --------------------------------------------- evidence on every rule (KB 0.5.0, issue 14)
+
+
+def test_every_citation_says_where_what_and_when(kb: KnowledgeBase) -> None:
+    """Each rule and time-window citation carries a locator, a quote or paraphrase, and the
+    date it was last read at the source."""
+    citations = [c for rule in kb.rules for c in rule.citations]
+    citations += [c for window in kb.time_windows for c in window.citations]
+    for citation in citations:
+        assert citation.locator, citation.source.id
+        assert citation.quote, citation.source.id
+        assert len(citation.quote) >= 10, citation.source.id
+        assert citation.checked is not None, citation.source.id
+
+
+def test_a_citation_without_its_quote_is_refused(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    path = kb_dir / "rules" / "cvt.yaml"
+    rules = yaml.safe_load(path.read_text())
+    rule = next(r for r in rules if r["id"] == "CVT-DECOMPRESSIVE-SURGERY")
+    del rule["citations"][0]["quote"]
+    del rule["citations"][0]["checked"]
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+
+    message = _refusal(kb_dir)
+    assert "CVT-DECOMPRESSIVE-SURGERY" in message
+    assert "lacks quote, checked" in message
+
+
+def test_a_treatment_recommended_on_case_reports_alone_is_refused(tmp_path: Path) -> None:
+    """The epidural blood patch in CVT rests on case reports, series and a narrative review:
+    "recommended" is refused, "consider" is the most it may say."""
+    kb_dir = _copy_kb(tmp_path)
+    path = kb_dir / "rules" / "intracranial_hypotension.yaml"
+    rules = yaml.safe_load(path.read_text())
+    rule = next(r for r in rules if r["id"] == "IH-CVT-TREAT-LEAK")
+    rule["recommend"]["strength"] = "recommended"
+    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+
+    message = _refusal(kb_dir)
+    assert "IH-CVT-TREAT-LEAK" in message
+    assert "recommends 'epidural_blood_patch' on case_report, review alone" in message
+
+
+def test_a_clinic_protocol_cannot_recommend_a_retreatment(tmp_path: Path) -> None:
+    kb_dir = _copy_kb(tmp_path)
+    _edit_rule(
+        kb_dir,
+        "FU-VENOPLASTY-SLIGHT-WAIT",
+        {
+            "recommend": {
+                "action": "retreatment",
+                "strength": "recommended",
+                "urgency": "routine",
+            }
+        },
+    )
+    assert "clinic_protocol alone" in _refusal(kb_dir)
+
+
+def test_safety_advice_may_stay_recommended_on_a_practice_page(kb: KnowledgeBase) -> None:
+    """Advice that errs towards care is exempt: "call emergency services" from the seed 000
+    practice page stays recommended."""
+    red_flags = kb.rule("CVT-SUSPECTED-RED-FLAGS")
+    assert red_flags.recommend is not None
+    assert red_flags.recommend.strength.value == "recommended"
+    assert {c.source.kind.value for c in red_flags.citations} == {"practice_statement"}
+
+
+def test_no_bundled_treatment_is_recommended_on_ungraded_sources_alone(kb: KnowledgeBase) -> None:
+    ungraded = {"case_report", "practice_statement", "clinic_protocol", "patient_information"}
+    ungraded |= {"review"}
+    safety_net = {"emergency_care", "diagnostic_imaging", "laboratory_workup"}
+    safety_net |= {"specialist_referral"}
+    for rule in kb.rules:
+        spec = rule.recommend
+        if spec is None or spec.strength.value != "recommended":
+            continue
+        if spec.action.value in safety_net:
+            continue
+        kinds = {c.source.kind.value for c in rule.citations}
+        assert not kinds <= ungraded, rule.id

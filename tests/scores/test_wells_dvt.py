@@ -179,11 +179,14 @@ def test_1997_band_boundaries(facts: dict[str, FactValue], points: int, band: st
     assert (result.points, result.band) == (points, band)
 
 
-def test_1997_interpretations_give_the_published_prevalences() -> None:
+def test_1997_interpretations_give_the_prevalences_of_the_1997_paper() -> None:
+    """Wells, Lancet 1997 abstract: "3%, 17%, and 75% ... had deep-vein thrombosis"."""
     text = {band.label: band.interpretation for band in WELLS_1997.bands}
-    assert "5%" in text["low"]
+    assert "3%" in text["low"]
     assert "17%" in text["moderate"]
-    assert "53%" in text["high"]
+    assert "75%" in text["high"]
+    assert "5%" not in text["low"]
+    assert "53%" not in text["high"]
 
 
 def test_1997_unknown_straddling_two_levels() -> None:

@@ -81,6 +81,9 @@ def show(
                 f"  - {citation.source.id}: {citation.source.title} ({citation.source.year or 'n.d.'}); "
                 f"{citation.evidence}" + (f" [{citation.locator}]" if citation.locator else "")
             )
+            if citation.quote:
+                checked = f" (checked {citation.checked})" if citation.checked else ""
+                console.print(f'      "{citation.quote}"{checked}', highlight=False, markup=False)
         return
     source = kb.sources.get(identifier)
     if source is not None:

@@ -120,7 +120,11 @@ class RiskFactors(_Part):
         "antithrombin deficiency, combined defects (AHA/ASA 2011 via 2014 women's guideline).",
     )
     antiphospholipid_syndrome: Flag | None = None
-    oral_contraceptives: Flag | None = None
+    oral_contraceptives: Flag | None = Field(
+        default=None,
+        description="Oestrogen-containing contraception (combined pill, patch or ring). "
+        "Progestin-only methods are not counted: the ESO advice concerns oestrogens.",
+    )
     inflammatory_disease: Flag | None = None
     infection: Flag | None = None
     cns_infection: Flag | None = None
@@ -444,7 +448,15 @@ class BleedingRisk(_Part):
     gi_bleeding_within_3_months: Flag | None = None
     internal_eye_surgery_within_3_months: Flag | None = None
     thrombolytic_or_contrast_allergy: Flag | None = None
-    right_to_left_shunt: Flag | None = None
+    right_to_left_shunt: Flag | None = Field(
+        default=None,
+        description="Right-to-left cardiac or pulmonary shunt, or left-heart thrombus (SIR).",
+    )
+    severe_illness_precluding_procedure: Flag | None = Field(
+        default=None,
+        description="Severe dyspnoea or severe acute medical illness precluding a safe "
+        "procedure (SIR relative contraindication).",
+    )
     infected_thrombus_suspected: Flag | None = None
     severe_hepatic_dysfunction: Flag | None = None
     bacterial_endocarditis: Flag | None = None

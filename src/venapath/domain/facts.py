@@ -200,7 +200,10 @@ def _risk(name: str) -> Derivation:
 for _name, _description in (
     ("active_cancer", "Active cancer (treatment ongoing, within 6 months, or palliative)"),
     ("antiphospholipid_syndrome", "Antiphospholipid syndrome"),
-    ("oral_contraceptives", "Oestrogen-containing oral contraceptives"),
+    (
+        "oral_contraceptives",
+        "Oestrogen-containing contraception (progestin-only methods are not counted)",
+    ),
     ("inflammatory_disease", "Inflammatory disease"),
     ("infection", "Infection"),
     ("cns_infection", "Central nervous system infection"),
@@ -983,6 +986,10 @@ for _name, _description in (
         "Serious allergy to thrombolytic, anticoagulant or contrast not controlled by premedication",
     ),
     ("right_to_left_shunt", "Right-to-left cardiac or pulmonary shunt, or left-heart thrombus"),
+    (
+        "severe_illness_precluding_procedure",
+        "Severe dyspnoea or severe acute medical illness precluding a safe procedure",
+    ),
     ("infected_thrombus_suspected", "Suspected infected thrombus"),
     ("severe_hepatic_dysfunction", "Severe hepatic dysfunction"),
     ("bacterial_endocarditis", "Bacterial endocarditis"),

@@ -29,6 +29,8 @@ class Action(StrEnum):
     RETREATMENT = "retreatment"
     WATCHFUL_WAITING = "watchful_waiting"
     SPECIALIST_REFERRAL = "specialist_referral"
+    IVC_FILTER = "ivc_filter"
+    COMPRESSION_STOCKINGS = "compression_stockings"
 
 
 class Strength(StrEnum):

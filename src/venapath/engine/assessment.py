@@ -7,7 +7,7 @@ evidence; every assessment names the knowledge version that produced it.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +25,13 @@ class CitationOut(BaseModel):
     year: int | None
     kind: SourceKind
     evidence: str = Field(description="Class/level or strength exactly as the source states it.")
-    locator: str | None = None
+    locator: str | None = Field(default=None, description="Statement, section, page or table.")
+    quote: str | None = Field(
+        default=None, description="What the source says there (a paraphrase says so)."
+    )
+    checked: date | None = Field(
+        default=None, description="When the quote was last read at the source."
+    )
     url: str | None = None
 
 

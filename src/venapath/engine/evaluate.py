@@ -277,6 +277,8 @@ def _citations(citations: tuple[Citation, ...]) -> list[CitationOut]:
                 kind=c.source.kind,
                 evidence=c.evidence,
                 locator=c.locator,
+                quote=c.quote,
+                checked=c.checked,
                 url=str(c.source.url) if c.source.url else None,
             )
             for c in citations

@@ -89,7 +89,8 @@ def _rule(rule: Rule) -> list[str]:
         f"- Does: {does}",
         f"- Reads: {', '.join(f'`{f}`' for f in sorted(rule.facts))}",
         f"- Why: {rule.rationale}",
-        f"- Sources: {_cites(rule.citations)}",
+        "- Sources:",
+        *_evidence(rule.citations),
         *(
             [f"- Disagrees with: {', '.join(rule.disagrees_with)} (both are shown)"]
             if rule.disagrees_with
@@ -128,6 +129,17 @@ def _columns(selects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def _cites(citations: tuple[Citation, ...]) -> str:
     return "; ".join(f"{c.source.id} ({c.evidence})" for c in citations)
+
+
+def _evidence(citations: tuple[Citation, ...]) -> list[str]:
+    """One sub-bullet per source: what it says, where, and when it was last read there."""
+    lines = []
+    for c in citations:
+        where = f", {c.locator}" if c.locator else ""
+        read = f" (checked {c.checked.isoformat()})" if c.checked else ""
+        quote = f': "{c.quote}"' if c.quote else ""
+        lines.append(f"  - {c.source.id}{where}: {c.evidence}{read}{quote}")
+    return lines
 
 
 def _protocol(protocol: FollowUpProtocol) -> list[str]:

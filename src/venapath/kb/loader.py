@@ -19,10 +19,13 @@ from pydantic import BaseModel, ValidationError
 from venapath import errors
 from venapath.domain.anatomy import SEGMENTS_BY_ID
 from venapath.domain.facts import FactDefinition, FactType, catalogue
+from venapath.domain.vocabulary import Strength
 from venapath.kb.codes import CodeIndex
 from venapath.kb.conditions import ConditionError, compile_condition, facts_read, parse
 from venapath.kb.model import (
+    SAFETY_NET_ACTIONS,
     SAFETY_PATHWAY,
+    UNGRADED_SOURCE_KINDS,
     Citation,
     CitationSpec,
     KnowledgeBase,
@@ -244,8 +247,37 @@ def _citations(
         if source is None:
             problems.append(Problem(where, f"cites unknown source {spec.source!r}"))
             continue
-        citations.append(Citation(source, spec.evidence, spec.locator))
+        citations.append(Citation(source, spec.evidence, spec.locator, spec.quote, spec.checked))
     return tuple(citations)
+
+
+def _unread_citations(specs: list[CitationSpec]) -> list[str]:
+    """Citations that do not say where the source says it, what it says, or when it was read."""
+    missing = []
+    for spec in specs:
+        absent = [name for name in ("locator", "quote", "checked") if getattr(spec, name) is None]
+        if absent:
+            missing.append(f"citation of {spec.source!r} lacks {', '.join(absent)}")
+    return missing
+
+
+def _ungraded_recommendation(spec: RuleSpec, citations: tuple[Citation, ...]) -> str | None:
+    """A treatment "recommended" on case reports, practice pages or clinic protocols alone.
+
+    Those sources describe what someone did or does; they never grade a treatment, so the
+    rule may say "consider" at most. Advice that errs towards care is exempt."""
+    recommend = spec.recommend
+    if recommend is None or recommend.strength is not Strength.RECOMMENDED:
+        return None
+    if recommend.action in SAFETY_NET_ACTIONS or not citations:
+        return None
+    if all(c.source.kind in UNGRADED_SOURCE_KINDS for c in citations):
+        kinds = sorted({c.source.kind.value for c in citations})
+        return (
+            f"recommends {recommend.action.value!r} on {', '.join(kinds)} alone; "
+            "such sources carry 'consider' at most"
+        )
+    return None
 
 
 def _load_rules(
@@ -302,6 +334,10 @@ def _build_rule(
         if kind is not spec.kind and present:
             problems.append(Problem(where, f"a {spec.kind.value} rule cannot have '{block}'"))
     citations = _citations(spec.citations, sources, where, problems)
+    problems.extend(Problem(where, message) for message in _unread_citations(spec.citations))
+    ungraded = _ungraded_recommendation(spec, citations)
+    if ungraded is not None:
+        problems.append(Problem(where, ungraded))
     try:
         condition = parse(spec.when, facts)
     except ConditionError as error:
@@ -375,6 +411,7 @@ def _load_windows(
         if spec.pathway not in pathway_ids:
             problems.append(Problem(where, f"unknown pathway {spec.pathway!r}"))
         citations = _citations(spec.citations, sources, where, problems)
+        problems.extend(Problem(where, message) for message in _unread_citations(spec.citations))
         windows.append(
             TimeWindow(
                 spec.id,

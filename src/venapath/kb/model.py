@@ -8,6 +8,7 @@ malformed condition is an error naming the rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -20,6 +21,30 @@ from venapath.kb.value_sets import ValueSet
 
 SAFETY_PATHWAY = "safety"
 """Contraindication rules belong to no clinical pathway: they screen every patient."""
+
+UNGRADED_SOURCE_KINDS = frozenset(
+    {
+        SourceKind.CASE_REPORT,
+        SourceKind.PRACTICE_STATEMENT,
+        SourceKind.CLINIC_PROTOCOL,
+        SourceKind.PATIENT_INFORMATION,
+        SourceKind.REVIEW,
+    }
+)
+"""Sources that can describe a practice (narrative reviews included) but never grade a treatment: a rule resting on
+these alone may say "consider" at most, and says which kind of evidence it is."""
+
+SAFETY_NET_ACTIONS = frozenset(
+    {
+        Action.EMERGENCY_CARE,
+        Action.DIAGNOSTIC_IMAGING,
+        Action.LABORATORY_WORKUP,
+        Action.SPECIALIST_REFERRAL,
+    }
+)
+"""Advice that errs towards care (seek emergency care, call the specialist today, get
+imaging or blood tests): exempt from the ungraded-source cap, because following it
+can only bring the patient in front of someone who can decide."""
 
 RULE_ID = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)+$"
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -48,13 +73,30 @@ class Source(BaseModel):
 
 
 class CitationSpec(BaseModel):
+    """One source behind a rule, with where it says so and when someone last read it there.
+
+    `locator`, `quote` and `checked` are what lets a reviewer re-check a rule in minutes:
+    the statement number or page, the words (or a faithful paraphrase) that carry the
+    rule, and the date they were last read at the source. Rules must carry all three
+    (kb/loader.py refuses a rule citation without them).
+    """
+
     model_config = _STRICT
     source: str
     evidence: str = Field(
         min_length=2, description="Class/level or strength as the source states it."
     )
     locator: str | None = Field(
-        default=None, description="Section, table or recommendation number."
+        default=None, description="Statement number, section, page or table."
+    )
+    quote: str | None = Field(
+        default=None,
+        min_length=10,
+        description="A short quote, or a faithful paraphrase marked as such, of what the "
+        "source says at `locator`.",
+    )
+    checked: date | None = Field(
+        default=None, description="The day the quote was last read at the source."
     )
 
 
@@ -152,6 +194,8 @@ class Citation:
     source: Source
     evidence: str
     locator: str | None
+    quote: str | None = None
+    checked: date | None = None
 
 
 @dataclass(frozen=True)
