@@ -27,6 +27,7 @@ from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
 from venapath.kb.model import KnowledgeBase
+from venapath.fhir.to_case import history_codes
 from venapath.services.fhir_evaluation import assess_parsed
 
 
@@ -84,6 +85,7 @@ class CdsServices:
         self.kb = kb
         self._fetcher = fetcher
         self._templates = prefetch_templates(kb)
+        self._history_codes = history_codes(kb.value_sets)
 
     def discovery(self) -> Discovery:
         return Discovery(
@@ -160,7 +162,14 @@ class CdsServices:
             if value is None:
                 continue
             try:
-                parsed.extend(read_resources(value, f"prefetch.{key}", latest_results_only=True))
+                parsed.extend(
+                    read_resources(
+                        value,
+                        f"prefetch.{key}",
+                        latest_results_only=True,
+                        history_codes=self._history_codes,
+                    )
+                )
             except FhirInputError as error:
                 problems += error.problems
         if problems:
