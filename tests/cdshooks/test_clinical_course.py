@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from test_services import PATIENT_VIEW, hook_request
 
 from fhir_fixtures import (
     ICD10,
@@ -21,7 +22,6 @@ from fhir_fixtures import (
     patient,
     prefetch_for,
 )
-from test_services import PATIENT_VIEW, hook_request
 
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 

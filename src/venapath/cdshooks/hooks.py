@@ -26,8 +26,8 @@ from venapath.domain.case import ProposedProcedure
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
-from venapath.kb.model import KnowledgeBase
 from venapath.fhir.to_case import history_codes
+from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
 
 

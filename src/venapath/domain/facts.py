@@ -956,6 +956,73 @@ _boolean(
     _course("leg_symptoms_worsening"),
 )
 
+# ------------------------------------------------------- red-flag presentation of CVT
+
+
+def _neurological_red_flag(case: Case, now: datetime) -> Truth:
+    """A focal deficit, a seizure or falling/impaired consciousness, seen or reported.
+
+    Impaired consciousness is read from the stated level or a recorded fall in GCS, not from
+    one GCS value: the population screen derives this fact per combination of discrete
+    fields, where a single measured GCS is not one of them."""
+    return k_or(
+        [
+            _truth(_attr(case.exam, "focal_deficit")),
+            _seizure(case, now),
+            _mental_status(case, now),
+            _stated_or_any(
+                _truth(_course("neurological_deterioration")(case, now)), _gcs_fell(case)
+            ),
+            _truth(_symptom(SymptomKind.LIMB_WEAKNESS)(case, now)),
+            _truth(_symptom(SymptomKind.SPEECH_DIFFICULTY)(case, now)),
+            _truth(_symptom(SymptomKind.LOSS_OF_CONSCIOUSNESS)(case, now)),
+        ]
+    )
+
+
+def _cvt_context(case: Case, now: datetime) -> Truth:
+    """Headache, or a setting where CVT is common: pregnancy, puerperium, dural puncture."""
+    return k_or(
+        [
+            _truth(_symptom(SymptomKind.HEADACHE)(case, now)),
+            _truth(_symptom(SymptomKind.HEADACHE_CHARACTER_CHANGED)(case, now)),
+            _pregnant(case, now),
+            _postpartum(case, now),
+            _truth(_risk("recent_dural_puncture_or_epidural")(case, now)),
+        ]
+    )
+
+
+def _cvt_red_flag_presentation(case: Case, now: datetime) -> Truth:
+    """Red flags of CVT with no diagnosis yet: emergency advice must not wait for a typed
+    "CVT suspected". Only a recorded confirmation or exclusion of CVT turns it off; an
+    unknown diagnosis list does not (unknown never lowers urgency)."""
+    confirmed = _confirmed(ConditionName.CEREBRAL_VENOUS_THROMBOSIS, _CEREBRAL_REGIONS)(case, now)
+    if confirmed is True or _excluded(case, ConditionName.CEREBRAL_VENOUS_THROMBOSIS):
+        return False
+    return k_and([_neurological_red_flag(case, now), _cvt_context(case, now)])
+
+
+_fact(
+    "cvt_red_flag_presentation",
+    FactType.BOOLEAN,
+    "Red flags of cerebral venous thrombosis (focal deficit, seizure or falling consciousness) "
+    "with headache, pregnancy, the puerperium or a recent dural puncture, CVT neither "
+    "confirmed nor excluded",
+    [
+        "/presentation/symptoms",
+        "/exam/focal_deficit",
+        "/exam/seizure",
+        "/exam/consciousness",
+        "/course/neurological_deterioration",
+        "/patient/pregnant",
+        "/patient/postpartum_days",
+        "/risk_factors/recent_dural_puncture_or_epidural",
+        "/diagnoses",
+    ],
+    _cvt_red_flag_presentation,
+)
+
 # -------------------------------------------------------------------- bleeding risk
 
 

@@ -8,6 +8,7 @@ malformed condition is an error naming the rule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -55,6 +56,15 @@ class CitationSpec(BaseModel):
     )
     locator: str | None = Field(
         default=None, description="Section, table or recommendation number."
+    )
+    quote: str | None = Field(
+        default=None,
+        min_length=10,
+        description="A short quote, or a faithful paraphrase marked as such, of what the "
+        "source says at `locator`.",
+    )
+    checked: date | None = Field(
+        default=None, description="The day the quote was last read at the source."
     )
 
 
