@@ -213,7 +213,8 @@ def test_fhir_gcs_fall_after_a_dural_puncture_is_a_red_flag_presentation() -> No
     assert result.case.course.neurological_deterioration is True
     provenance = result.report.provenance["/course/neurological_deterioration"]
     assert provenance == ["Observation/gcs-a", "Observation/gcs-b"]
-    assert result.case.exam is not None and result.case.exam.gcs_before == 15
+    assert result.case.exam is not None
+    assert result.case.exam.gcs_before == 15
     assert rule_ids(result.assessment) >= RED_FLAG_RULES
     assert result.assessment.urgency == "emergency"
 
