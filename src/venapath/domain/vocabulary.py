@@ -8,6 +8,7 @@ as a new word.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -16,6 +17,9 @@ class Action(StrEnum):
 
     EMERGENCY_CARE = "emergency_care"
     ANTICOAGULATION = "anticoagulation"
+    DIRECT_ORAL_ANTICOAGULANT = "direct_oral_anticoagulant"
+    """The agent class, not anticoagulation as a whole: "no DOAC first" must not read as
+    "anticoagulation: not recommended" beside "anticoagulation: recommended"."""
     CATHETER_DIRECTED_THROMBOLYSIS = "catheter_directed_thrombolysis"
     PHARMACOMECHANICAL_THROMBECTOMY = "pharmacomechanical_thrombectomy"
     MECHANICAL_THROMBECTOMY = "mechanical_thrombectomy"
@@ -29,6 +33,20 @@ class Action(StrEnum):
     RETREATMENT = "retreatment"
     WATCHFUL_WAITING = "watchful_waiting"
     SPECIALIST_REFERRAL = "specialist_referral"
+
+    @property
+    def general(self) -> Action:
+        """The action this one refines (itself when it refines none)."""
+        return _REFINES.get(self, self)
+
+    def capped_by(self, capped_actions: Iterable[Action]) -> bool:
+        """True when a contraindication naming `capped_actions` covers this action: a cap on
+        an action covers every agent- or phase-level refinement of it."""
+        named = set(capped_actions)
+        return self in named or self.general in named
+
+
+_REFINES = {Action.DIRECT_ORAL_ANTICOAGULANT: Action.ANTICOAGULATION}
 
 
 class Strength(StrEnum):

@@ -229,7 +229,7 @@ def _recommend(rule: Rule, run: _Run) -> Doc:
     for cap in run.fired_caps:
         assert cap.contraindication is not None
         ceiling = cap.contraindication.ceiling
-        if spec.action in cap.contraindication.actions and strength.rank > ceiling.rank:
+        if spec.action.capped_by(cap.contraindication.actions) and strength.rank > ceiling.rank:
             strength = strength.capped_at(ceiling)
             capped_by.append(cap.id)
     pending = _pending_caps(spec.action, strength, run) if strength in _IN_FAVOUR else []
@@ -274,7 +274,7 @@ def _pending_caps(action: Action, strength: Strength, run: _Run) -> list[str]:
     for cap in run.pending_caps:
         assert cap.contraindication is not None
         if (
-            action in cap.contraindication.actions
+            action.capped_by(cap.contraindication.actions)
             and strength.rank > cap.contraindication.ceiling.rank
         ):
             pending.append(cap.id)

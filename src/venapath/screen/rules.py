@@ -224,7 +224,7 @@ class _Plan:
         covering = []
         for pathway_id, cap in self.of_kind(RuleKind.CONTRAINDICATION):
             assert cap.contraindication is not None
-            if rule.recommend.action in cap.contraindication.actions:
+            if rule.recommend.action.capped_by(cap.contraindication.actions):
                 covering.append((pathway_id, cap, cap.contraindication.ceiling.rank))
         return covering
 
@@ -235,7 +235,7 @@ class _Plan:
         return [
             rule
             for rule in self.recommendation_rules()
-            if rule.recommend is not None and rule.recommend.action in actions
+            if rule.recommend is not None and rule.recommend.action.capped_by(actions)
         ]
 
 
