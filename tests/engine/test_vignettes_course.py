@@ -16,8 +16,11 @@ import pytest
 from vignette_support import (
     ACUTE_CVT,
     DELETE,
+    SUSPECTED_LEG_DVT,
+    VENOPLASTY_FOLLOW_UP,
     assess,
     build,
+    in_favour,
     needs_facts,
     pathways,
     rec,
@@ -234,3 +237,51 @@ def test_fhir_steady_or_old_gcs_is_no_deterioration() -> None:
 
     assert result.case.course is None or result.case.course.neurological_deterioration is None
     assert not RED_FLAG_RULES & rule_ids(result.assessment)
+
+
+# ------------------------------------------- image first, and safe work-up never waits
+
+
+def test_a_suspected_blue_leg_is_imaged_now_and_heparinised_but_not_lysed_blind() -> None:
+    """Source: AHA 2011 (Jaff et al.) Class I, LOE C: CDT or PCDT for *iliofemoral* DVT with
+    limb-threatening compromise, so the thrombus is shown first; rules
+    DVT-PHLEGMASIA-IMAGE-NOW, DVT-PHLEGMASIA-ANTICOAGULATION, DVT-PHLEGMASIA-CDT/-PMT."""
+    blue_leg = build(
+        SUSPECTED_LEG_DVT,
+        {
+            "risk_factors": DELETE,  # no Wells item is known: the imaging must not wait
+            "exam": {"leg": {"phlegmasia": "cerulea_dolens", "entire_leg_swollen": DELETE}},
+        },
+    )
+    result = assess(blue_leg)
+
+    image = rec(result, "DVT-PHLEGMASIA-IMAGE-NOW")
+    assert (image.action, image.strength, image.urgency) == (
+        "diagnostic_imaging",
+        "recommended",
+        "emergency",
+    )
+    assert rec(result, "DVT-PHLEGMASIA-ANTICOAGULATION").strength == "recommended"
+    assert not in_favour(result, "catheter_directed_thrombolysis")
+    assert not in_favour(result, "pharmacomechanical_thrombectomy")
+    assert urgency(result) == "emergency"
+
+
+def test_the_infection_work_up_does_not_wait_on_when_the_symptoms_came_back() -> None:
+    """Source: seed 003 clinic protocol (blood and urine tests first); rule
+    FU-VENOPLASTY-EXCLUDE-INFECTION: an always-safe work-up that an unrelated unknown must
+    not hold back. It is shown, provisional, asking whether symptoms came back within hours
+    (which would make it an emergency instead)."""
+    returning = build(
+        VENOPLASTY_FOLLOW_UP,
+        {
+            "labs": {"metabolic_or_infection_screen_normal": DELETE},
+            "follow_up": {"symptom_response": "none", "symptoms_back_within_hours": DELETE},
+        },
+    )
+    result = assess(returning)
+
+    workup = rec(result, "FU-VENOPLASTY-EXCLUDE-INFECTION")
+    assert workup.strength == "recommended"
+    assert workup.unchecked_facts == ["symptoms_back_within_hours"]
+    assert "symptoms_back_within_hours" in needs_facts(result)

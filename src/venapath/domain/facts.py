@@ -964,9 +964,15 @@ def _neurological_red_flag(case: Case, now: datetime) -> Truth:
 
     Impaired consciousness is read from the stated level or a recorded fall in GCS, not from
     one GCS value: the population screen derives this fact per combination of discrete
-    fields, where a single measured GCS is not one of them."""
-    return k_or(
-        [
+    fields, where a single measured GCS is not one of them.
+
+    A red flag counts when it is recorded: with none recorded this is False, not unknown,
+    so that every patient with an open exam is not held in a "possible" red-flag pathway
+    and asked for it (the suspected-CVT pathway still asks). Once one is recorded, the
+    pathway opens, and only the setting (headache, pregnancy...) can keep it undecided."""
+    return any(
+        value is True
+        for value in [
             _truth(_attr(case.exam, "focal_deficit")),
             _seizure(case, now),
             _mental_status(case, now),

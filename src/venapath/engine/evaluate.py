@@ -141,12 +141,12 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
     gate: Truth = True if is_cap else pathway_truth.get(rule.pathway)
     try:
         value = rule.check(run.facts)
+        if _provided(rule, run.facts) is False:  # a checked safety fact rules it out
+            value = False
     except Exception as error:  # a broken rule must not take the others down
         run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
         run.record(rule.id, "error", [str(error)])
         return
-    if _provided(rule, run.facts) is False:  # a checked safety fact rules it out
-        value = False
     outcome = _combine(gate, value)
     if run.trace_on:
         run.record(rule.id, *_explain(rule, outcome, value, run.facts))
