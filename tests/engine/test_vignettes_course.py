@@ -285,3 +285,33 @@ def test_the_infection_work_up_does_not_wait_on_when_the_symptoms_came_back() ->
     assert workup.strength == "recommended"
     assert workup.unchecked_facts == ["symptoms_back_within_hours"]
     assert "symptoms_back_within_hours" in needs_facts(result)
+
+
+# ------------------------------------------------------------------ case-format gaps
+
+
+def test_no_recent_surgery_counts_for_wells_without_an_invented_number() -> None:
+    """Source: Wells 2003 item (bedridden 3 days or major surgery within 12 weeks), as
+    scored by the project's Wells DVT score; case format: `major_surgery_within_12_weeks:
+    false` and `bedridden_3_days_or_more: false` settle the item without day counts."""
+    answered = build(
+        SUSPECTED_LEG_DVT,
+        {
+            "risk_factors": {
+                "bedridden_days": DELETE,
+                "days_since_major_surgery": DELETE,
+                "major_surgery_within_12_weeks": False,
+                "bedridden_3_days_or_more": False,
+            }
+        },
+    )
+    unanswered = build(
+        SUSPECTED_LEG_DVT,
+        {"risk_factors": {"bedridden_days": DELETE, "days_since_major_surgery": DELETE}},
+    )
+
+    item = "bedridden_3_days_or_major_surgery_12_weeks"
+    settled = assess(answered).scores["wells_dvt"]
+    assert item not in settled.missing
+    assert settled.points == settled.min_points == settled.max_points
+    assert item in assess(unanswered).scores["wells_dvt"].missing

@@ -237,8 +237,12 @@ def _bedridden_or_surgery(case: Case, _now: datetime) -> Truth:
     rf = case.risk_factors
     if rf is None:
         return None
-    bedridden = None if rf.bedridden_days is None else rf.bedridden_days >= 3
-    surgery = None if rf.days_since_major_surgery is None else rf.days_since_major_surgery <= 84
+    bedridden = _truth(rf.bedridden_3_days_or_more)
+    if rf.bedridden_days is not None:  # a number, when given, decides
+        bedridden = rf.bedridden_days >= 3
+    surgery = _truth(rf.major_surgery_within_12_weeks)
+    if rf.days_since_major_surgery is not None:
+        surgery = rf.days_since_major_surgery <= 84
     return k_or([bedridden, surgery])
 
 
@@ -301,7 +305,12 @@ _fact(
     "bedridden_3_days_or_major_surgery_12_weeks",
     FactType.BOOLEAN,
     "Bedridden 3 days or more, or major surgery within 12 weeks (Wells item)",
-    ["/risk_factors/bedridden_days", "/risk_factors/days_since_major_surgery"],
+    [
+        "/risk_factors/bedridden_days",
+        "/risk_factors/days_since_major_surgery",
+        "/risk_factors/major_surgery_within_12_weeks",
+        "/risk_factors/bedridden_3_days_or_more",
+    ],
     _bedridden_or_surgery,
 )
 _boolean(
