@@ -23,6 +23,7 @@ def test_an_empty_case_knows_nothing_except_that_it_is_not_a_follow_up() -> None
         "symptom_response": "none",
         "ccsvi_indication": False,
         "infection_screen_recorded_normal": False,
+        "cvt_red_flag_presentation": False,  # a red flag counts only when recorded
     }
 
 

@@ -16,6 +16,7 @@ ILIOFEMORAL: dict[str, FactValue] = {
     "iliofemoral_involved": True,
     "limb_threatening_dvt": False,
     "cvt_confirmed": False,
+    "cvt_red_flag_presentation": False,
     "cvt_suspected": False,
     "leg_dvt_suspected": False,
     "followup_procedure_kind": "none",

@@ -19,8 +19,9 @@ from venapath.domain.facts import FactValue
 from venapath.domain.vocabulary import Strength
 from venapath.engine.assessment import Assessment, Certainty
 from venapath.engine.evaluate import evaluate
+from venapath.kb.conditions import facts_read
 from venapath.kb.loader import load_knowledge_base
-from venapath.kb.model import RuleKind
+from venapath.kb.model import Rule, RuleKind
 
 KB = load_knowledge_base()
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,7 +55,7 @@ def test_adding_a_contraindication_never_raises_a_strength(
         if rec.rule_id in before:
             assert rec.strength.rank <= before[rec.rule_id].rank, (rule.id, rec.rule_id)
         assert rule.contraindication is not None
-        if rec.action in rule.contraindication.actions:
+        if rec.action.capped_by(rule.contraindication.actions):
             assert rec.strength.rank <= rule.contraindication.ceiling.rank, (rule.id, rec.rule_id)
 
 
@@ -68,7 +69,7 @@ def test_final_strength_is_rule_strength_capped_by_every_fired_contraindication(
     for rec in result.recommendations:
         expected = rec.rule_strength
         for cap in fired.values():
-            if rec.action in cap.actions:
+            if rec.action.capped_by(cap.actions):
                 expected = expected.capped_at(cap.ceiling)
         assert rec.strength is expected
         assert set(rec.capped_by) <= set(fired)
@@ -83,7 +84,14 @@ def test_forgetting_facts_never_makes_a_recommendation_more_confident(
     full = _run(facts)
     partial = _run({**facts, **dict.fromkeys(forget)})
     full_recs = {rec.rule_id: rec for rec in full.recommendations}
+    checked_out = {
+        rule.id
+        for rule in KB.rules
+        if rule.provided_check is not None and rule.provided_check(facts) is False
+    }
     for rec in partial.recommendations:
+        if rec.rule_id in checked_out:
+            continue  # its safety check, unknown in `partial`, is false in `facts`
         # Kleene logic is monotone: what fires on less information fires on more.
         assert rec.rule_id in full_recs, rec.rule_id
         if rec.certainty is Certainty.FIRM and rec.strength in IN_FAVOUR:
@@ -95,7 +103,7 @@ def test_forgetting_facts_never_makes_a_recommendation_more_confident(
             )
     fired_partial = {t.rule_id for t in partial.trace if t.outcome.value == "fired"}
     fired_full = {t.rule_id for t in full.trace if t.outcome.value == "fired"}
-    assert fired_partial <= fired_full
+    assert fired_partial - checked_out <= fired_full
 
 
 @settings(max_examples=examples(500), deadline=None)
@@ -127,3 +135,97 @@ def test_result_is_deterministic_and_round_trips_through_json(facts: dict[str, F
     second = _run(dict(reversed(list(facts.items()))))
     assert first.model_dump_json() == second.model_dump_json()
     assert Assessment.model_validate_json(first.model_dump_json()) == first
+
+
+def _provided_only(rule: Rule) -> frozenset[str]:
+    """Facts a rule reads only in its `provided` safety check."""
+    assert rule.provided is not None
+    return facts_read(rule.provided) - facts_read(rule.condition)
+
+
+SAFETY_ONLY_FACTS = sorted(
+    (
+        {fact for rule in KB.rules if rule.kind is RuleKind.CONTRAINDICATION for fact in rule.facts}
+        | {fact for rule in KB.rules if rule.provided is not None for fact in _provided_only(rule)}
+    )
+    - {
+        fact
+        for rule in KB.rules
+        if rule.kind is not RuleKind.CONTRAINDICATION
+        for fact in (rule.facts if rule.provided is None else rule.facts - _provided_only(rule))
+    }
+    - {fact for pathway in KB.pathways for fact in pathway.facts}
+)
+"""Facts read only to check safety (contraindications, `provided` checks), never to decide
+whether a pathway applies or a rule is indicated."""
+
+
+def _urgency_rank(assessment: Assessment) -> int:
+    return -1 if assessment.urgency is None else assessment.urgency.rank
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    facts=fact_sets(),
+    forget=st.sets(st.sampled_from(SAFETY_ONLY_FACTS), min_size=1),
+)
+def test_an_unknown_safety_fact_never_lowers_urgency_or_drops_an_option(
+    facts: dict[str, FactValue], forget: set[str]
+) -> None:
+    """Issue 14 part 3: unknown is not false. Forgetting a safety fact can make an option
+    provisional, never remove it or lower the overall urgency."""
+    full = _run(facts)
+    partial = _run({**facts, **dict.fromkeys(forget)})
+    assert _urgency_rank(partial) >= _urgency_rank(full)
+    kept = {r.rule_id for r in partial.recommendations if r.strength in IN_FAVOUR}
+    for rec in full.recommendations:
+        if rec.strength in IN_FAVOUR:
+            assert rec.rule_id in kept, (rec.rule_id, forget)
+
+
+@settings(max_examples=500, deadline=None)
+@given(facts=fact_sets())
+def test_no_action_is_both_advised_and_advised_against_without_a_declared_disagreement(
+    facts: dict[str, FactValue],
+) -> None:
+    """Within one pathway, a program that reads only action and strength must never see "X:
+    recommended" beside "X: not recommended" unless the sources disagree and an
+    ENGINE-DISAGREE alert says so. Across pathways one action word can name two vessels (a
+    leg thrombectomy, a sinus thrombectomy); site-level actions are the remaining step
+    (issue 14), and each recommendation's `pathway` tells them apart meanwhile."""
+    result = _run(facts)
+    declared = {frozenset((rule.id, other)) for rule in KB.rules for other in rule.disagrees_with}
+    for advised in result.recommendations:
+        for against in result.recommendations:
+            if (
+                advised.action is against.action
+                and advised.pathway == against.pathway
+                and advised.strength in IN_FAVOUR
+                and against.rule_strength not in IN_FAVOUR
+            ):
+                pair = frozenset((advised.rule_id, against.rule_id))
+                assert pair in declared, (advised.action, advised.rule_id, against.rule_id)
+
+
+CHECKED_RULES = [rule for rule in KB.rules if rule.provided is not None]
+
+
+@settings(max_examples=300, deadline=None)
+@given(facts=fact_sets(), pick=st.integers(0, max(len(CHECKED_RULES) - 1, 0)))
+def test_forgetting_a_rules_safety_check_keeps_its_option(
+    facts: dict[str, FactValue], pick: int
+) -> None:
+    """An option in favour stays in favour when the facts of its `provided` check become
+    unknown; it turns provisional and names them."""
+    rule = CHECKED_RULES[pick]
+    forget = _provided_only(rule)
+    full = {r.rule_id: r for r in _run(facts).recommendations}
+    partial = {r.rule_id: r for r in _run({**facts, **dict.fromkeys(forget)}).recommendations}
+    before = full.get(rule.id)
+    if before is None or before.strength not in IN_FAVOUR:
+        return
+    after = partial[rule.id]
+    assert after.strength is before.strength
+    if after.unchecked_facts:
+        assert after.certainty is Certainty.PROVISIONAL
+        assert set(after.unchecked_facts) <= forget

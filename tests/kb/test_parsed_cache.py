@@ -22,7 +22,11 @@ def _copy_kb(tmp_path: Path) -> Path:
 
 def _without_compiled_checks(items: tuple[Any, ...]) -> list[Any]:
     """Rules and pathways minus their compiled closures, which compare by identity."""
-    return [dataclasses.replace(item, check=None) for item in items]
+    closures = {"check": None, "provided_check": None}
+    return [
+        dataclasses.replace(item, **{k: v for k, v in closures.items() if hasattr(item, k)})
+        for item in items
+    ]
 
 
 def _cache_files(folder: Path) -> list[Path]:

@@ -52,9 +52,7 @@ def test_a_changed_fact_changes_the_recommendation(web: TestClient) -> None:
 
 
 def test_a_wrong_value_is_shown_next_to_its_field_and_kept(web: TestClient) -> None:
-    response = web.post(
-        "/evaluate", data={"/exam/gcs": "twenty", "/exam/systolic_bp_mmhg": "41"}
-    )
+    response = web.post("/evaluate", data={"/exam/gcs": "twenty", "/exam/systolic_bp_mmhg": "41"})
     assert response.status_code == 422
     html = response.text
     assert "enter a whole number" in html

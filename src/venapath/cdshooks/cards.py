@@ -175,7 +175,7 @@ def _pathway_detail(
         lines.append(
             f"- **{rec.strength.value.replace('_', ' ')}{certainty}: {_words(rec.action)}** "
             f"({rec.urgency.value};{capped} rule {rec.rule_id}). {rec.rationale} "
-            f"*Evidence:* {_cite(rec.citations)}"
+            f"*Evidence:* {_cite(rec.citations)}" + _to_check(rec)
         )
     if needs:
         lines += ["", "**Data that would change this advice**", ""]
@@ -189,6 +189,13 @@ def _pathway_detail(
         f"_Knowledge version {assessment.knowledge_version}; decision support, not a verdict._",
     ]
     return "\n".join(lines)
+
+
+def _to_check(rec: Recommendation) -> str:
+    """The unknown safety facts a provisional option names (never dropped for them)."""
+    if not rec.unchecked_facts:
+        return ""
+    return " *Check before acting:* " + ", ".join(n.replace("_", " ") for n in rec.unchecked_facts)
 
 
 def _window_in(actions: list[ClinicalAction], recommendations: list[Recommendation]) -> bool:

@@ -28,6 +28,7 @@ from venapath.errors import InputError, NotFoundError, shown
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
+from venapath.fhir.to_case import history_codes
 from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
 
@@ -114,6 +115,7 @@ class CdsServices:
         self._smart_launch_url = smart_launch_url
         self._templates = prefetch_templates(kb)
         self._offload = offload
+        self._history_codes = history_codes(kb.value_sets)
 
     def discovery(self) -> Discovery:
         return Discovery(
@@ -159,7 +161,7 @@ class CdsServices:
         moment: datetime,
     ) -> HookResponse:
         """The CPU-heavy part (FHIR validation, evaluation, cards): blocking, run off the loop."""
-        parsed = _parse_answers(answered)
+        parsed = _parse_answers(answered, self._history_codes)
         patient_id = str(request.context["patientId"])
         _check_patient(parsed, patient_id)
         if service.hook == "patient-view":
@@ -228,7 +230,7 @@ class CdsServices:
         complete = {
             TYPE_BY_KEY[key] for key, (_, whole) in zip(keys, results, strict=True) if whole
         }
-        parsed = await self._offload(_parse_answers, answered, "fhirServer")
+        parsed = await self._offload(_parse_answers, answered, self._history_codes, "fhirServer")
         _check_patient(parsed, patient_id)
         return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
@@ -261,15 +263,25 @@ class CdsServices:
         return dict(zip(keys, results, strict=True))
 
 
-def _parse_answers(answered: dict[str, Any], where: str = "prefetch") -> ParsedResources:
-    """Validate each query's answer; `null` (no data) is an empty list."""
+def _parse_answers(
+    answered: dict[str, Any], history_codes: frozenset[tuple[str, str]], where: str = "prefetch"
+) -> ParsedResources:
+    """Validate each query's answer; `null` (no data) is an empty list. Results whose codes are
+    in `history_codes` keep their history (a GCS fall), others only the newest."""
     parsed = ParsedResources()
     problems: list[FhirProblem] = []
     for key, value in answered.items():
         if value is None:
             continue
         try:
-            parsed.extend(read_resources(value, f"{where}.{key}", latest_results_only=True))
+            parsed.extend(
+                read_resources(
+                    value,
+                    f"{where}.{key}",
+                    latest_results_only=True,
+                    history_codes=history_codes,
+                )
+            )
         except FhirInputError as error:
             problems += error.fhir_problems
     if problems:

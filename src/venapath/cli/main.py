@@ -21,8 +21,8 @@ from venapath.cli.console import LazyConsole
 from venapath.cli.errors import report_internal
 from venapath.cli.inputs import fail_input, parse_moment
 from venapath.cli.lazy import LazyGroup
-from venapath.domain.case import Case
-from venapath.engine.assessment import Assessment
+from venapath.domain.case import CASE_FORMAT_VERSION, Case
+from venapath.engine.assessment import RESULT_FORMAT_VERSION, Assessment
 from venapath.kb.model import KnowledgeBase
 from venapath.services.case_input import load_case_file
 from venapath.services.evaluation import assess_case, knowledge_base
@@ -95,7 +95,8 @@ def schema(
         fail_input(f"schema: {which!r} is not one of {', '.join(models)}")
     document = model.model_json_schema(mode="validation" if which == "case" else "serialization")
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["$id"] = f"https://venapath.org/schema/{which}/v1"
+    version = RESULT_FORMAT_VERSION if which == "result" else CASE_FORMAT_VERSION
+    document["$id"] = f"https://venapath.org/schema/{which}/v{version}"
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 

@@ -151,6 +151,17 @@ class RiskFactors(_Part):
         "extension (CHEST 2021 lists them in its full text).",
     )
     multiple_sclerosis: Flag | None = None
+    major_surgery_within_12_weeks: Flag | None = Field(
+        default=None,
+        description="Major surgery within the last 12 weeks (Wells). Lets a clinician say "
+        "'no recent surgery' without inventing a number; `days_since_major_surgery`, when "
+        "given, decides instead.",
+    )
+    bedridden_3_days_or_more: Flag | None = Field(
+        default=None,
+        description="Bedridden for 3 days or more recently (Wells), when the number of days "
+        "is not known; `bedridden_days`, when given, decides instead.",
+    )
 
 
 # ------------------------------------------------------------------------ presentation

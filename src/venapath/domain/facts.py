@@ -240,8 +240,12 @@ def _bedridden_or_surgery(case: Case, _now: datetime) -> Truth:
     rf = case.risk_factors
     if rf is None:
         return None
-    bedridden = None if rf.bedridden_days is None else rf.bedridden_days >= 3
-    surgery = None if rf.days_since_major_surgery is None else rf.days_since_major_surgery <= 84
+    bedridden = _truth(rf.bedridden_3_days_or_more)
+    if rf.bedridden_days is not None:  # a number, when given, decides
+        bedridden = rf.bedridden_days >= 3
+    surgery = _truth(rf.major_surgery_within_12_weeks)
+    if rf.days_since_major_surgery is not None:
+        surgery = rf.days_since_major_surgery <= 84
     return k_or([bedridden, surgery])
 
 
@@ -304,7 +308,12 @@ _fact(
     "bedridden_3_days_or_major_surgery_12_weeks",
     FactType.BOOLEAN,
     "Bedridden 3 days or more, or major surgery within 12 weeks (Wells item)",
-    ["/risk_factors/bedridden_days", "/risk_factors/days_since_major_surgery"],
+    [
+        "/risk_factors/bedridden_days",
+        "/risk_factors/days_since_major_surgery",
+        "/risk_factors/major_surgery_within_12_weeks",
+        "/risk_factors/bedridden_3_days_or_more",
+    ],
     _bedridden_or_surgery,
 )
 _boolean(
@@ -957,6 +966,79 @@ _boolean(
     "Leg symptoms worsening despite treatment",
     "/course/leg_symptoms_worsening",
     _course("leg_symptoms_worsening"),
+)
+
+# ------------------------------------------------------- red-flag presentation of CVT
+
+
+def _neurological_red_flag(case: Case, now: datetime) -> Truth:
+    """A focal deficit, a seizure or falling/impaired consciousness, seen or reported.
+
+    Impaired consciousness is read from the stated level or a recorded fall in GCS, not from
+    one GCS value: the population screen derives this fact per combination of discrete
+    fields, where a single measured GCS is not one of them.
+
+    A red flag counts when it is recorded: with none recorded this is False, not unknown,
+    so that every patient with an open exam is not held in a "possible" red-flag pathway
+    and asked for it (the suspected-CVT pathway still asks). Once one is recorded, the
+    pathway opens, and only the setting (headache, pregnancy...) can keep it undecided."""
+    return any(
+        value is True
+        for value in [
+            _truth(_attr(case.exam, "focal_deficit")),
+            _seizure(case, now),
+            _mental_status(case, now),
+            _stated_or_any(
+                _truth(_course("neurological_deterioration")(case, now)), _gcs_fell(case)
+            ),
+            _truth(_symptom(SymptomKind.LIMB_WEAKNESS)(case, now)),
+            _truth(_symptom(SymptomKind.SPEECH_DIFFICULTY)(case, now)),
+            _truth(_symptom(SymptomKind.LOSS_OF_CONSCIOUSNESS)(case, now)),
+        ]
+    )
+
+
+def _cvt_context(case: Case, now: datetime) -> Truth:
+    """Headache, or a setting where CVT is common: pregnancy, puerperium, dural puncture."""
+    return k_or(
+        [
+            _truth(_symptom(SymptomKind.HEADACHE)(case, now)),
+            _truth(_symptom(SymptomKind.HEADACHE_CHARACTER_CHANGED)(case, now)),
+            _pregnant(case, now),
+            _postpartum(case, now),
+            _truth(_risk("recent_dural_puncture_or_epidural")(case, now)),
+        ]
+    )
+
+
+def _cvt_red_flag_presentation(case: Case, now: datetime) -> Truth:
+    """Red flags of CVT with no diagnosis yet: emergency advice must not wait for a typed
+    "CVT suspected". Only a recorded confirmation or exclusion of CVT turns it off; an
+    unknown diagnosis list does not (unknown never lowers urgency)."""
+    confirmed = _confirmed(ConditionName.CEREBRAL_VENOUS_THROMBOSIS, _CEREBRAL_REGIONS)(case, now)
+    if confirmed is True or _excluded(case, ConditionName.CEREBRAL_VENOUS_THROMBOSIS):
+        return False
+    return k_and([_neurological_red_flag(case, now), _cvt_context(case, now)])
+
+
+_fact(
+    "cvt_red_flag_presentation",
+    FactType.BOOLEAN,
+    "Red flags of cerebral venous thrombosis (focal deficit, seizure or falling consciousness) "
+    "with headache, pregnancy, the puerperium or a recent dural puncture, CVT neither "
+    "confirmed nor excluded",
+    [
+        "/presentation/symptoms",
+        "/exam/focal_deficit",
+        "/exam/seizure",
+        "/exam/consciousness",
+        "/course/neurological_deterioration",
+        "/patient/pregnant",
+        "/patient/postpartum_days",
+        "/risk_factors/recent_dural_puncture_or_epidural",
+        "/diagnoses",
+    ],
+    _cvt_red_flag_presentation,
 )
 
 # -------------------------------------------------------------------- bleeding risk

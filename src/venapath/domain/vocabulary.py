@@ -8,6 +8,7 @@ as a new word.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -16,6 +17,12 @@ class Action(StrEnum):
 
     EMERGENCY_CARE = "emergency_care"
     ANTICOAGULATION = "anticoagulation"
+    DIRECT_ORAL_ANTICOAGULANT = "direct_oral_anticoagulant"
+    """The agent class, not anticoagulation as a whole: "no DOAC first" must not read as
+    "anticoagulation: not recommended" beside "anticoagulation: recommended"."""
+    VITAMIN_K_ANTAGONIST = "vitamin_k_antagonist"
+    """The agent class: "a VKA in antiphospholipid syndrome" is a choice of agent, not advice
+    to anticoagulate a patient another rule advises not to."""
     CATHETER_DIRECTED_THROMBOLYSIS = "catheter_directed_thrombolysis"
     PHARMACOMECHANICAL_THROMBECTOMY = "pharmacomechanical_thrombectomy"
     MECHANICAL_THROMBECTOMY = "mechanical_thrombectomy"
@@ -31,6 +38,23 @@ class Action(StrEnum):
     SPECIALIST_REFERRAL = "specialist_referral"
     IVC_FILTER = "ivc_filter"
     COMPRESSION_STOCKINGS = "compression_stockings"
+
+    @property
+    def general(self) -> Action:
+        """The action this one refines (itself when it refines none)."""
+        return _REFINES.get(self, self)
+
+    def capped_by(self, capped_actions: Iterable[Action]) -> bool:
+        """True when a contraindication naming `capped_actions` covers this action: a cap on
+        an action covers every agent- or phase-level refinement of it."""
+        named = set(capped_actions)
+        return self in named or self.general in named
+
+
+_REFINES = {
+    Action.DIRECT_ORAL_ANTICOAGULANT: Action.ANTICOAGULATION,
+    Action.VITAMIN_K_ANTAGONIST: Action.ANTICOAGULATION,
+}
 
 
 class Strength(StrEnum):

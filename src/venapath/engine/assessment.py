@@ -17,6 +17,10 @@ from venapath.scores.base import ScoreResult
 
 _OUT = ConfigDict(frozen=True)
 
+RESULT_FORMAT_VERSION = 2
+"""Version of this output contract (docs/result-format.md). 2 added `format_version`, the
+recommendation's `unchecked_facts`, and agent-level actions (`direct_oral_anticoagulant`)."""
+
 
 class CitationOut(BaseModel):
     model_config = _OUT
@@ -59,6 +63,11 @@ class Recommendation(BaseModel):
         description="provisional when a contraindication could not be checked for lack of data."
     )
     pending_contraindications: list[str] = []
+    unchecked_facts: list[str] = Field(
+        default=[],
+        description="Safety facts the rule asks to check before acting that are unknown: the "
+        "option is shown, provisional, until they are checked (see needs_data).",
+    )
 
 
 class Contraindication(BaseModel):
@@ -148,6 +157,10 @@ class Assessment(BaseModel):
     """One evaluation of one case by one knowledge version."""
 
     model_config = _OUT
+    format_version: int = Field(
+        default=RESULT_FORMAT_VERSION,
+        description="Version of the result format; a consumer checks it before reading.",
+    )
     case_id: str
     evaluated_at: datetime
     knowledge_version: str

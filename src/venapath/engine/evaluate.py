@@ -141,6 +141,8 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
     gate: Truth = True if is_cap else pathway_truth.get(rule.pathway)
     try:
         value = rule.check(run.facts)
+        if _provided(rule, run.facts) is False:  # a checked safety fact rules it out
+            value = False
     except Exception as error:  # a broken rule must not take the others down
         run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
         run.record(rule.id, "error", [str(error)])
@@ -160,6 +162,11 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
             run.pending_caps.append(rule)
         elif value is None:  # the rule itself is open, not only its pathway
             _note_unknown_rule(rule, run)
+
+
+def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
+    """The rule's `provided` safety check: True when it has none."""
+    return True if rule.provided_check is None else rule.provided_check(facts)
 
 
 def _combine(gate: Truth, value: Truth) -> Truth:
@@ -222,10 +229,11 @@ def _recommend(rule: Rule, run: _Run) -> Doc:
     for cap in run.fired_caps:
         assert cap.contraindication is not None
         ceiling = cap.contraindication.ceiling
-        if spec.action in cap.contraindication.actions and strength.rank > ceiling.rank:
+        if spec.action.capped_by(cap.contraindication.actions) and strength.rank > ceiling.rank:
             strength = strength.capped_at(ceiling)
             capped_by.append(cap.id)
     pending = _pending_caps(spec.action, strength, run) if strength in _IN_FAVOUR else []
+    unchecked = _unchecked_facts(rule, strength, run)
     return {
         "action": spec.action,
         "strength": strength,
@@ -238,9 +246,26 @@ def _recommend(rule: Rule, run: _Run) -> Doc:
         "detail": dict(spec.detail),
         "rule_strength": spec.strength,
         "capped_by": capped_by,
-        "certainty": "provisional" if pending else "firm",
+        "certainty": "provisional" if pending or unchecked else "firm",
         "pending_contraindications": pending,
+        "unchecked_facts": unchecked,
     }
+
+
+def _unchecked_facts(rule: Rule, strength: Strength, run: _Run) -> list[str]:
+    """Unknown safety facts of the rule's `provided` check: the option stays, provisional."""
+    if (
+        rule.provided is None
+        or strength not in _IN_FAVOUR
+        or _provided(rule, run.facts) is not None
+    ):
+        return []
+    assert rule.recommend is not None
+    facts = deciding_unknowns(rule.provided, run.facts)
+    reason = f"must be checked before {rule.recommend.action.value} ({rule.title})"
+    for fact in facts:
+        run.needs.add(fact, reason, rule.id)
+    return facts
 
 
 def _pending_caps(action: Action, strength: Strength, run: _Run) -> list[str]:
@@ -249,7 +274,7 @@ def _pending_caps(action: Action, strength: Strength, run: _Run) -> list[str]:
     for cap in run.pending_caps:
         assert cap.contraindication is not None
         if (
-            action in cap.contraindication.actions
+            action.capped_by(cap.contraindication.actions)
             and strength.rank > cap.contraindication.ceiling.rank
         ):
             pending.append(cap.id)
@@ -329,7 +354,13 @@ def _explain(
         return "unknown", [f"pathway {rule.pathway} may apply; its entry facts are unknown"]
     if outcome is None:
         return "unknown", [f"unknown: {name}" for name in deciding_unknowns(rule.condition, facts)]
-    return ("fired" if outcome else "not_fired"), deciding_leaves(rule.condition, facts)
+    if outcome is False and rule.provided is not None and _provided(rule, facts) is False:
+        return "not_fired", ["provided: " + r for r in deciding_leaves(rule.provided, facts)]
+    reasons = deciding_leaves(rule.condition, facts)
+    if outcome and rule.provided is not None and _provided(rule, facts) is None:
+        unknown = deciding_unknowns(rule.provided, facts)
+        reasons += [f"to check before acting: {name}" for name in unknown]
+    return ("fired" if outcome else "not_fired"), reasons
 
 
 def _time_windows(kb: KnowledgeBase, pathway_truth: Mapping[str, Truth], run: _Run) -> list[Doc]:

@@ -78,14 +78,20 @@ def parse_json_text(text: str | bytes, where: str = "$") -> Any:
 
 
 def read_resources(
-    data: Any, where: str = "$", *, latest_results_only: bool = False
+    data: Any,
+    where: str = "$",
+    *,
+    latest_results_only: bool = False,
+    history_codes: frozenset[tuple[str, str]] = frozenset(),
 ) -> ParsedResources:
     """Validate a Bundle, a single resource or a list of resources; collect every problem.
 
     With `latest_results_only`, only the most recent usable Observation of each code is
     validated and kept; older results of the same code are counted as not read. The mapping
     reads only the latest result of each kind, so its answer is the same, and a chart with
-    weeks of laboratory history costs a few validations instead of dozens.
+    weeks of laboratory history costs a few validations instead of dozens. Results with a
+    code in `history_codes` (system URI, code) are all kept: the mapping reads their course
+    (a falling GCS).
     """
     check_limits(data, FHIR_LIMITS, where)
     parsed = ParsedResources()
@@ -93,7 +99,7 @@ def read_resources(
     found: list[tuple[str, dict[str, Any]]] = []
     _collect(data, where, found, problems)
     if latest_results_only:
-        found = _without_superseded_results(found, parsed)
+        found = _without_superseded_results(found, parsed, history_codes)
     for location, item in found:
         _read_resource(item, item["resourceType"], location, parsed, problems)
     if problems:
@@ -105,7 +111,9 @@ _USABLE_RESULT = frozenset({"final", "amended", "corrected", "preliminary"})
 
 
 def _without_superseded_results(
-    found: list[tuple[str, dict[str, Any]]], parsed: ParsedResources
+    found: list[tuple[str, dict[str, Any]]],
+    parsed: ParsedResources,
+    history_codes: frozenset[tuple[str, str]],
 ) -> list[tuple[str, dict[str, Any]]]:
     newest: dict[tuple[tuple[str, str], ...], datetime] = {}
     for _, item in found:
@@ -115,6 +123,9 @@ def _without_superseded_results(
     kept = []
     for location, item in found:
         key, moment = _result_key(item)
+        if key is not None and not history_codes.isdisjoint(key):
+            kept.append((location, item))
+            continue
         if key is not None and moment is not None and moment < newest[key]:
             parsed.not_read["Observation (superseded result)"] += 1
             continue

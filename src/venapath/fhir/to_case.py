@@ -20,6 +20,7 @@ What this mapping promises, so that unknown stays unknown:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -40,6 +41,7 @@ from venapath.kb.value_sets import (
     MeasurementTarget,
     ProcedureTarget,
     Resource,
+    ValueSet,
 )
 
 _STATUS_RANK = {"confirmed": 2, "suspected": 1, "excluded": 0}
@@ -57,6 +59,12 @@ _DONE_PROCEDURE = frozenset({"completed", "in-progress"})
 _FOLLOWED_UP = frozenset({ProcedureKind.VENOPLASTY, ProcedureKind.VENOUS_STENT})
 THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
 _THROMBOLYSIS_DAYS = 7
+GCS_FIELD = "/exam/gcs"
+DETERIORATION_FIELD = "/course/neurological_deterioration"
+HISTORY_FIELDS = frozenset({GCS_FIELD})
+"""Measurements whose earlier values the mapping reads too (the course, not only the latest)."""
+GCS_COURSE_DAYS = 14
+"""A higher GCS up to this many days before the latest one is read as a fall in this episode."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,7 @@ class _Builder:
     segments: list[dict[str, Any]] = field(default_factory=list)
     procedures: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, datetime] = field(default_factory=dict)
+    gcs_readings: list[tuple[datetime, int, str]] = field(default_factory=list)
     unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=Counter
     )
@@ -151,6 +160,17 @@ class _Builder:
         return found
 
 
+def history_codes(value_sets: Iterable[ValueSet]) -> frozenset[tuple[str, str]]:
+    """(system URI, code) of the Observations whose history the mapping reads."""
+    return frozenset(
+        (code.system.uri, code.code)
+        for value_set in value_sets
+        if isinstance(value_set.target, MeasurementTarget)
+        and value_set.target.field in HISTORY_FIELDS
+        for code in value_set.codes
+    )
+
+
 def case_from_fhir(
     parsed: ParsedResources,
     index: CodeIndex,
@@ -176,6 +196,7 @@ def case_from_fhir(
         _read_condition(condition, builder)
     for observation in parsed.of("Observation"):
         _read_observation(observation, builder)
+    _read_gcs_course(builder)
     for kind in ("MedicationRequest", "MedicationStatement"):
         for medication in parsed.of(kind):
             _read_medication(medication, builder)
@@ -356,6 +377,34 @@ def _put_measurement(
         return
     if value is not None:
         builder.put_latest(target.field, value, when, source)
+        if target.field == GCS_FIELD and when is not None:
+            builder.gcs_readings.append((when, int(value), source))
+
+
+def _read_gcs_course(builder: _Builder) -> None:
+    """A GCS lower than one measured earlier in the same episode is a neurological
+    deterioration (falling consciousness), with both observations as its provenance.
+
+    The chart keeps every GCS; the newest alone cannot show a fall. "Earlier" is up to
+    GCS_COURSE_DAYS before the newest, so a stay months ago does not count.
+    """
+    if len(builder.gcs_readings) < 2:
+        return
+    latest_when, latest_value, latest_source = max(builder.gcs_readings, key=lambda r: r[0])
+    window_start = latest_when - timedelta(days=GCS_COURSE_DAYS)
+    earlier = [r for r in builder.gcs_readings if window_start <= r[0] < latest_when]
+    if not earlier:
+        return
+    best_when, best_value, best_source = max(earlier, key=lambda r: (r[1], r[0]))
+    builder.put("/exam/gcs_before", best_value, best_source)
+    if best_value > latest_value:
+        builder.put(DETERIORATION_FIELD, True, best_source)
+        builder.report.provenance[DETERIORATION_FIELD].append(latest_source)
+        builder.report.notes.append(
+            f"GCS fell from {best_value} ({best_source}, {best_when.isoformat()}) to "
+            f"{latest_value} ({latest_source}, {latest_when.isoformat()}): read as "
+            "neurological deterioration"
+        )
 
 
 def _observation_time(observation: Any) -> datetime | None:

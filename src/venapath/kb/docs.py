@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from venapath.kb.conditions import facts_read
 from venapath.kb.loader import view_files
 from venapath.kb.model import Citation, KnowledgeBase, Rule
 from venapath.kb.protocols import FollowUpProtocol
@@ -88,6 +89,14 @@ def _rule(rule: Rule) -> list[str]:
         "",
         f"- Does: {does}",
         f"- Reads: {', '.join(f'`{f}`' for f in sorted(rule.facts))}",
+        *(
+            [
+                "- Checks before acting (unknown keeps it, provisional): "
+                + ", ".join(f"`{f}`" for f in sorted(facts_read(rule.provided)))
+            ]
+            if rule.provided is not None
+            else []
+        ),
         f"- Why: {rule.rationale}",
         "- Sources:",
         *_evidence(rule.citations),

@@ -340,9 +340,12 @@ def _build_rule(
         problems.append(Problem(where, ungraded))
     try:
         condition = parse(spec.when, facts)
+        provided = None if spec.provided is None else parse(spec.provided, facts, "provided")
     except ConditionError as error:
         problems.append(Problem(where, f"malformed condition at {error}"))
         return None
+    if provided is not None and spec.kind is not RuleKind.RECOMMENDATION:
+        problems.append(Problem(where, "only a recommendation rule can have 'provided'"))
     if len(problems) > before:
         return None
     return Rule(
@@ -354,11 +357,13 @@ def _build_rule(
         check=compile_condition(condition),
         rationale=spec.rationale.strip(),
         citations=citations,
-        facts=facts_read(condition),
+        facts=facts_read(condition) | (frozenset() if provided is None else facts_read(provided)),
         recommend=spec.recommend,
         contraindication=spec.contraindication,
         alert=spec.alert,
         disagrees_with=tuple(spec.disagrees_with),
+        provided=provided,
+        provided_check=None if provided is None else compile_condition(provided),
     )
 
 

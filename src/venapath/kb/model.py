@@ -142,6 +142,12 @@ class RuleSpec(BaseModel):
     kind: RuleKind = RuleKind.RECOMMENDATION
     title: str = Field(min_length=5)
     when: dict[str, object]
+    provided: dict[str, object] | None = Field(
+        default=None,
+        description="Safety facts to check before acting (recommendation rules only). False "
+        "drops the recommendation; unknown keeps it, provisional, naming the facts to check: "
+        "an unknown safety fact never drops an option.",
+    )
     recommend: RecommendSpec | None = None
     contraindication: ContraindicationSpec | None = None
     alert: AlertSpec | None = None
@@ -213,6 +219,9 @@ class Rule:
     contraindication: ContraindicationSpec | None = None
     alert: AlertSpec | None = None
     disagrees_with: tuple[str, ...] = ()
+    provided: Condition | None = None
+    """Facts to check before acting: false drops the rule, unknown leaves it provisional."""
+    provided_check: Compiled | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,9 @@ from venapath.fhir.to_case import (
     _THROMBOLYSIS_DAYS,
     _USABLE_OBSERVATION,
     _VERIFICATION_STATUS,
+    DETERIORATION_FIELD,
+    GCS_COURSE_DAYS,
+    GCS_FIELD,
     THROMBOLYSIS_FIELD,
 )
 from venapath.screen.codes import matched
@@ -225,7 +228,8 @@ class CaseColumns:
             *kinds.columns, "follow_up_kind", "follow_up_date"
         )
 
-    def measurements(self) -> ir.Table:
+    def readable_measurements(self) -> ir.Table:
+        """Every usable, readable measurement with its field, number and time."""
         rows = self.view("Observation")
         rows = rows.filter(rows.status.isin(sorted(_USABLE_OBSERVATION)))
         when = rows.effective.coalesce(
@@ -238,7 +242,9 @@ class CaseColumns:
         hits = matched(rows, self.codes, "Observation")
         hits = hits.filter(hits.kind == "measurement")
         read = _read_measurement(hits)
-        read = read.filter(read.readable)
+        return read.filter(read.readable)
+
+    def measurements(self, read: ir.Table) -> ir.Table:
         key = read.when.fill_null(ibis.literal(_OLDEST, type="timestamp('UTC')"))
         read = read.mutate(key=key)
         # One pass: each column is the latest value among its own field's rows.
@@ -251,16 +257,38 @@ class CaseColumns:
             }
         )
 
+    def gcs_course_flags(self, read: ir.Table) -> ir.Table:
+        """A GCS lower than a dated one up to GCS_COURSE_DAYS earlier is a neurological
+        deterioration (`to_case._read_gcs_course`), as a course flag."""
+        gcs = read.filter((read.field == GCS_FIELD) & read.when.notnull())
+        latest = gcs.group_by("patient_id").agg(
+            latest_when=gcs.when.max(), latest_value=gcs.number.argmax(gcs.when)
+        )
+        joined = gcs.join(latest, "patient_id")
+        window_start = joined.latest_when - ibis.interval(days=GCS_COURSE_DAYS)
+        fell = joined.filter(
+            (joined.when < joined.latest_when)
+            & (joined.when >= window_start)
+            & (joined.number > joined.latest_value)
+        )
+        return (
+            fell.select("patient_id")
+            .distinct()
+            .mutate(field=ibis.literal(DETERIORATION_FIELD), flag_value=ibis.literal("true"))
+        )
+
     # ---------------------------------------------------------------------------- all
 
     def table(self) -> ir.Table:
         """One row per patient with every case column the facts read."""
         conditions = self.materialise(self.conditions(), "matched_conditions")
         medications = self.materialise(self.medications(), "matched_medications")
+        measured = self.materialise(self.readable_measurements(), "readable_measurements")
         flags = (
             self.condition_flags(conditions)
             .union(self.allergy_flags(), distinct=False)
             .union(self.medication_flags(medications), distinct=False)
+            .union(self.gcs_course_flags(measured), distinct=False)
         )
         flags = flags.mutate(label=flags.field + "=" + flags.flag_value)
         flag_lists = flags.group_by("patient_id").agg(
@@ -272,7 +300,7 @@ class CaseColumns:
             flag_lists,
             self.anticoagulation(medications),
             self.procedures(),
-            self.measurements(),
+            self.measurements(measured),
         ):
             extra = [c for c in part.columns if c != "patient_id"]
             result = result.join(part, "patient_id", how="left").select(*result.columns, *extra)

@@ -102,7 +102,7 @@ def required_facts(kb: KnowledgeBase) -> list[str]:
     for pathway in kb.pathways:
         read |= facts_read(pathway.condition)
     for rule in kb.rules:
-        read |= facts_read(rule.condition)
+        read |= rule.facts  # its condition and its `provided` safety check
     read.update(window.clock for window in kb.time_windows)
     return [name for name, d in catalogue().items() if name in read and d.source == "case"]
 
@@ -224,7 +224,7 @@ class _Plan:
         covering = []
         for pathway_id, cap in self.of_kind(RuleKind.CONTRAINDICATION):
             assert cap.contraindication is not None
-            if rule.recommend.action in cap.contraindication.actions:
+            if rule.recommend.action.capped_by(cap.contraindication.actions):
                 covering.append((pathway_id, cap, cap.contraindication.ceiling.rank))
         return covering
 
@@ -235,7 +235,7 @@ class _Plan:
         return [
             rule
             for rule in self.recommendation_rules()
-            if rule.recommend is not None and rule.recommend.action in actions
+            if rule.recommend is not None and rule.recommend.action.capped_by(actions)
         ]
 
 
@@ -259,6 +259,10 @@ def _provisional_column(rule: Rule) -> str:
     return f"provisional__{_slug(rule)}"
 
 
+def _provided_column(rule: Rule) -> str:
+    return f"provided__{_slug(rule)}"
+
+
 def _asks_column(rule: Rule) -> str:
     return f"asks__{_slug(rule)}"
 
@@ -278,6 +282,8 @@ class _Decided:
             self.conditions.use(pathway.condition, self.pathway(pathway.id))
         for _pathway_id, rule in plan.evaluated:
             self.conditions.use(rule.condition, table[_value_column(rule)])
+            if rule.provided is not None:
+                self.conditions.use(rule.provided, table[_provided_column(rule)])
 
     def pathway(self, pathway_id: str) -> ir.BooleanValue:
         """`pathway_truth.get(pathway_id)`: the safety pathway is TRUE, an unknown id NULL."""
@@ -294,7 +300,14 @@ class _Decided:
         """The engine's `_combine(gate, value)`: a contraindication's gate is always TRUE."""
         if rule.kind is RuleKind.CONTRAINDICATION:
             return self.table[_value_column(rule)]
-        return all_of([self.pathway(rule.pathway), self.table[_value_column(rule)]])
+        parts = [self.pathway(rule.pathway), self.table[_value_column(rule)]]
+        if rule.provided is not None:  # a FALSE safety check rules it out (`_provided`)
+            parts.append(~is_false(self.provided(rule)))
+        return all_of(parts)
+
+    def provided(self, rule: Rule) -> ir.BooleanValue:
+        """The rule's `provided` safety check (TRUE when it has none)."""
+        return TRUE if rule.provided is None else self.table[_provided_column(rule)]
 
     def fired(self, pathway_id: str, rule: Rule) -> ir.BooleanValue:
         """Evaluated, and its outcome TRUE."""
@@ -325,7 +338,12 @@ def _with_truths(table: ir.Table, plan: _Plan) -> ir.Table:
     compiler = ConditionCompiler(_columns_of(table))
     pathways = {_pathway_column(p.id): compiler.truth(p.condition) for p in plan.kb.pathways}
     values = {_value_column(rule): compiler.truth(rule.condition) for _p, rule in plan.evaluated}
-    return table.mutate(**pathways, **values)
+    provided = {
+        _provided_column(rule): compiler.truth(rule.provided)
+        for _p, rule in plan.evaluated
+        if rule.provided is not None
+    }
+    return table.mutate(**pathways, **values, **provided)
 
 
 # ------------------------------------------------------------------ stage: ranks
@@ -390,6 +408,8 @@ def _provisional(rule: Rule, decided: _Decided) -> ir.BooleanValue:
         decided.open(cap_pathway, cap) & (rank > _rank(ceiling))
         for cap_pathway, cap, ceiling in decided.plan.covering_caps(rule)
     ]
+    if rule.provided is not None:  # an unchecked safety fact (`_unchecked_facts`)
+        would_lower.append(is_unknown(decided.provided(rule)))
     return is_true(_in_favour(rank) & any_of(would_lower))
 
 
@@ -427,6 +447,12 @@ def _with_need_counts(table: ir.Table, plan: _Plan) -> ir.Table:
                 rule.condition, fact
             )
             reasons.add(fact, rule.id, where)
+        if rule.provided is not None:  # `_unchecked_facts`: fired, in favour, check unknown
+            for fact in sorted(facts_read(rule.provided)):
+                where = _in_favour(decided.rank(rule)) & decided.conditions.deciding_unknown(
+                    rule.provided, fact
+                )
+                reasons.add(fact, rule.id, where)
     for window in plan.kb.time_windows:  # an applying pathway's window with no clock
         where = is_true(decided.pathway(window.pathway)) & is_unknown(table[window.clock])
         reasons.add(window.clock, window.id, where)
@@ -441,7 +467,7 @@ def _askable_facts(plan: _Plan) -> list[str]:
     for pathway in plan.kb.pathways:
         facts |= facts_read(pathway.condition)
     for _pathway_id, rule in plan.evaluated:
-        facts |= facts_read(rule.condition)
+        facts |= rule.facts
     return sorted(facts)
 
 

@@ -41,6 +41,7 @@ def rule_view(rule: Rule) -> dict[str, Any]:
         "kind": rule.kind.value,
         "title": rule.title,
         "when": condition_data(rule.condition),
+        "provided": None if rule.provided is None else condition_data(rule.provided),
         "facts": sorted(rule.facts),
         "does": block.model_dump(mode="json") if block is not None else None,
         "rationale": rule.rationale,

@@ -915,6 +915,12 @@ def _cvt_diagnosis(ctx: _Context, onset: Moment, diagnosis: Moment) -> bool:
     return pregnant
 
 
+CVT_FALLEN_GCS = 12
+"""A CVT patient with a GCS this low was alert (GCS 15) two days earlier in the chart, so the
+screen and the per-patient mapping read a neurological deterioration from the course. Drawn
+from values already chosen, so the random stream (and every other patient) is unchanged."""
+
+
 def _cvt_risks_and_labs(ctx: _Context, diagnosis: Moment) -> _Risks:
     rng, record, book = ctx.rng, ctx.record, ctx.book
     if ctx.chance(CVT_THROMBOPHILIA):
@@ -939,7 +945,10 @@ def _cvt_risks_and_labs(ctx: _Context, diagnosis: Moment) -> _Risks:
         gcs = rng.randint(9, 12)
     else:
         gcs = rng.randint(3, 8)
-    record.lab(Lab.GCS, gcs, diagnosis + rng.randrange(5, 90))
+    measured = diagnosis + rng.randrange(5, 90)
+    if gcs <= CVT_FALLEN_GCS:  # the chart shows the fall: alert two days before
+        record.lab(Lab.GCS, 15, measured - days(2))
+    record.lab(Lab.GCS, gcs, measured)
     return risks
 
 
