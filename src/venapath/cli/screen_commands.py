@@ -48,6 +48,14 @@ def screen_command(
             "transactionTime, else now.",
         ),
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="DuckDB memory limit (e.g. 1.5GB); past it DuckDB spills to OUT's staging "
+            "folder. Default: DuckDB's own (80% of RAM).",
+        ),
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--format", help="Summary on stdout: table or json.")
     ] = "table",
@@ -67,6 +75,7 @@ def screen_command(
         limit=limit,
         only=only,
         now=parse_moment("--as-of", as_of) if as_of else None,
+        memory_limit=memory_limit,
     )
     progress = Progress(
         TextColumn("[bold]screen[/] {task.description}"),
