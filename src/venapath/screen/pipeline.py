@@ -373,10 +373,14 @@ class _Spark(_Engine):
     dialect = "pyspark"
 
     def __init__(self, master: str | None) -> None:
+        from pyspark import SparkConf
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder.appName("venapath-screen")
-        builder = builder.master(master or "local[*]")
+        if master is not None:
+            builder = builder.master(master)
+        elif not SparkConf().contains("spark.master"):  # not under spark-submit --master
+            builder = builder.master("local[*]")
         session = (
             builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
