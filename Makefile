@@ -11,7 +11,7 @@ NPM_DIR     := $(VENV)/npm
 
 UNIT_TESTS ?= tests
 
-.PHONY: install run test unit lint format bench docs messages clean
+.PHONY: install run test test-cluster unit lint format bench docs messages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,7 +48,11 @@ format: install
 	$(BIN)/ruff check --fix src tests bench
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not cluster"
+
+# The screen on a Spark standalone master and two workers started on loopback (slow).
+test-cluster: install
+	$(BIN)/pytest -m cluster
 
 # The inner loop: pure and in-process tests, Hypothesis at a twentieth of its examples (profile
 # dev), no Spark, no subprocess servers, no crash tests. `make test` runs everything.

@@ -1,13 +1,19 @@
 """Benchmark: `venapath screen` on generated cohorts, beside the floor and the per-patient path.
 
-    .venv/bin/python bench/screen.py [--sizes 10000,100000,1000000] [--engines duckdb,spark]
+    .venv/bin/python bench/screen.py [--sizes 10000,100000] [--million] [--engines duckdb]
+                                     [--runs 2] [--memory-limit 1.5GB] [--spark-master URL]
                                      [--sample 500] [--work DIR] [--keep]
 
 For each size, a cohort is generated once (`venapath synth`, seed 1) and then measured:
-- bare scan: DuckDB `read_json` of every NDJSON file plus count(*), the floor no screen can
+- scan: DuckDB `read_json_auto` of every NDJSON file plus count(*), the floor no screen can
   beat (it parses the JSON and does nothing else);
-- screen: `venapath screen` per engine, in a fresh process: wall time, patients/s, MB/s of
-  NDJSON and the peak resident memory of the process tree (the Spark JVM included);
+- views: the knowledge base's compiled views against the hand-flattened queries of
+  `bench/screen_reference.py` (`bench/views_vs_hand.py`), with the number of rows that differ
+  (EXCEPT ALL both ways; 0 means the same rows);
+- screen: `venapath screen` per engine, in a fresh process, `--runs` times into the same
+  folder (run 1 compiles the rules query, later runs reuse it from the cache): wall time,
+  patients/s, MB/s of NDJSON and the peak resident memory of the process tree (the Spark JVM
+  included);
 - per-patient path: fhir.resources parse + mapping + engine, one patient at a time, on
   `--sample` patients, extrapolated to the cohort.
 Figures are printed as a table at the end; nothing here is a test.
@@ -31,6 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from views_vs_hand import compare as compare_views
 
 REPO = Path(__file__).resolve().parent.parent
 VENAPATH = Path(sys.executable).with_name("venapath")
@@ -87,9 +97,7 @@ def _bare_scan(export: Path) -> float:
     connection = duckdb.connect()
     started = time.perf_counter()
     for path in files:  # one file per resource type, each with its own shape
-        connection.execute(
-            f"SELECT count(*) FROM read_json('{path}', format='newline_delimited')"
-        ).fetchall()
+        connection.execute(f"SELECT count(*) FROM read_json_auto('{path}')").fetchall()
     return time.perf_counter() - started
 
 
@@ -128,13 +136,17 @@ def _per_patient(export: Path, sample: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--engines", default="duckdb,spark")
+    parser.add_argument("--sizes", default="10000,100000")
+    parser.add_argument("--million", action="store_true", help="Add 1,000,000 patients.")
+    parser.add_argument("--engines", default="duckdb")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--memory-limit", default=None)
+    parser.add_argument("--spark-master", default=None)
     parser.add_argument("--sample", type=int, default=500)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="Keep the generated cohorts.")
     args = parser.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
     engines = args.engines.split(",")
     work = args.work or Path(tempfile.mkdtemp(prefix="venapath-screen-bench-"))
     rows: list[dict[str, Any]] = []
@@ -158,27 +170,30 @@ def main() -> None:
             )
         megabytes = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 1e6
         bare = _bare_scan(export)
+        views = compare_views(export, 1)
+        view_seconds = sum(v["view_s"] for v in views)
+        hand_seconds = sum(v["hand_s"] for v in views)
+        differing = sum(v["differing_rows"] + v["differing_general"] for v in views)
         per_patient = _per_patient(export, args.sample)
-        for engine in engines:
+        for engine, run in [(e, r) for e in engines for r in range(1, args.runs + 1)]:
             out = work / f"result-{size}-{engine}"
-            seconds, peak = _run_measured(
-                [
-                    str(VENAPATH),
-                    "screen",
-                    str(export),
-                    "--out",
-                    str(out),
-                    "--engine",
-                    engine,
-                    "--quiet",
-                    "--format",
-                    "json",
-                ]
-            )
+            command = [str(VENAPATH), "screen", str(export), "--out", str(out)]
+            command += ["--engine", engine, "--quiet", "--format", "json"]
+            if args.memory_limit and engine == "duckdb":
+                command += ["--memory-limit", args.memory_limit]
+            if args.spark_master and engine == "spark":
+                command += ["--spark-master", args.spark_master]
+            seconds, peak = _run_measured(command)
             summary = json.loads((out / "summary.json").read_text())
             row = {
                 "patients": size,
                 "engine": engine,
+                "run": run,
+                "rules_query_cached": summary["run"].get("rules_query_cached"),
+                "views_seconds": round(view_seconds, 2),
+                "hand_seconds": round(hand_seconds, 2),
+                "views_vs_hand": round(view_seconds / hand_seconds, 2),
+                "view_rows_differing": differing,
                 "ndjson_mb": round(megabytes, 1),
                 "seconds": round(seconds, 2),
                 "screen_seconds_inside": summary["run"]["seconds"],
@@ -200,15 +215,17 @@ def main() -> None:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     header = (
-        f"{'patients':>10} {'engine':>7} {'NDJSON MB':>10} {'wall s':>8} {'pat/s':>8} "
-        f"{'MB/s':>7} {'peak MB':>8} {'bare s':>7} {'x bare':>7} {'per-pat s':>10} {'x faster':>9}"
+        f"{'patients':>10} {'engine':>7} {'run':>3} {'NDJSON MB':>10} {'wall s':>8} "
+        f"{'pat/s':>8} {'peak MB':>8} {'scan s':>7} {'x scan':>7} {'views/hand':>10} "
+        f"{'diff':>5} {'per-pat s':>10} {'x faster':>9}"
     )
     print(header)
     for r in rows:
         print(
-            f"{r['patients']:>10,} {r['engine']:>7} {r['ndjson_mb']:>10,.1f} {r['seconds']:>8.2f} "
-            f"{r['patients_per_s']:>8,} {r['mb_per_s']:>7.1f} {r['peak_mb']:>8,} "
+            f"{r['patients']:>10,} {r['engine']:>7} {r['run']:>3} {r['ndjson_mb']:>10,.1f} "
+            f"{r['seconds']:>8.2f} {r['patients_per_s']:>8,} {r['peak_mb']:>8,} "
             f"{r['bare_scan_seconds']:>7.2f} {r['vs_bare_scan']:>7.2f} "
+            f"{r['views_vs_hand']:>10.2f} {r['view_rows_differing']:>5} "
             f"{r['per_patient_seconds_extrapolated']:>10,.1f} {r['speedup_vs_per_patient']:>9.1f}"
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -18,8 +19,14 @@ import yaml
 
 from venapath.sof import ViewDefinitionError, ViewEvaluationError, run_view
 
-SUITE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sql-on-fhir-v2-tests"
-ENGINES = ("duckdb", "spark")
+SUITE = Path(
+    os.environ.get(
+        "VENAPATH_SOF_SUITE",
+        Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "sql-on-fhir-v2-tests",
+    )
+)
+ENGINES = ("duckdb", "duckdb-typed", "spark")
+"""duckdb-typed: the typed fast path the screen uses (general path for what it cannot read)."""
 
 
 def _unsupported() -> dict[tuple[str, str, str], str]:
@@ -27,10 +34,15 @@ def _unsupported() -> dict[tuple[str, str, str], str]:
     entries = yaml.safe_load(text) or []
     out: dict[tuple[str, str, str], str] = {}
     for entry in entries:
-        engines = ENGINES if entry["engine"] == "all" else (entry["engine"],)
+        engines = ENGINES if entry["engine"] == "all" else _engines(entry["engine"])
         for engine in engines:
             out[(entry["file"], entry["test"], engine)] = entry["reason"]
     return out
+
+
+def _engines(name: str) -> tuple[str, ...]:
+    """An entry for DuckDB holds for its typed path too."""
+    return ("duckdb", "duckdb-typed") if name == "duckdb" else (name,)
 
 
 def _cases() -> Iterator[Any]:
@@ -75,7 +87,7 @@ def _run(engine: str, resources_: list[dict[str, Any]], view: Any, request: Any)
         rows = run_view(view, "spark", resources_, spark=spark)
         assert isinstance(rows, list)
         return rows, list(rows[0]) if rows else None
-    table = run_view(view, "duckdb", resources_)
+    table = run_view(view, "duckdb", resources_, typed=engine == "duckdb-typed")
     assert not isinstance(table, list)
     return table.to_pylist(), table.column_names
 

@@ -22,13 +22,41 @@ console = Console(stderr=True, soft_wrap=True)
 output = Console(soft_wrap=True)
 
 
+TOKEN_VARIABLE = "VENAPATH_BULK_TOKEN"
+"""Environment variable holding the bearer token for --from (never an option: the command
+line of a process is visible to every user of the machine)."""
+
+
 def screen_command(
-    export_dir: Annotated[
-        Path, typer.Argument(help="Folder of a FHIR Bulk Data export (NDJSON, manifest.json).")
-    ],
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder for patients.parquet and summary.json.")
     ],
+    export_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of a FHIR Bulk Data export (NDJSON, manifest.json)."),
+    ] = None,
+    from_url: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Export straight from the EHR: its Group/ID/$export or Patient/$export URL. "
+            f"Bearer token from ${TOKEN_VARIABLE}.",
+        ),
+    ] = None,
+    download_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--download-dir",
+            help="Where --from downloads (resumable; default OUT.download beside OUT).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="With --from: only resources changed since (ISO 8601)."),
+    ] = None,
+    max_wait: Annotated[
+        float, typer.Option("--max-wait", help="With --from: longest wait for the export, s.")
+    ] = 3600.0,
     engine: Annotated[str, typer.Option(help="Engine: duckdb or spark.")] = "duckdb",
     spark_master: Annotated[
         str | None,
@@ -48,6 +76,14 @@ def screen_command(
             "transactionTime, else now.",
         ),
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-limit",
+            help="DuckDB memory limit (e.g. 1.5GB); past it DuckDB spills to OUT's staging "
+            "folder. Default: DuckDB's own (80% of RAM).",
+        ),
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--format", help="Summary on stdout: table or json.")
     ] = "table",
@@ -60,12 +96,26 @@ def screen_command(
 
     if output_format not in ("table", "json"):
         fail_input(f"--format: {output_format!r}; expected table or json")
+    if (export_dir is None) == (from_url is None):
+        fail_input("EXPORT_DIR or --from: give exactly one (a folder or an EHR's $export URL)")
+    if from_url is not None:
+        export_dir = _download(
+            from_url,
+            download_dir or out.with_name(out.name + ".download"),
+            parse_moment("--since", since) if since else None,
+            max_wait,
+            quiet,
+        )
+    elif download_dir is not None or since is not None:
+        fail_input("--download-dir and --since: only with --from")
+    assert export_dir is not None
     options = ScreenOptions(
         engine=engine,  # type: ignore[arg-type]  # checked by the screen, which names it
         spark_master=spark_master,
         limit=limit,
         only=only,
         now=parse_moment("--as-of", as_of) if as_of else None,
+        memory_limit=memory_limit,
     )
     progress = Progress(
         TextColumn("[bold]screen[/] {task.description}"),
@@ -94,6 +144,43 @@ def screen_command(
         output.print_json(json.dumps(result.summary))
         return
     _print_summary(result.summary, result.out_dir)
+
+
+def _download(url: str, folder: Path, since: Any, max_wait: float, quiet: bool) -> Path:
+    """Run (or resume) the Bulk Data export into `folder`, with a progress bar."""
+    import os
+
+    from rich.progress import DownloadColumn, TransferSpeedColumn
+
+    from venapath.screen.bulk_client import BulkDataError, BulkOptions, StaticToken
+    from venapath.screen.bulk_client import download_export as export
+    from venapath.screen.views import RESOURCE_VIEWS
+
+    options = BulkOptions(types=tuple(RESOURCE_VIEWS), since=since, max_wait=max_wait)
+    tokens = StaticToken(os.environ.get(TOKEN_VARIABLE) or None)
+    bar = Progress(
+        TextColumn("[bold]bulk[/] {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("kick-off", total=None)
+
+        def report(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total or None)
+
+        try:
+            return export(url, folder, tokens, options, progress=report)
+        except BulkDataError as error:
+            fail_input(str(error))
+        except OSError as error:
+            fail_input(f"--download-dir: {error}")
+    raise AssertionError("unreachable")
 
 
 def _print_summary(summary: dict[str, Any], out_dir: Path) -> None:

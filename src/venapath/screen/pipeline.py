@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ from venapath.screen.case_columns import CaseColumns
 from venapath.screen.codes import code_rows
 from venapath.screen.facts import SIGNATURE_COLUMNS, facts_of_signatures, facts_table, signature
 from venapath.screen.follow_up import follow_up_columns
+from venapath.screen.query_cache import QueryCache, cache_key
 from venapath.screen.rules import assess
 from venapath.screen.summary import summarise
 from venapath.screen.views import RESOURCE_VIEWS, DuckDBSource, SparkSource, ViewSource
@@ -49,6 +51,10 @@ Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 PATIENTS_FILE = "patients.parquet"
 SUMMARY_FILE = "summary.json"
+SPILL_DIR_NAME = ".spill"
+"""Where DuckDB spills past its memory limit: inside the output's staging folder (never a
+shared temporary folder), removed before the results are moved into place."""
+_MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 Progress = Callable[[str, float, int], None]
 """Called with (stage description, fraction of the whole screen done, NDJSON lines read so
@@ -89,6 +95,12 @@ def check_options(options: ScreenOptions, kb: KnowledgeBase) -> None:
         )
     if options.spark_master is not None and options.engine != "spark":
         raise ScreenInputError("--spark-master: only with --engine spark")
+    if options.memory_limit is not None and options.engine != "duckdb":
+        raise ScreenInputError("--memory-limit: only with --engine duckdb")
+    if options.memory_limit is not None and not _MEMORY.match(options.memory_limit):
+        raise ScreenInputError(
+            f"--memory-limit: {options.memory_limit!r} is not a size such as 1.5GB or 800MB"
+        )
     if options.limit is not None and options.limit < 1:
         raise ScreenInputError(f"--limit: must be at least 1, got {options.limit}")
     pathway_ids = [p.id for p in kb.pathways]
@@ -123,7 +135,7 @@ def screen(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        with _engine(options) as engine:
+        with _engine(options, staging / SPILL_DIR_NAME) as engine:
             report("checking NDJSON lines", 0.0, 0)
             with _timed(timings, "integrity"):
                 integrity = scan_integrity(export, engine.duckdb_scanner())
@@ -146,8 +158,8 @@ def screen(
             report("evaluating rules", 0.7, lines)
             with _timed(timings, "rules and output"):
                 visits = follow_up_columns(cases, knowledge, now.date())
-                results = _results(facts, errors, visits, knowledge, options)
-                engine.write_parquet(results, staging / PATIENTS_FILE)
+                cache = QueryCache(out_dir, staging)
+                _write_results(engine, cache, facts, errors, visits, knowledge, options, staging)
             report("summarising", 0.9, lines)
             with _timed(timings, "summary"):
                 summary = summarise(
@@ -156,10 +168,12 @@ def screen(
         elapsed = time.perf_counter() - started
         summary["run"] = {
             "engine": options.engine,
+            "rules_query_cached": cache.hit,
             "seconds": round(elapsed, 3),
             "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
         }
         (staging / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        shutil.rmtree(staging / SPILL_DIR_NAME, ignore_errors=True)
         _replace(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -177,6 +191,30 @@ def _facts(engine: _Engine, cases: ir.Table, now: datetime) -> tuple[ir.Table, i
     error_rows = [{"signature": k, "error": v} for k, v in derived.errors.items()]
     errors = engine.upload_rows(error_rows, {"signature": "string", "error": "string"}, "errors")
     return facts_table(cases, lookup, now), errors
+
+
+def _write_results(
+    engine: _Engine,
+    cache: QueryCache,
+    facts: ir.Table,
+    errors: ir.Table,
+    visits: ir.Table,
+    kb: KnowledgeBase,
+    options: ScreenOptions,
+    staging: Path,
+) -> None:
+    """The rules query over materialised inputs of fixed names, so that its SQL depends only
+    on the knowledge base and the options, and is compiled once per knowledge version."""
+    facts = engine.materialise(facts, "facts")
+    visits = engine.materialise(visits, "visits")
+    schemas = [repr(table.schema()) for table in (facts, errors, visits)]
+    key = cache_key(kb.version, options.only, engine.dialect, schemas)
+    sql = cache.get(
+        key,
+        engine.dialect,
+        lambda: engine.compile_sql(_results(facts, errors, visits, kb, options)),
+    )
+    engine.write_sql_parquet(sql, staging / PATIENTS_FILE)
 
 
 def _results(
@@ -263,6 +301,13 @@ class _Engine:
     """What the pipeline needs from an engine; DuckDB and Spark differ only here."""
 
     backend: Any
+    dialect: str
+
+    def compile_sql(self, table: ir.Table) -> str:
+        return str(ibis.to_sql(table, dialect=self.dialect))
+
+    def write_sql_parquet(self, sql: str, path: Path) -> None:
+        raise NotImplementedError
 
     def duckdb_scanner(self) -> Any:
         raise NotImplementedError
@@ -292,11 +337,20 @@ class _Engine:
 
 
 class _DuckDB(_Engine):
-    def __init__(self, memory_limit: str | None) -> None:
+    dialect = "duckdb"
+
+    def __init__(self, memory_limit: str | None, spill_dir: Path) -> None:
         self.backend = ibis.duckdb.connect()
         self.backend.raw_sql("SET TimeZone = 'UTC'")
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        self.backend.raw_sql(f"SET temp_directory = {_sql_string(str(spill_dir))}")
         if memory_limit:
-            self.backend.raw_sql(f"SET memory_limit = '{memory_limit}'")
+            self.backend.raw_sql(f"SET memory_limit = {_sql_string(memory_limit)}")
+
+    def write_sql_parquet(self, sql: str, path: Path) -> None:
+        self.backend.raw_sql(
+            f"COPY ({sql}) TO {_sql_string(str(path))} (FORMAT parquet)"
+        ).fetchall()
 
     def duckdb_scanner(self) -> Any:
         return self.backend.con
@@ -317,11 +371,17 @@ class _DuckDB(_Engine):
 
 
 class _Spark(_Engine):
+    dialect = "pyspark"
+
     def __init__(self, master: str | None) -> None:
+        from pyspark import SparkConf
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder.appName("venapath-screen")
-        builder = builder.master(master or "local[*]")
+        if master is not None:
+            builder = builder.master(master)
+        elif not SparkConf().contains("spark.master"):  # not under spark-submit --master
+            builder = builder.master("local[*]")
         session = (
             builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
@@ -361,7 +421,10 @@ class _Spark(_Engine):
         return self.backend.table(view)
 
     def write_parquet(self, table: ir.Table, path: Path) -> None:
-        frame = self.session.sql(str(ibis.to_sql(table, dialect="pyspark")))
+        self.write_sql_parquet(str(ibis.to_sql(table, dialect="pyspark")), path)
+
+    def write_sql_parquet(self, sql: str, path: Path) -> None:
+        frame = self.session.sql(sql)
         temporary = path.with_name(path.name + ".parts")
         frame.coalesce(1).write.mode("overwrite").parquet(str(temporary))
         part = next(temporary.glob("part-*.parquet"))
@@ -378,13 +441,17 @@ def _spark_schema(table: Any) -> Any:
     return from_arrow_schema(table.schema)
 
 
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 @contextmanager
-def _engine(options: ScreenOptions) -> Iterator[_Engine]:
+def _engine(options: ScreenOptions, spill_dir: Path) -> Iterator[_Engine]:
     engine: _DuckDB | _Spark
     if options.engine == "spark":
         engine = _Spark(options.spark_master)
     else:
-        engine = _DuckDB(options.memory_limit)
+        engine = _DuckDB(options.memory_limit, spill_dir)
     try:
         yield engine
     finally:

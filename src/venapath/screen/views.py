@@ -65,7 +65,7 @@ class DuckDBSource:
     def table(self, resource_type: str) -> ibis.Table:
         view = load_views()[resource_type]
         source = self.relations.get(resource_type, "(SELECT NULL::JSON AS resource WHERE false)")
-        compiled = compile_view(view, "duckdb", source=source)
+        compiled = compile_view(view, "duckdb", source=source, typed=True)
         # A view made by DuckDB itself: Ibis's `sql()` would re-parse the compiled text
         # through sqlglot, which rewrites its lambdas into a form DuckDB refuses.
         name = f"venapath_{resource_type.lower()}_{uuid.uuid4().hex[:8]}"

@@ -17,6 +17,7 @@ from typing import Any
 from venapath.sof.dialect import DuckDBDialect, Kind, OutputType, SparkDialect, SqlDialect
 from venapath.sof.fhirpath import Expr, FhirPathSyntaxError, parse
 from venapath.sof.paths import PathCompiler, PathError, Scope, Value, constant_value
+from venapath.sof.typed import TYPED_ROOT, TypedPathCompiler, TypedPathError
 from venapath.sof.view import (
     CONSTANT_TYPES,
     Column,
@@ -71,6 +72,8 @@ class CompiledView:
     sql: str
     columns: tuple[OutputColumn, ...]
     dialect: str
+    typed: bool = False
+    """Whether the SQL reads rows of FHIR shape through the typed fast path (`typed.py`)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,14 @@ def dialect_for(engine: str | SqlDialect) -> SqlDialect:
 
 
 class _ViewCompiler:
-    def __init__(self, view: ViewDefinition, dialect: SqlDialect, repeat_depth: int) -> None:
+    def __init__(
+        self,
+        view: ViewDefinition,
+        dialect: SqlDialect,
+        repeat_depth: int,
+        *,
+        typed: bool = False,
+    ) -> None:
         self.view = view
         self.d = dialect
         self.repeat_depth = repeat_depth
@@ -102,13 +112,22 @@ class _ViewCompiler:
         for constant in view.constant or ():
             key, value = constant.value_element
             constants[constant.name] = constant_value(dialect, CONSTANT_TYPES[key], value)
-        self.paths = PathCompiler(
-            dialect,
-            view.resource,
-            constants,
-            resource=_RESOURCE,
-            root_members=_ROOT_MEMBERS,
-        )
+        self.constants = constants
+        self.hoisted: list[tuple[str, str]] = []
+        self.typed: TypedPathCompiler | None = None
+        self.paths: PathCompiler | TypedPathCompiler
+        if typed:
+            assert isinstance(dialect, DuckDBDialect)
+            self.typed = TypedPathCompiler(dialect, view.resource, constants)
+            self.paths = self.typed
+        else:
+            self.paths = PathCompiler(
+                dialect,
+                view.resource,
+                constants,
+                resource=_RESOURCE,
+                root_members=_ROOT_MEMBERS,
+            )
 
     # -- FHIRPath with error locations ------------------------------------------------------
     def parse(self, text: str, where: str) -> Expr:
@@ -121,6 +140,8 @@ class _ViewCompiler:
         expr = self.parse(text, where)
         try:
             return self.paths.compile(expr, scope)
+        except TypedPathError:
+            raise
         except PathError as exc:
             raise ViewDefinitionError(f"{where}: {exc} in {text!r}") from None
 
@@ -132,7 +153,11 @@ class _ViewCompiler:
             key = "forEach" if node.for_each is not None else "forEachOrNull"
             items = self.paths.as_list(self.path(text, f"{where}.{key}", scope))
             if node.for_each_or_null is not None:
-                items = self.d.or_null_item(items)
+                items = (
+                    self.typed.or_null_item(items)
+                    if self.typed is not None
+                    else self.d.or_null_item(items)
+                )
             return self._iterate(node, items, scope, where)
         if node.repeat is not None:
             items = self._repeat(node.repeat, scope, where)
@@ -144,13 +169,15 @@ class _ViewCompiler:
             parts.append(self.select(child, scope, f"{where}.select[{k}]"))
         if node.union_all:
             parts.append(self.union(node.union_all, scope, where))
-        return self.product(parts)
+        return self.product(parts, scope)
 
     def _iterate(self, node: Select, items: str, scope: Scope, where: str) -> _Rows:
         body = node.model_copy(update={"for_each": None, "for_each_or_null": None, "repeat": None})
         seen: list[_Rows] = []
 
         def rows_for(x: str, i: str) -> str:
+            if self.typed is not None:
+                self.typed.bind_focus(items, x)
             inner = replace(scope, focus=x, row_index=i, index=None, at_root=False)
             rows = self.select(body, inner, where)
             seen.append(rows)
@@ -160,6 +187,8 @@ class _ViewCompiler:
         return _Rows(seen[0].columns, None, many)
 
     def _repeat(self, paths: Sequence[str], scope: Scope, where: str) -> str:
+        if self.typed is not None:
+            raise TypedPathError("repeat is not typed")
         exprs = [self.parse(p, f"{where}.repeat[{k}]") for k, p in enumerate(paths)]
 
         def children(x: str) -> str:
@@ -168,6 +197,8 @@ class _ViewCompiler:
             for k, expr in enumerate(exprs):
                 try:
                     lists.append(self.paths.as_list(self.paths.compile(expr, inner)))
+                except TypedPathError:
+                    raise
                 except PathError as exc:
                     raise ViewDefinitionError(f"{where}.repeat[{k}]: {exc}") from None
             return self.d.concat(lists)
@@ -210,18 +241,41 @@ class _ViewCompiler:
             kind = _OUTPUT_KIND[output]
             try:
                 if column.collection:
-                    items = self.paths.as_list(value)
-                    typed = self.d.transform(items, _item_as(self.d, kind))
+                    typed = self._column_list(value, kind)
                     sql = f"CAST({typed} AS {self.d.sql_type(output, collection=True)})"
                 else:
                     what = f"{location} ({column.name!r}; set collection: true for lists)"
                     single = self.paths.as_kind(value, kind, what)
                     sql = f"CAST({single} AS {self.d.sql_type(output)})"
+            except TypedPathError:
+                raise
             except PathError as exc:
                 raise ViewDefinitionError(f"{location}.path: {exc}") from None
             out.append(OutputColumn(column.name, output, bool(column.collection), fhir_type))
             sqls.append(sql)
         return _Rows(tuple(out), tuple(sqls))
+
+    def _hoist(self, part: _Rows) -> _Rows:
+        """Typed path: a resource-level column paired with a list of rows is computed once
+        per resource (a column of the source) instead of once per row inside the lambda.
+        Not one that can raise a per-row error: that must stay where the rows exist."""
+        if part.single is None:
+            return part
+        single: list[str] = []
+        for sql in part.single:
+            if "error(" in sql:
+                single.append(sql)
+                continue
+            name = f"_h{len(self.hoisted)}"
+            self.hoisted.append((name, sql))
+            single.append(f"_src.{name}")
+        return _Rows(part.columns, tuple(single))
+
+    def _column_list(self, value: Value, kind: Kind) -> str:
+        if self.typed is not None:
+            return self.typed.column_list(value, kind)
+        assert isinstance(self.paths, PathCompiler)
+        return self.d.transform(self.paths.as_list(value), _item_as(self.d, kind))
 
     # -- combining rows ------------------------------------------------------------------------
     def _struct(self, sqls: Sequence[str]) -> str:
@@ -234,11 +288,13 @@ class _ViewCompiler:
         assert rows.single is not None
         return self.d.list_of([self._struct(rows.single)])
 
-    def product(self, parts: Sequence[_Rows]) -> _Rows:
+    def product(self, parts: Sequence[_Rows], scope: Scope | None = None) -> _Rows:
         """Sibling selects cross-join: every row of one is paired with every row of the rest."""
         columns = tuple(c for part in parts for c in part.columns)
         if all(part.single is not None for part in parts):
             return _Rows(columns, tuple(sql for part in parts for sql in part.single or ()))
+        if self.typed is not None and scope is not None and scope.focus == TYPED_ROOT:
+            parts = [self._hoist(part) for part in parts]
         lists = [n for n, part in enumerate(parts) if part.many is not None]
 
         def row(env: Mapping[int, str]) -> str:
@@ -263,12 +319,18 @@ class _ViewCompiler:
         return _Rows(columns, None, build(0, {}))
 
     # -- the view --------------------------------------------------------------------------------
-    def compile(self, source: str) -> CompiledView:
-        resource = _RESOURCE
-        resource_type = self.paths.member_raw(resource, "resourceType")
+    def rows(self) -> tuple[_Rows, str]:
+        """Every output row of one resource, and the condition a resource must meet."""
+        if self.typed is not None:
+            resource = TYPED_ROOT
+            if self.view.where:
+                raise TypedPathError("view-level where is not typed")
+        else:
+            resource = _RESOURCE
         root = Scope(focus=resource, resource=resource, row_index="0", at_root=True)
         rows = self.product(
-            [self.select(s, root, f"select[{k}]") for k, s in enumerate(self.view.select)]
+            [self.select(s, root, f"select[{k}]") for k, s in enumerate(self.view.select)],
+            root,
         )
         names = [c.name for c in rows.columns]
         if not names:
@@ -276,8 +338,11 @@ class _ViewCompiler:
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ViewDefinitionError(f"select: column name(s) {duplicates} used more than once")
-
         wanted = self.d.string(self.view.resource)
+        if self.typed is not None:
+            return rows, f"{self.typed.resource_type_sql()} = {wanted}"
+        assert isinstance(self.paths, PathCompiler)
+        resource_type = self.paths.member_raw(resource, "resourceType")
         conditions = [f"{self.d.item_as(resource_type, 'string')} = {wanted}"]
         for k, clause in enumerate(self.view.where or ()):
             conditions.append(self._where(clause.path, f"where[{k}].path", root))
@@ -287,10 +352,62 @@ class _ViewCompiler:
         if len(conditions) > 1:
             rest = " AND ".join(f"({c})" for c in conditions[1:])
             condition = f"CASE WHEN {conditions[0]} THEN {rest} ELSE FALSE END"
+        return rows, condition
 
+    def compile(self, source: str, *, typed: bool = False) -> CompiledView:
+        rows, condition = self.rows()
+        assert isinstance(self.paths, PathCompiler)
+        fast = self._typed_compiler() if typed else None
+        if fast is not None and not _same_shape(fast[1], rows):
+            fast = None
         # Every top-level property the view reads comes from one parse of the resource.
         members = self.d.root_members("_s.resource", self.paths.root_names)
-        source = f"(SELECT _s.resource AS resource, {members} AS _root FROM {source} AS _s)"
+        if fast is None:
+            source = f"(SELECT _s.resource AS resource, {members} AS _root FROM {source} AS _s)"
+            return self._select(rows, condition, source, typed=False)
+        compiler, typed_rows, typed_condition = fast
+        assert compiler.typed is not None
+        schema = self.d.string(compiler.typed.schema())
+        guard = self.d.string(compiler.typed.guard_pattern())
+        # Rows of FHIR shape are read once into a typed struct; the rest keep the general
+        # path. CASE evaluates each branch only for the rows that take it.
+        # `unnest([x])` computes x once per row: DuckDB otherwise inlines a subquery's
+        # expression into every place that reads it (once per column, once per list item).
+        source = (
+            "(SELECT _s.resource AS resource, _s._fits AS _fits, "
+            f"unnest([CASE WHEN _s._fits THEN NULL ELSE {members} END]) AS _root, "
+            f"unnest([CASE WHEN _s._fits THEN json_transform(_s.resource, {schema}) END]) AS _t "
+            f"FROM (SELECT resource, unnest([NOT regexp_matches(CAST(resource AS VARCHAR), {guard})]) "
+            f"AS _fits FROM {source}) AS _s)"
+        )
+        if compiler.hoisted:
+            hoisted = ", ".join(
+                f"unnest([CASE WHEN _src._fits THEN {sql} END]) AS {name}"
+                for name, sql in compiler.hoisted
+            )
+            source = f"(SELECT _src.*, {hoisted} FROM {source} AS _src)"
+        combined = _Rows(
+            rows.columns,
+            _choose(typed_rows.single, rows.single),
+            _choose_one(typed_rows.many, rows.many),
+        )
+        condition = f"CASE WHEN _src._fits THEN {typed_condition} ELSE {condition} END"
+        return self._select(combined, condition, source, typed=True)
+
+    def _typed_compiler(self) -> tuple[_ViewCompiler, _Rows, str] | None:
+        """The same view over the typed struct, or None when a path is not typed."""
+        if not isinstance(self.d, DuckDBDialect):
+            return None
+        try:
+            compiler = _ViewCompiler(self.view, self.d, self.repeat_depth, typed=True)
+            typed_rows, condition = compiler.rows()
+            assert compiler.typed is not None
+            compiler.typed.guard_pattern()
+        except TypedPathError:
+            return None
+        return compiler, typed_rows, condition
+
+    def _select(self, rows: _Rows, condition: str, source: str, *, typed: bool) -> CompiledView:
         quote = self.d.quote_identifier
         if rows.single is not None:
             projection = ", ".join(
@@ -309,7 +426,7 @@ class _ViewCompiler:
                 for n, c in enumerate(rows.columns)
             )
             sql = f"SELECT {projection} FROM ({inner}) AS _rows"
-        return CompiledView(sql, rows.columns, self.d.name)
+        return CompiledView(sql, rows.columns, self.d.name, typed)
 
     def _where(self, text: str, where: str, scope: Scope) -> str:
         value = self.path(text, where, scope)
@@ -320,6 +437,29 @@ class _ViewCompiler:
         message = f"venapath.sof: {where} {text!r} must evaluate to a boolean"
         item = self.paths.as_single(value, f"{where} {text!r}").sql
         return f"coalesce({self.d.item_strict_boolean(item, message)}, FALSE)"
+
+
+def _same_shape(typed: _Rows, general: _Rows) -> bool:
+    return typed.columns == general.columns and (typed.single is None) == (general.single is None)
+
+
+def _choose(
+    typed: tuple[str, ...] | None, general: tuple[str, ...] | None
+) -> tuple[str, ...] | None:
+    """Per column: the typed expression for rows of FHIR shape, the general one otherwise."""
+    if typed is None or general is None:
+        return None  # `_same_shape` made sure both are None
+    return tuple(_case(t, g) for t, g in zip(typed, general, strict=True))
+
+
+def _choose_one(typed: str | None, general: str | None) -> str | None:
+    if typed is None or general is None:
+        return None
+    return _case(typed, general)
+
+
+def _case(typed: str, general: str) -> str:
+    return f"CASE WHEN _src._fits THEN {typed} ELSE {general} END"
 
 
 def _item_as(dialect: SqlDialect, kind: Kind) -> Callable[[str, str], str]:
@@ -351,9 +491,14 @@ def compile_view(
     *,
     source: str = "resources",
     repeat_depth: int = REPEAT_DEPTH,
+    typed: bool = False,
 ) -> CompiledView:
     """Compile a ViewDefinition to one SQL query reading `source` (a relation with a `resource`
-    column: DuckDB JSON, Spark STRING). Raises `ViewDefinitionError` for invalid views."""
+    column: DuckDB JSON, Spark STRING). Raises `ViewDefinitionError` for invalid views.
+
+    With `typed` (DuckDB only), rows whose JSON has the shapes FHIR defines are read through
+    one typed parse (`venapath.sof.typed`) when every path of the view allows it; the rest,
+    and every view that does not allow it, take the general path. Same rows either way."""
     definition = load_view(view)
     compiler = _ViewCompiler(definition, dialect_for(engine), repeat_depth)
-    return compiler.compile(source)
+    return compiler.compile(source, typed=typed)

@@ -77,6 +77,7 @@ def duckdb_relation(
     *,
     connection: duckdb.DuckDBPyConnection,
     repeat_depth: int = REPEAT_DEPTH,
+    typed: bool = False,
 ) -> tuple[duckdb.DuckDBPyRelation, str | None]:
     """A lazy DuckDB relation for the view (stream it with `fetch_record_batch`).
 
@@ -93,7 +94,7 @@ def duckdb_relation(
         texts = pa.array([json.dumps(r) for r in resources], pa.string())
         connection.register(registered, pa.table({"resource": texts}))
         relation = f"(SELECT CAST(resource AS JSON) AS resource FROM {registered})"
-    compiled = compile_view(view, "duckdb", source=relation, repeat_depth=repeat_depth)
+    compiled = compile_view(view, "duckdb", source=relation, repeat_depth=repeat_depth, typed=typed)
     try:
         return connection.sql(compiled.sql), registered
     except duckdb.Error:
@@ -107,9 +108,12 @@ def _run_duckdb(
     source: Source,
     connection: duckdb.DuckDBPyConnection | None,
     repeat_depth: int,
+    typed: bool,
 ) -> pa.Table:
     con = connection if connection is not None else duckdb.connect()
-    relation, registered = duckdb_relation(view, source, connection=con, repeat_depth=repeat_depth)
+    relation, registered = duckdb_relation(
+        view, source, connection=con, repeat_depth=repeat_depth, typed=typed
+    )
     try:
         return relation.to_arrow_table()
     except duckdb.Error as exc:
@@ -197,14 +201,16 @@ def run_view(
     connection: duckdb.DuckDBPyConnection | None = None,
     spark: SparkSession | None = None,
     repeat_depth: int = REPEAT_DEPTH,
+    typed: bool = False,
 ) -> pa.Table | list[dict[str, Any]]:
     """Run a ViewDefinition: DuckDB returns a pyarrow Table, Spark a list of row dicts.
 
     For population-sized Spark runs use `spark_dataframe` and keep the result distributed.
     Raises `ViewDefinitionError` for an invalid view and `ViewEvaluationError` for data that
-    breaks a per-row rule."""
+    breaks a per-row rule. `typed` (DuckDB): read rows of FHIR shape through one typed parse
+    where the view allows it (`venapath.sof.typed`); the rows are the same."""
     if engine == "duckdb":
-        return _run_duckdb(view, source, connection, repeat_depth)
+        return _run_duckdb(view, source, connection, repeat_depth, typed)
     if engine == "spark":
         return _run_spark(view, source, spark, repeat_depth)
     raise ValueError(f"unknown engine {engine!r}; expected 'duckdb' or 'spark'")
