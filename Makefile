@@ -34,7 +34,7 @@ run: install
 	$(BIN)/venapath demo load
 	$(BIN)/venapath followup due
 	VENAPATH_ENV=development $(BIN)/venapath users demo
-	@echo "Serving on http://127.0.0.1:8000 (sign in: /auth/login, API docs: /docs, CDS Hooks: /cds-services); Ctrl-C stops."
+	@echo "Open http://127.0.0.1:8000/ in a browser and sign in with a demonstration account above (API docs: /docs, CDS Hooks: /cds-services); Ctrl-C stops."
 	VENAPATH_ENV=development $(BIN)/venapath serve --host 127.0.0.1 --port 8000
 
 lint: install

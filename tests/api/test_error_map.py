@@ -47,6 +47,7 @@ MODULES_WITH_ERRORS = (
     "venapath.persistence.database",
     "venapath.persistence.migrate",
     "venapath.screen.bulk",
+    "venapath.screen.bulk_client",
     "venapath.screen.pipeline",
     "venapath.services.case_input",
     "venapath.services.scoring",

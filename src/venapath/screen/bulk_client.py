@@ -61,7 +61,8 @@ Progress = Callable[[str, int, int], None]
 
 
 class BulkDataError(VenaPathError):
-    """The EHR's Bulk Data endpoint refused or failed; the message says which step and why."""
+    """The EHR's Bulk Data endpoint refused or failed; the message says which step and why
+    (exit 2). The download folder keeps what was done: the same command again resumes."""
 
 
 class TokenProvider(Protocol):
