@@ -99,6 +99,8 @@ def spark_session() -> Iterator[Any]:
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.driver.memory", "2g")
+        .config("spark.sql.maxPlanStringLength", "100000")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")

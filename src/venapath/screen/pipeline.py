@@ -61,6 +61,10 @@ Progress = Callable[[str, float, int], None]
 far): the line count lets a progress bar show a rate."""
 
 
+PLAN_STRING_LIMIT = 100_000
+"""Characters of a Spark plan kept when Spark prints it (its logs, its listener events)."""
+
+
 class ScreenInputError(ArgumentError):
     """A bad argument to the screen (the message names it)."""
 
@@ -385,6 +389,9 @@ class _Spark(_Engine):
         session = (
             builder.config("spark.sql.session.timeZone", "UTC")
             .config("spark.ui.enabled", "false")
+            # The compiled rules query is large: its plan, printed whole for the event log,
+            # can exhaust the driver's heap. Cut the printed plan, never the query.
+            .config("spark.sql.maxPlanStringLength", str(PLAN_STRING_LIMIT))
             .getOrCreate()
         )
         self.session = session
