@@ -246,6 +246,10 @@ MAIN_PAGES = [
     ("evaluate", "clinician-1", "/evaluate"),
     ("knowledge", "clinician-1", "/knowledge"),
     ("procedure-form", "clinician-1", "procedure-form"),
+    ("dashboards", "researcher-1", "/dashboards"),
+    ("screening", "researcher-1", "/screening"),
+    ("feedback", "researcher-1", "/feedback"),
+    ("accounts", "admin-1", "/admin/accounts"),
 ]
 
 
