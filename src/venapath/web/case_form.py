@@ -326,6 +326,31 @@ def _to_local_input(text: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M")
 
 
+def repeat_pointers(form: CaseForm) -> list[str]:
+    """Every repeated section (a list of objects) of the form, nested ones included."""
+    found: list[str] = []
+
+    def walk(items: Iterable[FormItem]) -> None:
+        for item in items:
+            if isinstance(item, FormRepeat):
+                found.append(item.pointer)
+                walk(item.item.items)
+            elif isinstance(item, FormGroup):
+                walk(item.items)
+
+    walk(form.sections)
+    return found
+
+
+def row_counts(form: CaseForm, values: FormValues, add_row: str | None) -> dict[str, int]:
+    """Rows to draw per repeated section: those filled (at least one), plus one when the
+    user pressed that section's "Add an entry" (a form post, so it works without JS)."""
+    return {
+        pointer: max(rows_in(values, pointer), 1) + (1 if add_row == pointer else 0)
+        for pointer in repeat_pointers(form)
+    }
+
+
 def rows_in(values: FormValues, repeat_pointer: str) -> int:
     """How many rows of a repeated section the values fill."""
     prefix = repeat_pointer + "/"

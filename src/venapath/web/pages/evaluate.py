@@ -33,7 +33,7 @@ from venapath.web.case_form import (
     build_case_form,
     case_data_from_form,
     dom_id,
-    rows_in,
+    row_counts,
     values_from_case,
 )
 from venapath.web.context import page_context
@@ -187,35 +187,16 @@ def _form_context(
     add_row: str | None,
 ) -> dict[str, Any]:
     ids, labels = _anchors(form, values)
-    row_counts = {}
-    for pointer in repeat_pointers(form):
-        filled = rows_in(values, pointer)
-        row_counts[pointer] = max(filled, 1) + (1 if add_row == pointer else 0)
     return {
         "form": form,
         "values": values,
         "errors": {p.pointer: p.message for p in problems},
         "problems": problems,
         "assessment": assessment,
-        "row_counts": row_counts,
+        "row_counts": row_counts(form, values, add_row),
         "field_ids": ids,
         "field_labels": labels,
     }
-
-
-def repeat_pointers(form: CaseForm) -> list[str]:
-    found: list[str] = []
-
-    def walk(items: Any) -> None:
-        for item in items:
-            if item.shape == "repeat":
-                found.append(item.pointer)
-                walk(item.item.items)
-            elif item.shape == "group":
-                walk(item.items)
-
-    walk(form.sections)
-    return found
 
 
 def _anchors(form: CaseForm, values: FormValues) -> tuple[dict[str, str], dict[str, str]]:

@@ -20,11 +20,11 @@ from venapath.web.case_form import (
     FormValues,
     build_case_form,
     document_from_form,
-    rows_in,
+    row_counts,
 )
 from venapath.web.context import page_context
 from venapath.web.forms import form_key, problems_of
-from venapath.web.pages.evaluate import form_values, repeat_pointers
+from venapath.web.pages.evaluate import form_values
 from venapath.web.templating import render
 
 
@@ -97,10 +97,6 @@ def _page(
     add_row: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    row_counts = {
-        pointer: max(rows_in(values, pointer), 1) + (1 if add_row == pointer else 0)
-        for pointer in repeat_pointers(form)
-    }
     context = page_context(
         request,
         principal,
@@ -110,7 +106,7 @@ def _page(
         values=values,
         errors={p.pointer: p.message for p in problems},
         problems=problems,
-        row_counts=row_counts,
+        row_counts=row_counts(form, values, add_row),
         form_key=key,
     )
     return HTMLResponse(render("procedure_form.html", context), status_code=status)
