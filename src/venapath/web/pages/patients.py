@@ -124,7 +124,11 @@ def _timeline(
     for c in check_ins:
         entries.append(
             TimelineEntry(
-                _aware(c.submitted_at), "check-in", f"Check-in: {c.advice}", c.advice_text
+                _aware(c.submitted_at),
+                "check-in",
+                f"Check-in: {c.advice}",
+                c.advice_text,
+                f"/check-ins/{c.id}",
             )
         )
     for o in outcomes:
