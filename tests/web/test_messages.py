@@ -159,7 +159,7 @@ def test_the_language_is_negotiated_from_accept_language(header: str | None, loc
 
 @pytest.fixture(scope="module", autouse=True)
 def demo(module_registry: Registry) -> None:
-    load_demo(module_registry)
+    load_demo(module_registry, follow_up_cohort=False)  # no survival cohort needed
 
 
 def test_a_patient_whose_browser_asks_for_spanish_gets_the_check_in_in_spanish(
