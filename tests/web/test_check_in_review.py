@@ -115,6 +115,9 @@ def test_the_patient_timeline_links_each_check_in_to_its_review(
     caller.become(Role.COORDINATOR)
     timeline = web.get(f"/patients/{patient_id}").text.split('id="h-timeline"')[1]
     assert {f"/check-ins/{c.id}" for c in check_ins} <= set(review_links(timeline))
+    for c in check_ins:  # the entry's title, filled from the catalogue message
+        assert f'href="/check-ins/{c.id}">Check-in: {c.advice.replace("_", " ")}</a>' in timeline
+    assert '<span class="tag">check-in</span>' in timeline
 
 
 @pytest.mark.parametrize("role", [Role.RESEARCHER, Role.ADMIN])
