@@ -70,7 +70,9 @@ docs: install
 
 messages: install
 	$(BIN)/pybabel extract --no-location --sort-output -F babel.cfg \
-	  -o src/venapath/web/locale/messages.pot src/venapath/web
+	  --project=VenaPath -o src/venapath/web/locale/messages.pot src/venapath/web
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -i src/venapath/web/locale/messages.pot \
+	  -d src/venapath/web/locale -D messages
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

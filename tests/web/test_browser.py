@@ -246,6 +246,7 @@ MAIN_PAGES = [
     ("evaluate", "clinician-1", "/evaluate"),
     ("knowledge", "clinician-1", "/knowledge"),
     ("procedure-form", "clinician-1", "procedure-form"),
+    ("check-in-review", "clinician-1", "check-in-review"),
     ("dashboards", "researcher-1", "/dashboards"),
     ("screening", "researcher-1", "/screening"),
     ("feedback", "researcher-1", "/feedback"),
@@ -254,6 +255,8 @@ MAIN_PAGES = [
 
 
 def _path(service: Served, path: str) -> str:
+    if path == "check-in-review":
+        return _a_check_in_review(service)
     if path in ("patient", "procedure-form"):
         operator = local_operator("test")
         for patient in service.registry.list_patients(operator, limit=100):
@@ -263,6 +266,16 @@ def _path(service: Served, path: str) -> str:
                         return f"/patients/{patient.id}"
                     return f"/patients/{patient.id}/procedures/new?episode={episode.id}"
     return path
+
+
+def _a_check_in_review(service: Served) -> str:
+    """The review page of a demo check-in that raised a call-today task."""
+    operator = local_operator("test")
+    for patient in service.registry.list_patients(operator, limit=100):
+        for check_in in service.registry.check_ins_of(patient.id, operator):
+            if check_in.urgent_task_id is not None:
+                return f"/check-ins/{check_in.id}"
+    raise AssertionError("the demo registry has a check-in that raised a task")
 
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])

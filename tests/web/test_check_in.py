@@ -16,7 +16,7 @@ from venapath.services.registry import Registry
 
 @pytest.fixture(scope="module", autouse=True)
 def demo(module_registry: Registry) -> None:
-    load_demo(module_registry)
+    load_demo(module_registry, follow_up_cohort=False)  # no survival cohort needed
 
 
 def a_venoplasty(registry: Registry) -> tuple[str, str]:

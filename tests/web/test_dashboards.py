@@ -118,3 +118,39 @@ def test_kaplan_meier_matches_a_hand_count() -> None:
     assert by_day[30.0].at_risk == 2
     assert curve.at_risk == [4, 0, 0, 0, 0]  # counted at days 0, 90, 180, 365, 730
     assert curve.events == 2
+
+
+@pytest.mark.parametrize("kind", ["venoplasty", "venous_stent"])
+def test_the_demo_cohort_gives_each_group_a_curve_to_read(
+    module_registry: Registry, kind: str
+) -> None:
+    """`venapath demo load` holds follow-up with events and censoring spread over years, so
+    the Kaplan-Meier chart has steps, a band and falling numbers at risk (not one point)."""
+    data = module_registry.outcome_aggregates(local_operator("test"))
+    samples = [s for s in data.survival if s.kind == kind]
+    events = [s for s in samples if s.event]
+    censored = [s for s in samples if not s.event and s.days > 0]
+    assert len(samples) >= 20
+    assert len(events) >= 3
+    assert len(censored) >= 5
+    assert len({round(s.days) for s in samples}) >= 15  # spread out, not all on day 0
+    curve = fit_survival(kind, samples)
+    assert len({round(p.survival, 6) for p in curve.points}) >= 4  # a step per event time
+    at_a_year = [p.survival for p in curve.points if p.days <= 365][-1]
+    assert 0 < at_a_year < 1
+    assert curve.at_risk[0] > curve.at_risk[2] > curve.at_risk[4] >= 0
+    assert any(p.lower < p.survival < p.upper for p in curve.points)
+
+
+def test_venoplasty_and_stent_curves_differ_in_the_demo(module_registry: Registry) -> None:
+    """The two invented arms are drawn from different event-time distributions."""
+    data = module_registry.outcome_aggregates(local_operator("test"))
+    by_kind = {
+        kind: fit_survival(kind, [s for s in data.survival if s.kind == kind])
+        for kind in ("venoplasty", "venous_stent")
+    }
+    at_a_year = {
+        kind: min((p.survival for p in curve.points if p.days <= 365), default=1.0)
+        for kind, curve in by_kind.items()
+    }
+    assert at_a_year["venoplasty"] < at_a_year["venous_stent"]

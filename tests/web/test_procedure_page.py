@@ -15,7 +15,7 @@ from venapath.services.registry import Registry
 
 @pytest.fixture(scope="module", autouse=True)
 def demo(module_registry: Registry) -> None:
-    load_demo(module_registry)
+    load_demo(module_registry, follow_up_cohort=False)  # no survival cohort needed
 
 
 def a_leg_dvt_episode(registry: Registry) -> tuple[str, str]:

@@ -107,6 +107,7 @@ ROUTE_POLICY: dict[tuple[str, str], Requirement] = {
     ("POST", "/patients/{patient_id}/procedures"): _P.PATIENT_WRITE,
     ("GET", "/procedures/{procedure_id}"): _P.PATIENT_READ,
     ("POST", "/procedures/{procedure_id}/check-in-link"): _P.CHECK_IN_SEND,
+    ("GET", "/check-ins/{check_in_id}"): _P.PATIENT_READ,
     ("GET", "/dashboards"): _P.AGGREGATE_READ,
     ("GET", "/dashboards/{chart_id}.csv"): _P.AGGREGATE_READ,
     ("GET", "/dashboards/{chart_id}.png"): _P.AGGREGATE_READ,

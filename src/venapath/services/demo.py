@@ -3,11 +3,14 @@ follow-up tasks in every state (call today, overdue, due, upcoming, done, cancel
 
 Dates count back from the day it is loaded, so the worklist always has something in each
 state. Every record goes through the registry service, exactly as a coordinator's would.
-Invented patients only; the pseudonyms start with DEMO-.
+Invented patients only; the pseudonyms start with DEMO-. Besides the scenarios, a seeded
+cohort of 40 patients followed after a first venoplasty or stent (events and censoring
+spread over years) gives the restenosis-free survival dashboard a curve to read.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +23,8 @@ from venapath.domain.case import Case
 from venapath.domain.records import (
     CheckInIn,
     EpisodeIn,
+    EpisodeStatus,
+    EpisodeUpdate,
     OutcomeIn,
     PatientIn,
     ProcedureIn,
@@ -72,9 +77,16 @@ class _Loader:
     def assess(self, patient_id: str, episode_id: str, case: dict[str, Any]) -> None:
         self.registry.record_assessment(patient_id, episode_id, Case.model_validate(case), ACTOR)
 
-    def close_tasks(self, patient_id: str, step_ids: set[str], status: TaskStatus) -> None:
+    def close_episode(self, episode_id: str) -> None:
+        current = self.registry.get_episode(episode_id, ACTOR)
+        change = EpisodeUpdate(version=current.version, status=EpisodeStatus.CLOSED)
+        self.registry.update_episode(episode_id, change, ACTOR)
+
+    def close_tasks(self, patient_id: str, step_ids: set[str] | None, status: TaskStatus) -> None:
+        """Close the patient's scheduled tasks of these protocol steps (None: all of them)."""
         for task in self.registry.tasks_of(patient_id, ACTOR):
-            if task.step_id in step_ids and task.status is TaskStatus.SCHEDULED:
+            wanted = step_ids is None or task.step_id in step_ids
+            if wanted and task.status is TaskStatus.SCHEDULED:
                 update = TaskUpdate(
                     version=task.version,
                     status=status,
@@ -371,6 +383,107 @@ def _suspected_cvt(load: _Loader) -> None:
     )
 
 
+@dataclass(frozen=True)
+class CohortArm:
+    """Invented follow-up for one kind of index procedure: Weibull times to restenosis.
+
+    Illustrative figures only, chosen so the survival chart has a shape to read; they are
+    not taken from any study and say nothing about real restenosis rates."""
+
+    kind: str
+    pathway: str
+    indication: str
+    segment: str
+    weibull_scale_days: float
+    weibull_shape: float
+    patients: int
+
+
+COHORT_ARMS = (
+    CohortArm(
+        "venoplasty",
+        "venoplasty_follow_up",
+        "ccsvi_multiple_sclerosis",
+        "internal_jugular_vein",
+        600.0,
+        1.2,
+        20,
+    ),
+    CohortArm(
+        "venous_stent",
+        "venous_stent_follow_up",
+        "iliac_vein_compression",
+        "common_iliac_vein",
+        1500.0,
+        1.0,
+        20,
+    ),
+)
+COHORT_FIRST_NUMBER = 20
+COHORT_SEED = 20261207
+"""Fixed: the demo registry is the same on every load (its tests and screenshots rely on it)."""
+ENROLMENT_DAYS = (30.0, 1000.0)
+"""Index procedures spread over these days before the load: later ones are followed less."""
+LOSS_TO_FOLLOW_UP_MEAN_DAYS = 900.0
+"""Mean of the exponential time after which a patient stops coming back (censoring)."""
+
+
+def _follow_up_cohort(load: _Loader) -> None:
+    """Patients followed after a first venoplasty or stent, for the restenosis-free survival
+    dashboard: each either has a restenosis event (a repeat venoplasty, or a duplex showing
+    occlusion after a stent) or is censored at the last duplex scan before the load or
+    before they were lost to follow-up. Their tasks are done and their episodes closed: they
+    are history, kept off the worklist."""
+    rng = random.Random(COHORT_SEED)
+    number = COHORT_FIRST_NUMBER
+    for arm in COHORT_ARMS:
+        for _ in range(arm.patients):
+            _cohort_patient(load, rng, arm, number)
+            number += 1
+
+
+def _cohort_patient(load: _Loader, rng: random.Random, arm: CohortArm, number: int) -> None:
+    enrolled_days = rng.uniform(*ENROLMENT_DAYS)
+    event_days = rng.weibullvariate(arm.weibull_scale_days, arm.weibull_shape)
+    lost_days = rng.expovariate(1 / LOSS_TO_FOLLOW_UP_MEAN_DAYS)
+    last_contact_days = min(lost_days, enrolled_days - 1)
+    patient = load.patient(number, rng.choice(("female", "male")), rng.randint(1950, 2000))
+    episode = load.episode(
+        patient,
+        condition="venous_stenosis",
+        pathway=arm.pathway,
+        indication=arm.indication,
+        segments=[arm.segment],
+        side=rng.choice(("left", "right")),
+    )
+    load.procedure(episode, kind=arm.kind, performed_at=load.ago(days=enrolled_days))
+    if event_days < last_contact_days:
+        _restenosis(load, arm, episode, load.ago(days=enrolled_days - event_days))
+    elif last_contact_days >= 1:
+        load.outcome(
+            episode,
+            measure="recanalisation",
+            recanalisation=rng.choice(("complete", "complete", "partial")),
+            imaging_modality="duplex ultrasound",
+            assessed_at=load.ago(days=enrolled_days - last_contact_days),
+        )
+    load.close_tasks(patient, None, TaskStatus.DONE)
+    load.close_episode(episode)
+
+
+def _restenosis(load: _Loader, arm: CohortArm, episode: str, when: str) -> None:
+    if arm.kind == "venoplasty":
+        load.procedure(episode, kind="venoplasty", performed_at=when)
+    else:
+        load.outcome(
+            episode,
+            measure="recanalisation",
+            recanalisation="none",
+            imaging_modality="duplex ultrasound",
+            assessed_at=when,
+        )
+
+
 SCENARIOS: tuple[Callable[[_Loader], None], ...] = (
     _cvt_on_anticoagulation,
     _cvt_after_intracranial_hypotension,
@@ -391,9 +504,16 @@ def demo_loaded(registry: Registry) -> bool:
     return found is not None
 
 
-def load_demo(registry: Registry, now: datetime | None = None) -> dict[str, int]:
-    """Load the demonstration patients; returns the registry's row counts afterwards."""
+def load_demo(
+    registry: Registry, now: datetime | None = None, *, follow_up_cohort: bool = True
+) -> dict[str, int]:
+    """Load the demonstration patients; returns the registry's row counts afterwards.
+
+    `follow_up_cohort=False` leaves out the 40 patients behind the survival dashboard (most
+    of the loading time), for tests that need only the scenarios."""
     load = _Loader(registry, now or datetime.now(UTC))
     for scenario in SCENARIOS:
         scenario(load)
+    if follow_up_cohort:
+        _follow_up_cohort(load)
     return registry.counts()

@@ -14,6 +14,7 @@ from fastapi import Request
 from venapath.domain.access import Permission, Principal
 from venapath.errors import RefusedError, UnauthenticatedError
 from venapath.identity.http import optional_principal
+from venapath.web.templating import N_
 
 
 class SignInRequiredError(UnauthenticatedError):
@@ -42,14 +43,15 @@ class NavLink:
 
 
 NAV: tuple[tuple[str, str, Permission], ...] = (
-    ("/worklist", "Worklist", Permission.WORKLIST_READ),
-    ("/patients", "Patients", Permission.PATIENT_READ),
-    ("/evaluate", "Evaluate", Permission.EVALUATE),
-    ("/knowledge", "Knowledge base", Permission.KNOWLEDGE_READ),
-    ("/dashboards", "Dashboards", Permission.AGGREGATE_READ),
-    ("/screening", "Population screen", Permission.AGGREGATE_READ),
-    ("/feedback", "Card feedback", Permission.AGGREGATE_READ),
-    ("/admin/accounts", "Accounts", Permission.ACCOUNTS_MANAGE),
+    # Labels are marked for the catalogue here and translated in base.html, per reader.
+    ("/worklist", N_("Worklist"), Permission.WORKLIST_READ),
+    ("/patients", N_("Patients"), Permission.PATIENT_READ),
+    ("/evaluate", N_("Evaluate"), Permission.EVALUATE),
+    ("/knowledge", N_("Knowledge base"), Permission.KNOWLEDGE_READ),
+    ("/dashboards", N_("Dashboards"), Permission.AGGREGATE_READ),
+    ("/screening", N_("Population screen"), Permission.AGGREGATE_READ),
+    ("/feedback", N_("Card feedback"), Permission.AGGREGATE_READ),
+    ("/admin/accounts", N_("Accounts"), Permission.ACCOUNTS_MANAGE),
 )
 
 

@@ -1,4 +1,5 @@
-"""What every page's template receives: the caller, the menu, the CSRF token, the version."""
+"""What every page's template receives: the caller, the menu, the CSRF token, the version,
+and the language (negotiated from the browser's Accept-Language header)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import Request
 from venapath.domain.access import Principal
 from venapath.kb.model import KnowledgeBase
 from venapath.web.access import navigation
-from venapath.web.templating import DEFAULT_LOCALE
+from venapath.web.templating import negotiate_locale
 
 CSRF_STATE = "csrf_token"
 
@@ -18,7 +19,7 @@ def page_context(
     request: Request, principal: Principal | None, knowledge: KnowledgeBase | None, **extra: Any
 ) -> dict[str, Any]:
     return {
-        "locale": DEFAULT_LOCALE,
+        "locale": negotiate_locale(request.headers.get("accept-language")),
         "principal": principal,
         "nav": navigation(principal, request.url.path) if principal else [],
         "csrf_token": getattr(request.state, CSRF_STATE, ""),

@@ -28,7 +28,7 @@ from venapath.errors import (
 from venapath.identity.http import optional_principal
 from venapath.web.access import SignInRequiredError
 from venapath.web.context import page_context
-from venapath.web.templating import render
+from venapath.web.templating import N_, render
 
 log = logging.getLogger("venapath.web")
 SIGN_IN_PATH = "/auth/login"
@@ -38,11 +38,11 @@ def error_page(request: Request, error: Exception) -> Response:
     if isinstance(error, SignInRequiredError):
         return RedirectResponse(f"{SIGN_IN_PATH}?next={quote(error.next_path)}", status_code=303)
     if isinstance(error, UnauthenticatedError):
-        return _page(request, 401, "Sign in needed", str(error))
+        return _page(request, 401, N_("Sign in needed"), str(error))
     status, title = _status_of(error)
     if status == 500:
         log.error("page failed", exc_info=(type(error), error, error.__traceback__))
-        return _page(request, 500, "Something went wrong", "The error was logged. Try again.")
+        return _page(request, 500, N_("Something went wrong"), "The error was logged. Try again.")
     problems = error.problems if isinstance(error, InputError) else ()
     return _page(request, status, title, str(error), problems)
 
@@ -50,19 +50,19 @@ def error_page(request: Request, error: Exception) -> Response:
 def _status_of(error: Exception) -> tuple[int, str]:
     status = getattr(error, "status", None)  # a protocol refusal that carries its own status
     if isinstance(status, int) and 400 <= status < 500:
-        return status, str(getattr(error, "title", "Request refused"))
+        return status, str(getattr(error, "title", N_("Request refused")))
     for kind, status, title in (
-        (RefusedError, 403, "Not allowed"),
-        (NotFoundError, 404, "Not found"),
-        (GoneError, 410, "No longer available"),
-        (ConflictError, 409, "Changed by someone else"),
-        (InputError, 422, "Please check what you entered"),
-        (RateLimitedError, 429, "Too many requests"),
-        (UnavailableError, 503, "Temporarily unavailable"),
+        (RefusedError, 403, N_("Not allowed")),
+        (NotFoundError, 404, N_("Not found")),
+        (GoneError, 410, N_("No longer available")),
+        (ConflictError, 409, N_("Changed by someone else")),
+        (InputError, 422, N_("Please check what you entered")),
+        (RateLimitedError, 429, N_("Too many requests")),
+        (UnavailableError, 503, N_("Temporarily unavailable")),
     ):
         if isinstance(error, kind):
             return status, title
-    return 500, "Something went wrong"
+    return 500, N_("Something went wrong")
 
 
 def _page(

@@ -16,6 +16,7 @@ from venapath.settings import Settings
 from venapath.web.errors import error_page
 from venapath.web.pages.accounts import build_accounts_router
 from venapath.web.pages.check_in import build_check_in_router
+from venapath.web.pages.check_in_review import build_check_in_review_router
 from venapath.web.pages.dashboards import build_dashboard_router
 from venapath.web.pages.evaluate import build_evaluate_router
 from venapath.web.pages.feedback import build_feedback_router
@@ -42,6 +43,7 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_worklist_router(kb, registry))
     app.include_router(build_patient_router(kb, registry))
     app.include_router(build_check_in_router(kb, registry))
+    app.include_router(build_check_in_review_router(kb, registry))
     app.include_router(build_procedure_router(kb, registry))
     app.include_router(build_dashboard_router(kb, registry))
     app.include_router(build_feedback_router(kb, registry))

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from babel.core import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -25,10 +29,73 @@ LOCALE_DIR = WEB_DIR / "locale"
 DEFAULT_LOCALE = "en"
 
 
+def N_(message: str) -> str:  # noqa: N802 (the name gettext's tools look for)
+    """Marks a message for extraction where it is defined (`make messages` finds `N_`); the
+    template translates it where it is shown, in the reader's language (`_(label)`)."""
+    return message
+
+
+MAX_ACCEPTED_LANGUAGES = 20
+"""Entries of an Accept-Language header looked at (a longer header is cut, not refused)."""
+
+
+def catalogue_path(locale: str) -> Path:
+    return LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+
+
+@cache
+def available_locales() -> tuple[str, ...]:
+    """The source language and every language with a catalogue under `web/locale/`."""
+    found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob("*/LC_MESSAGES/messages.po"))
+    return (DEFAULT_LOCALE, *found)
+
+
 @cache
 def translations(locale: str = DEFAULT_LOCALE) -> NullTranslations:
-    """The compiled catalogue for `locale`; the source language (English) needs none."""
-    return Translations.load(str(LOCALE_DIR), [locale], domain="messages")
+    """The catalogue for `locale`, compiled in memory from its `.po` file (so no compiled
+    `.mo` is kept in the repository to go stale); the source language (English) needs none."""
+    path = catalogue_path(locale)
+    if locale == DEFAULT_LOCALE or not path.is_file():
+        return NullTranslations()
+    with path.open("rb") as po_file:
+        catalogue = read_po(po_file, locale=locale)
+    compiled = BytesIO()
+    write_mo(compiled, catalogue)  # fuzzy entries are left out: they are not yet reviewed
+    compiled.seek(0)
+    return Translations(compiled, domain="messages")
+
+
+def negotiate_locale(accept_language: str | None) -> str:
+    """The best language this app has for a browser's Accept-Language header.
+
+    Quality values order the preferences; a missing, malformed or unmatched header gives the
+    source language. `es-MX` matches a Spanish catalogue (`es`).
+    """
+    preferences: list[tuple[float, str]] = []
+    for entry in (accept_language or "").split(",")[:MAX_ACCEPTED_LANGUAGES]:
+        tag, _, params = entry.strip().partition(";")
+        quality = _quality(params)
+        if tag and quality > 0:
+            preferences.append((quality, tag.strip().replace("_", "-")))
+    preferences.sort(key=lambda pair: -pair[0])  # stable: the header's order breaks ties
+    wanted = [tag for _, tag in preferences if tag != "*"]
+    if not wanted:
+        return DEFAULT_LOCALE
+    try:
+        best = Locale.negotiate(wanted, list(available_locales()), sep="-")
+    except (UnknownLocaleError, ValueError):
+        return DEFAULT_LOCALE
+    return str(best) if best is not None else DEFAULT_LOCALE
+
+
+def _quality(params: str) -> float:
+    name, _, value = params.strip().partition("=")
+    if name.strip() != "q":
+        return 1.0
+    try:
+        return min(max(float(value), 0.0), 1.0)
+    except ValueError:
+        return 0.0
 
 
 @cache
@@ -50,7 +117,9 @@ def environment(locale: str = DEFAULT_LOCALE) -> Environment:
     return env
 
 
-def render(template: str, context: dict[str, Any], locale: str = DEFAULT_LOCALE) -> str:
+def render(template: str, context: dict[str, Any]) -> str:
+    """A page in the language the context names (`page_context` negotiates it)."""
+    locale = context.get("locale", DEFAULT_LOCALE)
     return environment(locale).get_template(template).render(context)
 
 

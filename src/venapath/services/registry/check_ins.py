@@ -7,15 +7,17 @@ the safety net. Unknown is not "no": an urgent rule waiting for an answer means 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 
 from venapath.domain.case import Case, FollowUp, ProcedureKind
-from venapath.domain.records import CheckInIn, CheckInOut, EpisodeIn, PatientAdvice
+from venapath.domain.records import CheckInIn, CheckInOut, EpisodeIn, PatientAdvice, TaskOut
 from venapath.domain.vocabulary import Strength, Urgency
 from venapath.engine.assessment import Assessment
-from venapath.errors import InputError
+from venapath.errors import InputError, NotFoundError
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence import queries
-from venapath.persistence.tables import CheckInRow, EpisodeRow, ProcedureRow
+from venapath.persistence.tables import CheckInRow, EpisodeRow, ProcedureRow, TaskRow
 from venapath.services import followup
 from venapath.services.evaluation import assess_case
 from venapath.services.registry import assessments
@@ -74,6 +76,42 @@ def of_patient(call: Call, patient_id: str) -> list[CheckInOut]:
     for row in rows:
         call.touch("check_in", row.id)
     return [check_in_out(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class CheckInReview:
+    """One submitted check-in as the care team reviews it: the answers, the advice the
+    patient was shown, the procedure it follows up, and the task it raised (if any)."""
+
+    check_in: CheckInOut
+    pseudonym: str
+    procedure_kind: str
+    performed_at: datetime
+    task: TaskOut | None
+    task_note: str | None
+
+
+def review(call: Call, check_in_id: str) -> CheckInReview:
+    """One check-in with what it points to, read in one transaction (one audit entry that
+    names the check-in, its procedure and its task)."""
+    row = call.check_in(check_in_id)
+    patient = call.patient(row.patient_id)
+    procedure = call.session.get(ProcedureRow, row.procedure_id)
+    if procedure is None:  # a foreign key: only a damaged database gets here
+        raise NotFoundError("procedure", row.procedure_id)
+    call.touch("check_in", row.id, primary=True)
+    call.touch("procedure", procedure.id)
+    task = call.session.get(TaskRow, row.urgent_task_id) if row.urgent_task_id else None
+    if task is not None:
+        call.touch("task", task.id)
+    return CheckInReview(
+        check_in=check_in_out(row),
+        pseudonym=patient.pseudonym,
+        procedure_kind=procedure.kind,
+        performed_at=procedure.performed_at,
+        task=followup.task_out(task, patient.pseudonym) if task is not None else None,
+        task_note=task.note if task is not None else None,
+    )
 
 
 def _check_in_case(data: CheckInIn, procedure: ProcedureRow, episode: EpisodeRow | None) -> Case:

@@ -35,6 +35,7 @@ from venapath.persistence.audit import (
 from venapath.persistence.database import Database
 from venapath.persistence.tables import (
     AssessmentRow,
+    CheckInRow,
     EpisodeRow,
     IdempotencyRow,
     PatientRow,
@@ -142,6 +143,9 @@ class Call:
 
     def assessment(self, assessment_id: str) -> AssessmentRow:
         return self._child(AssessmentRow, "assessment", assessment_id, None)
+
+    def check_in(self, check_in_id: str) -> CheckInRow:
+        return self._child(CheckInRow, "check_in", check_in_id, None)
 
     def fact(self, action: AuditAction) -> AuditFact:
         return AuditFact(

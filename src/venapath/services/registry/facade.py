@@ -245,6 +245,11 @@ class Registry:
             principal, operation, lambda c: check_in_links.submit(self.door, c, link_id, data)
         )
 
+    def check_in_review(self, check_in_id: str, principal: Principal) -> check_ins.CheckInReview:
+        """One check-in for the care team's review page: read and audited like a record."""
+        operation = _op("read_check_in", READ, AuditAction.READ)
+        return self.door.run(principal, operation, lambda c: check_ins.review(c, check_in_id))
+
     def check_ins_of(self, patient_id: str, principal: Principal) -> list[CheckInOut]:
         operation = _op("search_check_ins", READ, AuditAction.QUERY)
         return self.door.run(principal, operation, lambda c: check_ins.of_patient(c, patient_id))

@@ -25,7 +25,7 @@ from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
 from venapath.web.access import page_principal
 from venapath.web.context import page_context
-from venapath.web.templating import render
+from venapath.web.templating import N_, render
 
 DAY_FIELDS = ("improvement_lasted_days", "reverted_for_days", "worsening_for_days")
 FLAG_FIELDS = ("symptoms_back_within_hours", "fever_or_urinary_symptoms")
@@ -44,14 +44,14 @@ def build_check_in_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
 
     @router.get("/c/{token}", response_class=HTMLResponse)
     def check_in_form(request: Request, token: str) -> HTMLResponse:
-        grant = _grant(registry, token)
+        grant = _grant(request, registry, token)
         if isinstance(grant, HTMLResponse):
             return grant
         return _form_page(request, kb, {}, [])
 
     @router.post("/c/{token}", response_class=HTMLResponse)
     async def check_in_submit(request: Request, token: str) -> HTMLResponse:
-        grant = _grant(registry, token)
+        grant = _grant(request, registry, token)
         if isinstance(grant, HTMLResponse):
             return grant
         answers = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
@@ -66,7 +66,7 @@ def build_check_in_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
     return router
 
 
-def _grant(registry: Registry, token: str) -> Any:
+def _grant(request: Request, registry: Registry, token: str) -> Any:
     """The link's grant, or the page saying plainly why it cannot be used."""
     try:
         return redeem(registry.database, token, datetime.now(UTC))
@@ -76,18 +76,8 @@ def _grant(registry: Registry, token: str) -> Any:
         reason, status = "expired", 410
     except (NotFoundError, GoneError):
         reason, status = "unknown", 404
-    page = render(
-        "check_in_closed.html",
-        {
-            "locale": "en",
-            "reason": reason,
-            "principal": None,
-            "nav": [],
-            "csrf_token": "",
-            "knowledge_version": None,
-        },
-    )
-    return HTMLResponse(page, status_code=status)
+    context = page_context(request, None, None, reason=reason)
+    return HTMLResponse(render("check_in_closed.html", context), status_code=status)
 
 
 def _form_page(
@@ -123,7 +113,7 @@ def _check_in(answers: dict[str, str], procedure_id: str) -> CheckInIn:
         if not text:
             continue
         if not text.isdigit() or int(text) > 3650:
-            problems.append(Problem(f"/{name}", "please write a number of days, like 3"))
+            problems.append(Problem(f"/{name}", N_("please write a number of days, like 3")))
         else:
             data[name] = int(text)
     comment = answers.get("comment", "").strip()

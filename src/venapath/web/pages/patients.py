@@ -16,18 +16,38 @@ from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
 from venapath.web.access import page_principal
 from venapath.web.context import page_context
-from venapath.web.templating import render
+from venapath.web.templating import N_, render, words
 
 PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
 class TimelineEntry:
+    """One line of the timeline. `title` (and `detail` when `detail_fields` is set) is a
+    catalogue message the template translates and fills in the reader's language; record
+    data (warnings, advice, outcome values) stays as recorded."""
+
     at: datetime
     kind: str
     title: str
+    title_fields: dict[str, object]
     detail: str
+    detail_fields: dict[str, object] | None = None
     link: str | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return TIMELINE_KINDS[self.kind]
+
+
+TIMELINE_KINDS = {
+    "episode": N_("episode"),
+    "assessment": N_("assessment"),
+    "procedure": N_("procedure"),
+    "check-in": N_("check-in"),
+    "outcome": N_("outcome"),
+}
+"""The timeline's kinds of entry and their tags, as the catalogue has them."""
 
 
 def build_patient_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
@@ -96,40 +116,66 @@ def _timeline(
     entries: list[TimelineEntry] = []
     for e in episodes:
         when = e.diagnosed_at or e.onset_at or e.created_at
-        entries.append(
-            TimelineEntry(_aware(when), "episode", f"{e.condition} ({e.status})", e.pathway or "")
-        )
-    for a in assessments:
-        urgency = a.result.get("urgency") or "no action in favour"
-        count = len(a.result.get("recommendations", []))
+        title_fields: dict[str, object] = {
+            "condition": words(e.condition),
+            "status": words(e.status),
+        }
         entries.append(
             TimelineEntry(
-                _aware(a.evaluated_at),
-                "assessment",
-                f"Assessment: {urgency}",
-                f"{count} recommendations · knowledge {a.knowledge_version}",
-                f"/evaluate?assessment={a.id}",
+                _aware(when),
+                "episode",
+                N_("%(condition)s (%(status)s)"),
+                title_fields,
+                words(e.pathway or ""),
             )
         )
+    for a in assessments:
+        entries.append(_assessment_entry(a))
     for p in procedures:
-        warnings = "; ".join(p.warnings)
         entries.append(
             TimelineEntry(
                 _aware(p.performed_at),
                 "procedure",
-                f"{p.kind} (number {p.repeat_number} in this episode)",
-                warnings,
+                N_("%(kind)s (number %(n)s in this episode)"),
+                {"kind": words(p.kind), "n": p.repeat_number},
+                "; ".join(p.warnings),
             )
         )
     for c in check_ins:
         entries.append(
             TimelineEntry(
-                _aware(c.submitted_at), "check-in", f"Check-in: {c.advice}", c.advice_text
+                _aware(c.submitted_at),
+                "check-in",
+                N_("Check-in: %(advice)s"),
+                {"advice": words(c.advice)},
+                c.advice_text,
+                link=f"/check-ins/{c.id}",
             )
         )
     for o in outcomes:
-        entries.append(TimelineEntry(_aware(o.assessed_at), "outcome", o.measure, _outcome_text(o)))
+        entries.append(
+            TimelineEntry(
+                _aware(o.assessed_at),
+                "outcome",
+                "%(measure)s",
+                {"measure": words(o.measure)},
+                _outcome_text(o),
+            )
+        )
     return entries
+
+
+def _assessment_entry(a: Any) -> TimelineEntry:
+    urgency = a.result.get("urgency")
+    return TimelineEntry(
+        _aware(a.evaluated_at),
+        "assessment",
+        N_("Assessment: %(urgency)s") if urgency else N_("Assessment: no action in favour"),
+        {"urgency": words(urgency)} if urgency else {},
+        N_("%(count)s recommendations · knowledge %(version)s"),
+        {"count": len(a.result.get("recommendations", [])), "version": a.knowledge_version},
+        f"/evaluate?assessment={a.id}",
+    )
 
 
 def _outcome_text(outcome: Any) -> str:
