@@ -165,6 +165,12 @@ class Settings(AccountSettings):
     work_queue: int = Field(default=32, ge=0, le=10_000)
     rate_limit_per_minute: int = Field(default=12_000, ge=1, le=10_000_000)
     rate_limit_burst: int = Field(default=400, ge=1, le=1_000_000)
+    web_languages: tuple[str, ...] = Field(
+        default=("en",),
+        description="Languages the pages are offered in (negotiated from Accept-Language). "
+        "A catalogue under src/venapath/web/locale/ is offered only when listed here: list one "
+        "only after a qualified medical translator has reviewed it (patients read its advice).",
+    )
     screen_results_dir: Path | None = Field(
         default=None,
         description="Folder of the last `venapath screen --out` (summary.json and "

@@ -38,7 +38,12 @@ class Caller:
 
 @pytest.fixture(scope="module")
 def web(kb: KnowledgeBase, module_registry: Registry) -> Iterator[TestClient]:
-    settings = load_settings(env="development", max_body_bytes=1_000_000, **identity_settings())
+    settings = load_settings(
+        env="development",
+        max_body_bytes=1_000_000,
+        web_languages=["es"],  # the Spanish catalogue is tested here; deployments opt in
+        **identity_settings(),
+    )
     accounts = AccountService(module_registry.database, settings)
     for role in ACCOUNT_ROLES:
         accounts.add(f"{role.value}-1", f"Test {role.value}", role.value, PASSWORD)

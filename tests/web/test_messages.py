@@ -19,6 +19,7 @@ from paths_support import REPO
 from venapath.domain.access import Role
 from venapath.services.demo import load_demo
 from venapath.services.registry import Registry
+from venapath.settings import SettingsError, load_settings
 from venapath.web.access import NAV
 from venapath.web.templating import (
     DEFAULT_LOCALE,
@@ -27,6 +28,7 @@ from venapath.web.templating import (
     available_locales,
     catalogue_path,
     negotiate_locale,
+    offered_locales,
 )
 
 POT = LOCALE_DIR / "messages.pot"
@@ -151,7 +153,21 @@ def test_everything_a_patient_sees_is_translated_into_spanish(tmp_path: Path) ->
     ],
 )
 def test_the_language_is_negotiated_from_accept_language(header: str | None, locale: str) -> None:
-    assert negotiate_locale(header) == locale
+    assert negotiate_locale(header, offered_locales(("es",))) == locale
+
+
+def test_a_catalogue_is_offered_only_when_the_deployment_lists_it() -> None:
+    """Patients read safety advice in these catalogues: a language is served only once a
+    deployment lists it (after a translator's review), never because a file exists."""
+    assert load_settings(env="development").web_languages == ("en",)
+    assert negotiate_locale("es-MX,es;q=0.9") == "en"
+    assert negotiate_locale("es-MX,es;q=0.9", offered_locales(())) == "en"
+    assert negotiate_locale("es-MX,es;q=0.9", offered_locales(("es",))) == "es"
+
+
+def test_a_configured_language_without_a_catalogue_is_refused_by_name() -> None:
+    with pytest.raises(SettingsError, match=r"VENAPATH_WEB_LANGUAGES: no catalogue for xx"):
+        offered_locales(("xx",))
 
 
 # ---------------------------------------------------------------- switching, over HTTP

@@ -10,7 +10,10 @@ from fastapi import Request
 from venapath.domain.access import Principal
 from venapath.kb.model import KnowledgeBase
 from venapath.web.access import navigation
-from venapath.web.templating import negotiate_locale
+from venapath.web.templating import DEFAULT_LOCALE, negotiate_locale
+
+LANGUAGES_STATE = "web_languages"
+"""`app.state` attribute with the languages offered (set by `install_web` from settings)."""
 
 CSRF_STATE = "csrf_token"
 
@@ -19,7 +22,10 @@ def page_context(
     request: Request, principal: Principal | None, knowledge: KnowledgeBase | None, **extra: Any
 ) -> dict[str, Any]:
     return {
-        "locale": negotiate_locale(request.headers.get("accept-language")),
+        "locale": negotiate_locale(
+            request.headers.get("accept-language"),
+            getattr(request.app.state, LANGUAGES_STATE, (DEFAULT_LOCALE,)),
+        ),
         "principal": principal,
         "nav": navigation(principal, request.url.path) if principal else [],
         "csrf_token": getattr(request.state, CSRF_STATE, ""),

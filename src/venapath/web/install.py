@@ -13,6 +13,7 @@ from venapath.identity.accounts import AccountService
 from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
 from venapath.settings import Settings
+from venapath.web.context import LANGUAGES_STATE
 from venapath.web.errors import error_page
 from venapath.web.pages.accounts import build_accounts_router
 from venapath.web.pages.check_in import build_check_in_router
@@ -26,7 +27,7 @@ from venapath.web.pages.patients import build_patient_router
 from venapath.web.pages.procedures import build_procedure_router
 from venapath.web.pages.screening import build_screening_router
 from venapath.web.pages.worklist import build_worklist_router
-from venapath.web.templating import STATIC_DIR
+from venapath.web.templating import STATIC_DIR, offered_locales
 
 HTML_ERROR_HOOK = "html_error_page"
 """`app.state` attribute the API's error handlers call for requests that are pages."""
@@ -50,6 +51,7 @@ def install_web(app: FastAPI) -> None:
     accounts: AccountService = app.state.accounts
     app.include_router(build_accounts_router(kb, accounts, registry.audit))
     settings: Settings = app.state.settings
+    setattr(app.state, LANGUAGES_STATE, offered_locales(settings.web_languages))
     app.include_router(build_screening_router(kb, registry.audit, settings.screen_results_dir))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     setattr(app.state, HTML_ERROR_HOOK, error_page)

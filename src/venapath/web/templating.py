@@ -20,6 +20,7 @@ from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from venapath import __version__
+from venapath.settings import SettingsError
 from venapath.web.case_form import dom_id
 
 WEB_DIR = Path(__file__).parent
@@ -65,11 +66,29 @@ def translations(locale: str = DEFAULT_LOCALE) -> NullTranslations:
     return Translations(compiled, domain="messages")
 
 
-def negotiate_locale(accept_language: str | None) -> str:
-    """The best language this app has for a browser's Accept-Language header.
+def offered_locales(configured: tuple[str, ...]) -> tuple[str, ...]:
+    """The languages a deployment offers: the source language and each configured one.
+
+    A configured language without a catalogue is refused by name, so a typo in
+    `VENAPATH_WEB_LANGUAGES` fails at start-up instead of silently serving English.
+    """
+    unknown = [code for code in configured if code not in available_locales()]
+    if unknown:
+        raise SettingsError(
+            f"VENAPATH_WEB_LANGUAGES: no catalogue for {', '.join(unknown)} "
+            f"(available: {', '.join(available_locales())})"
+        )
+    return (DEFAULT_LOCALE, *(code for code in configured if code != DEFAULT_LOCALE))
+
+
+def negotiate_locale(
+    accept_language: str | None, offered: tuple[str, ...] = (DEFAULT_LOCALE,)
+) -> str:
+    """The best of the `offered` languages for a browser's Accept-Language header.
 
     Quality values order the preferences; a missing, malformed or unmatched header gives the
-    source language. `es-MX` matches a Spanish catalogue (`es`).
+    source language. `es-MX` matches a Spanish catalogue (`es`) when Spanish is offered; a
+    catalogue that is not offered (not yet reviewed) is never chosen.
     """
     preferences: list[tuple[float, str]] = []
     for entry in (accept_language or "").split(",")[:MAX_ACCEPTED_LANGUAGES]:
@@ -82,7 +101,7 @@ def negotiate_locale(accept_language: str | None) -> str:
     if not wanted:
         return DEFAULT_LOCALE
     try:
-        best = Locale.negotiate(wanted, list(available_locales()), sep="-")
+        best = Locale.negotiate(wanted, list(offered), sep="-")
     except (UnknownLocaleError, ValueError):
         return DEFAULT_LOCALE
     return str(best) if best is not None else DEFAULT_LOCALE
