@@ -1,7 +1,12 @@
 """ASGI middleware: a hard request-size limit and one structured access-log line per request.
 
 The size limit is enforced on the bytes actually received, not only on Content-Length, so a
-chunked upload cannot get past it. The access log records method, path, status, duration
+chunked upload cannot get past it. A response that starts before its request's body was read
+to the end (a refusal: no credentials, too large, rate-limited, bad path) closes the
+connection: the server stops receiving a body it will never use, instead of draining up to
+`max_body_bytes` to keep the connection open. Hostile clients uploading megabytes that are
+refused at the door then cost the machine (the event loop, the kernel, the loopback) almost
+nothing. The access log records method, path, status, duration
 and a request id; never bodies or query strings, which may hold patient data.
 """
 
@@ -43,20 +48,24 @@ class BodyLimitMiddleware:
             return
         received = 0
         started = False
+        body_unread = bool(declared) or _header(scope, b"transfer-encoding") is not None
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, body_unread
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     raise BodyTooLargeError(self.max_bytes)
+                body_unread = bool(message.get("more_body", False))
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                if body_unread:
+                    message = {**message, "headers": [*message.get("headers", []), CLOSE]}
             await send(message)
 
         try:
@@ -66,13 +75,23 @@ class BodyLimitMiddleware:
                 await _too_large(scope, send, self.max_bytes)
 
 
+CLOSE = (b"connection", b"close")
+
+
 def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", []):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+    value = _header(scope, b"content-length")
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return bytes(value)
     return None
 
 

@@ -41,6 +41,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+READ_ONLY_OPTION = "venapath_read_only"
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    """pysqlite's own transaction handling defers BEGIN; a writer takes the write lock at once,
+    so two writers queue on busy_timeout instead of failing on upgrade. A read-only
+    transaction (`Database.read`) takes no lock: in WAL mode it reads a snapshot beside the
+    writer, so a hot read (the session check of every request) never queues behind a write."""
+    read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
 class Database:
     """An engine and its sessions. `session()` commits on success and rolls back on error."""
 
@@ -57,9 +69,7 @@ class Database:
                 hide_parameters=True,
             )
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            # pysqlite's own transaction handling defers BEGIN; take the write lock at once
-            # so two writers queue on busy_timeout instead of failing on upgrade.
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+            event.listen(self.engine, "begin", _sqlite_begin)
             event.listen(
                 self.engine,
                 "connect",
@@ -97,6 +107,21 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 yield connection
+        except OperationalError as error:
+            if _is_connection_failure(error):
+                raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error
+            raise
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A Core connection in one read-only transaction, for hot reads that need no ORM
+        session and no write lock (on SQLite, a deferred BEGIN). Errors as `session()`.
+        A write through it fails on SQLite as soon as another writer holds the lock."""
+        try:
+            with self.engine.connect() as plain:
+                connection = plain.execution_options(**{READ_ONLY_OPTION: True})
+                with connection.begin():
+                    yield connection
         except OperationalError as error:
             if _is_connection_failure(error):
                 raise DatabaseUnavailableError(str(error.orig).strip().splitlines()[0]) from error
