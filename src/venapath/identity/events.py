@@ -241,6 +241,7 @@ def record_security_event(
         action or _action(event, code, method, path),
         principal,
         _OUTCOME[event],
+        patient_id=principal.patient_id if principal else None,  # a SMART launch's patient
         resources=resources,
         detail=reason,
         claimed_subject=None if principal else (subject or None),
