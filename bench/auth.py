@@ -7,7 +7,10 @@ file) and `GET /api/v1/patients/{id}`:
 - the middleware's own work per request (route lookup, policy, bearer-JWT verification or
   session lookup, CSRF check), timed directly, p50 and p95;
 - the whole request through the application with a bearer token, with a session cookie, and
-  with the authentication middleware taken out (the baseline), p50 and p95.
+  with the authentication middleware taken out (the baseline), p50 and p95;
+- an anonymous flood of refused requests (401): each refusal written to the audit trail, and
+  coalesced as the service does it (identity/events.py), p50 and p95, and the entries each
+  wrote.
 Prints one line per figure; the test keys and accounts are made here and thrown away.
 """
 
@@ -27,9 +30,11 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from venapath.api.app import create_app
-from venapath.domain.access import Role
+from venapath.domain.access import Role, local_operator
+from venapath.identity.events import REFUSAL_WINDOW_SECONDS, RefusalCoalescer, SecurityEvents
 from venapath.identity.middleware import AuthenticationMiddleware
 from venapath.identity.policy import requirement_for
 from venapath.identity.routing import RouteIndex
@@ -37,7 +42,9 @@ from venapath.identity.sessions import SessionStore, SignedIn, session_cookie_na
 from venapath.identity.tokens import BearerVerifier
 from venapath.kb.loader import load_knowledge_base
 from venapath.persistence import migrate
+from venapath.persistence.audit import AuditTrail
 from venapath.persistence.database import Database
+from venapath.persistence.tables import AuditEventRow
 from venapath.services.registry import Registry
 from venapath.settings import Settings, load_settings
 
@@ -95,6 +102,7 @@ def _middleware_only(
         sessions=sessions,
         cookie_name=session_cookie_name(settings),
         bearer=BearerVerifier(settings, lambda url: asyncio.sleep(0, {})),
+        security=SecurityEvents(AuditTrail(database)),
     )
     cookie = f"{session_cookie_name(settings)}={grant.token}".encode()
     loop = asyncio.new_event_loop()
@@ -146,21 +154,52 @@ def _end_to_end(apps: dict[str, tuple[Any, dict[str, str]]], patient: str, count
         assert client.get(f"/api/v1/patients/{patient}").status_code == 200
 
     for name, call in (("evaluate", evaluate), ("patient read", read)):
-        samples: dict[str, list[float]] = {label: [] for label in clients}
+        # The registry answers no one without a verified caller, so a patient read has no
+        # baseline without authentication: its figures stand alone.
+        callers = {
+            label: client
+            for label, client in clients.items()
+            if name == "evaluate" or label != "no auth"
+        }
+        samples: dict[str, list[float]] = {label: [] for label in callers}
         for round_number in range(count + 20):
-            for label, client in clients.items():
+            for label, client in callers.items():
                 start = time.perf_counter()
                 call(client)
                 if round_number >= 20:  # the first rounds warm caches up
                     samples[label].append(time.perf_counter() - start)
-        base = statistics.median(samples["no auth"])
+        base = statistics.median(samples["no auth"]) if "no auth" in samples else None
         for label, taken in samples.items():
-            added = (statistics.median(taken) - base) * 1000
-            print(
-                f"whole request, {label:8} {name}: {_percentiles(taken)}; p50 added {added:+.3f} ms"
+            added = (
+                ""
+                if base is None
+                else f"; p50 added {(statistics.median(taken) - base) * 1000:+.3f} ms"
             )
+            print(f"whole request, {label:8} {name}: {_percentiles(taken)}{added}")
     for client in clients.values():
         client.__exit__(None, None, None)
+
+
+def _refusal_flood(make_app: Callable[[], Any], database: Database, count: int) -> None:
+    """The same anonymous request refused `count` times: every refusal written (a window of
+    0 s), then coalesced (the default 60 s window)."""
+    for label, window in (("each written", 0.0), ("coalesced", REFUSAL_WINDOW_SECONDS)):
+        app = make_app()
+        app.state.security_events.coalescer = RefusalCoalescer(window=window)
+        with database.session() as session:
+            before = session.scalar(select(func.count()).select_from(AuditEventRow)) or 0
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+
+            def refused(client: TestClient = client) -> None:
+                assert client.get("/api/v1/worklist").status_code == 401
+
+            samples = _timed(refused, count)
+            with database.session() as session:
+                after = session.scalar(select(func.count()).select_from(AuditEventRow)) or 0
+        print(
+            f"anonymous refusal, {label:12}: {_percentiles(samples)}; "
+            f"{after - before} audit entries for {count} refusals"
+        )
 
 
 def main() -> None:
@@ -181,7 +220,7 @@ def main() -> None:
         registry = Registry(database, kb)
         from venapath.domain.records import PatientIn
 
-        patient = registry.create_patient(PatientIn(), "bench").id
+        patient = registry.create_patient(PatientIn(), local_operator("bench")).id
         app = create_app(settings, kb=kb, registry=registry)
         _middleware_only(settings, database, app, token, options.requests)
         sessions = SessionStore(database, settings)
@@ -202,6 +241,9 @@ def main() -> None:
             "session": (create_app(settings, kb=kb, registry=registry), cookie),
         }
         _end_to_end(apps, patient, options.requests)
+        _refusal_flood(
+            lambda: create_app(settings, kb=kb, registry=registry), database, options.requests
+        )
         database.dispose()
     sys.stdout.flush()
 
