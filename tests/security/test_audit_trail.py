@@ -17,10 +17,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from fhir_fixtures import cvt_record, prefetch_for
 from identity_support import PASSWORD, bearer, session_csrf, sign_in
+from jwt_support import BASE
+from jwt_support import ISSUER as CDS_ISSUER
+from jwt_support import token as cds_token
+from venapath.cdshooks.prefetch import prefetch_templates
 from venapath.cli.main import app as cli
 from venapath.identity.accounts import SIGN_IN_REFUSED, AccountService
 from venapath.identity.sessions import session_cookie_name
+from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditFact, AuditOutcome
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.persistence.tables import AuditEventRow
@@ -220,3 +226,36 @@ def test_audit_verify_passes_over_these_entries_and_detects_a_tampered_one(
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1
     assert f"broken at entry {seq}" in broken.output
+
+
+def test_cds_hooks_calls_and_refused_cds_tokens_are_audited(
+    anonymous: TestClient, secure_database: Database, kb: KnowledgeBase
+) -> None:
+    path = "/cds-services/venapath-patient-view"
+    body = {
+        "hook": "patient-view",
+        "hookInstance": "5b0f3c2e-0000-4000-8000-0000000000a1",
+        "context": {"userId": "Practitioner/dr-cds", "patientId": "p1"},
+        "prefetch": prefetch_for(cvt_record(), prefetch_templates(kb)),
+    }
+    start = last_seq(secure_database)
+    signed = {"Authorization": f"Bearer {cds_token(BASE + path)}"}
+    assert anonymous.post(path, json=body, headers=signed).status_code == 200
+    assert anonymous.post(path, json=body).status_code == 401
+    evaluated, refused = entries_after(secure_database, start)
+
+    assert evaluated["subtype"][0]["code"] == "operation"
+    assert evaluated["outcome"] == AuditOutcome.SUCCESS.value
+    assert actor(evaluated) == f"cds:{CDS_ISSUER}"  # the EHR whose JWT was verified
+    assert evaluated["agent"][0]["who"]["display"] == "Practitioner/dr-cds"
+    assert roles(evaluated) == ["service"]
+    assert address(evaluated) == "testclient"
+    assert [e["what"]["reference"] for e in evaluated["entity"]] == [
+        "Patient/p1",
+        "operation/cds-venapath-patient-view",
+    ]
+
+    assert refused["outcome"] == AuditOutcome.REFUSED.value
+    assert actor(refused) == "unverified:anonymous"
+    assert refused["outcomeDesc"].startswith("401 cds_token")
+    assert request_of(refused)["what"]["display"] == "POST /cds-services/{service_id}"

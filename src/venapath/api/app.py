@@ -106,7 +106,7 @@ def create_app(
         smart_launch_url(settings, smart_settings),
         tokens_over_https_only=not settings.development,
     )
-    cds = CdsHooksApi(settings, services, verifier, store)
+    cds = CdsHooksApi(settings, services, verifier, store, security)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
