@@ -112,6 +112,7 @@ def test_many_clients_cannot_open_more_than_the_bound() -> None:
     assert len(written) == 4  # three kinds of their own, then one shared overflow entry
     assert written[-1].request == "(several)"
     assert written[-1].client_address is None
+    assert written[-1].actor == "unverified:(several)"
     clock.now += 61
     summaries = coalescer.admit(None)
     assert sum(f.repeats for f in summaries) + len(written) == 2000  # every refusal counted

@@ -148,7 +148,13 @@ class RefusalCoalescer:
         )
         if kind not in self._open and len(self._open) >= self.max_open:
             kind = None  # the overflow window: refusals of every further kind, together
-            fact = replace(fact, client_address=None, claimed_subject=None, request="(several)")
+            fact = replace(
+                fact,
+                principal=None,
+                claimed_subject="(several)",
+                client_address=None,
+                request="(several)",
+            )
         window = self._open.get(kind)
         if window is not None:
             window.suppressed += 1
