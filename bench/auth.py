@@ -12,6 +12,9 @@ file) and `GET /api/v1/patients/{id}`:
   rest, the audit entry of each read and evaluation included, so "added" is what verifying
   the caller costs (the median of the per-round differences from the baseline); the audit's
   own cost is printed on its own line.
+- an anonymous flood of refused requests (401): each refusal written to the audit trail, and
+  coalesced as the service does it (identity/events.py), p50 and p95, and the entries each
+  wrote.
 Prints one line per figure; the test keys and accounts are made here and thrown away.
 """
 
@@ -31,12 +34,14 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from venapath.api.app import create_app
 from venapath.domain.access import Principal, Role, local_operator
 from venapath.domain.records import PatientIn
+from venapath.identity.events import REFUSAL_WINDOW_SECONDS, RefusalCoalescer, SecurityEvents
 from venapath.identity.http import PRINCIPAL_STATE
 from venapath.identity.middleware import AuthenticationMiddleware
 from venapath.identity.policy import requirement_for
@@ -45,8 +50,9 @@ from venapath.identity.sessions import SessionStore, SignedIn, session_cookie_na
 from venapath.identity.tokens import BearerVerifier
 from venapath.kb.loader import load_knowledge_base
 from venapath.persistence import migrate
-from venapath.persistence.audit import AuditAction, AuditFact
+from venapath.persistence.audit import AuditAction, AuditFact, AuditTrail
 from venapath.persistence.database import Database
+from venapath.persistence.tables import AuditEventRow
 from venapath.services.registry import Registry
 from venapath.settings import Settings, load_settings
 
@@ -119,6 +125,7 @@ def _middleware_only(
         sessions=sessions,
         cookie_name=session_cookie_name(settings),
         bearer=BearerVerifier(settings, lambda url: asyncio.sleep(0, {})),
+        security=SecurityEvents(AuditTrail(database)),
     )
     cookie = f"{session_cookie_name(settings)}={grant.token}".encode()
     loop = asyncio.new_event_loop()
@@ -199,9 +206,36 @@ def _audit_only(registry: Registry, patient: str, count: int) -> None:
     print(f"audit entry alone (in every figure above): {_percentiles(samples)}")
 
 
+def _refusal_flood(make_app: Callable[[], Any], database: Database, count: int) -> None:
+    """The same anonymous request refused `count` times: every refusal written (a window of
+    0 s), then coalesced (the default 60 s window)."""
+    for label, window in (("each written", 0.0), ("coalesced", REFUSAL_WINDOW_SECONDS)):
+        app = make_app()
+        app.state.security_events.coalescer = RefusalCoalescer(window=window)
+        with database.session() as session:
+            before = session.scalar(select(func.count()).select_from(AuditEventRow)) or 0
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+
+            def refused(client: TestClient = client) -> None:
+                assert client.get("/api/v1/worklist").status_code == 401
+
+            samples = _timed(refused, count)
+            with database.session() as session:
+                after = session.scalar(select(func.count()).select_from(AuditEventRow)) or 0
+        print(
+            f"anonymous refusal, {label:12}: {_percentiles(samples)}; "
+            f"{after - before} audit entries for {count} refusals"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="An empty database to run on (e.g. PostgreSQL); default: a new SQLite file",
+    )
     options = parser.parse_args()
     key, jwks = _keys()
     token = _token(key)
@@ -212,7 +246,7 @@ def main() -> None:
     )
     kb = load_knowledge_base()
     with tempfile.TemporaryDirectory(prefix="venapath-bench-auth-") as folder:
-        database = Database(f"sqlite:///{folder}/registry.sqlite3")
+        database = Database(options.database_url or f"sqlite:///{folder}/registry.sqlite3")
         migrate.upgrade(database)
         registry = Registry(database, kb)
         patient = registry.create_patient(PatientIn(), local_operator("bench")).id
@@ -238,6 +272,9 @@ def main() -> None:
         }
         _end_to_end(apps, patient, options.requests)
         _audit_only(registry, patient, options.requests)
+        _refusal_flood(
+            lambda: create_app(settings, kb=kb, registry=registry), database, options.requests
+        )
         database.dispose()
     sys.stdout.flush()
 

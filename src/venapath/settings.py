@@ -7,11 +7,23 @@ issuers it trusts and the https address it is called at (the JWT audience). Only
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as PydanticSettingsError
 
@@ -291,10 +303,24 @@ class SmartSettings(BaseSettings):
     )
     key_id: str | None = Field(default=None, description="The `kid` of the registered public key.")
     algorithm: BackendAlgorithm = "RS384"
+    token_key: SecretStr | None = Field(
+        default=None,
+        description="The AES-256-GCM key that encrypts the EHR access tokens kept for SMART "
+        "launches: 32 random bytes, base64url-encoded. Required outside development.",
+    )
 
     @property
     def enabled(self) -> bool:
         return bool(self.client_id)
+
+    @field_validator("token_key")
+    @classmethod
+    def _a_whole_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(_key_bytes(key)) != TOKEN_KEY_BYTES:
+            raise ValueError(
+                f"must be {TOKEN_KEY_BYTES} random bytes, base64url-encoded (44 characters)"
+            )
+        return key
 
     @model_validator(mode="after")
     def _key_with_its_id(self) -> Self:
@@ -303,6 +329,35 @@ class SmartSettings(BaseSettings):
                 "VENAPATH_SMART_KEY_ID is required with VENAPATH_SMART_PRIVATE_KEY_FILE"
             )
         return self
+
+
+TOKEN_KEY_BYTES = 32
+DEVELOPMENT_TOKEN_KEY = hashlib.sha256(b"venapath development SMART token key").digest()
+"""Development only: a key anyone can derive, so launches survive restarts and work across
+worker processes without configuration. It protects nothing; production must set its own."""
+
+
+def _key_bytes(key: SecretStr) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(key.get_secret_value().strip().encode())
+    except (ValueError, binascii.Error):
+        return b""
+
+
+def smart_token_key(settings: Settings, smart: SmartSettings) -> bytes:
+    """The key for the EHR access tokens SMART launches keep at rest.
+
+    VENAPATH_SMART_TOKEN_KEY when set. Outside development a SMART app without one is
+    refused, like the other insecure settings (the server does not start); in development
+    the published DEVELOPMENT_TOKEN_KEY stands in."""
+    if smart.token_key is not None:
+        return _key_bytes(smart.token_key)
+    if smart.enabled and not settings.development:
+        raise SettingsError(
+            "refusing insecure settings outside development: set VENAPATH_SMART_TOKEN_KEY "
+            "(32 random bytes, base64url-encoded) so EHR access tokens are encrypted at rest"
+        )
+    return DEVELOPMENT_TOKEN_KEY
 
 
 def load_smart_settings() -> SmartSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,6 +43,17 @@ def test_users_lifecycle(tmp_path: Path) -> None:
     assert "disabled" in listed.stdout
     assert secret not in listed.stdout + listed.stderr + added.stdout + added.stderr
     assert "$argon2" not in listed.stdout
+
+    # every change is in the audit trail, as the operator at the command line
+    trail = tmp_path / "audit.ndjson"
+    since = "2000-01-01T00:00:00+00:00"
+    assert _run(tmp_path, "audit", "export", "--since", since, "--out", str(trail)).returncode == 0
+    changes = [e for e in map(json.loads, trail.read_text().splitlines()) if "jdoe" in str(e)]
+    assert [e["outcomeDesc"] for e in changes] == ["add jdoe", "set-role jdoe", "disable jdoe"]
+    assert [e["subtype"][0]["code"] for e in changes] == ["create", "update", "update"]
+    assert all(e["agent"][0]["who"]["identifier"]["value"].startswith("cli:") for e in changes)
+    assert secret not in trail.read_text()
+    assert "audit chain intact" in _run(tmp_path, "audit", "verify").stdout
 
 
 def test_demo_accounts_only_in_development(tmp_path: Path) -> None:

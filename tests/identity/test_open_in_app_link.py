@@ -18,9 +18,10 @@ from venapath.cdshooks.prefetch import prefetch_templates
 from venapath.domain.access import Permission, Principal, Role
 from venapath.identity.launch_store import LaunchStore
 from venapath.identity.smart import SmartConfiguration, SmartLaunchRefusedError
+from venapath.identity.token_cipher import TokenCipher
 from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
-from venapath.settings import SmartSettings, load_settings
+from venapath.settings import DEVELOPMENT_TOKEN_KEY, SmartSettings, load_settings
 
 LAUNCH_URL = "https://venapath.test/smart/launch"
 
@@ -80,7 +81,7 @@ def test_app_context_belongs_to_smart_links_only() -> None:
 
 
 def test_a_launch_session_ends_when_its_token_expires(module_registry: Registry) -> None:
-    store = LaunchStore(module_registry.database)
+    store = LaunchStore(module_registry.database, TokenCipher(DEVELOPMENT_TOKEN_KEY))
     start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     configuration = SmartConfiguration(
         authorization_endpoint="https://ehr.test/authorize", token_endpoint="https://ehr.test/token"
@@ -126,7 +127,7 @@ def test_a_launch_session_ends_when_its_token_expires(module_registry: Registry)
 
 
 def test_a_pending_launch_expires(module_registry: Registry) -> None:
-    store = LaunchStore(module_registry.database)
+    store = LaunchStore(module_registry.database, TokenCipher(DEVELOPMENT_TOKEN_KEY))
     start = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     store.begin(
         state="s2",

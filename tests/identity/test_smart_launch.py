@@ -6,6 +6,7 @@ httpx call visits the EHR's authorization endpoint, exactly where a browser woul
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from jwt_support import BASE, issuer_settings
 from smart_ehr import CLIENT_ID, PATIENT_ID, LoopbackEhr, running_ehr
@@ -30,6 +32,8 @@ from venapath.services.registry import Registry
 from venapath.settings import SmartSettings, load_settings
 
 CALLBACK = "http://testserver/smart/callback"
+TOKEN_KEY = SecretStr(base64.urlsafe_b64encode(bytes(range(32))).decode())
+"""A production token key for the tests (32 bytes, base64url)."""
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +292,7 @@ def test_an_http_fhir_base_is_refused_in_production(
         kb=kb,
         feedback=MemoryFeedbackStore(),
         registry=module_registry,
-        smart=smart_settings(ehr),
+        smart=smart_settings(ehr).model_copy(update={"token_key": TOKEN_KEY}),
     )
     with TestClient(app) as production:
         answer = production.get("/smart/launch", params={"iss": ehr.fhir_base, "launch": "x"})
@@ -307,7 +311,7 @@ def test_an_unreachable_ehr_answers_503_in_production(
         kb=kb,
         feedback=MemoryFeedbackStore(),
         registry=module_registry,
-        smart=SmartSettings(client_id=CLIENT_ID, issuers=(unreachable,)),
+        smart=SmartSettings(client_id=CLIENT_ID, issuers=(unreachable,), token_key=TOKEN_KEY),
     )
     with TestClient(app) as production:
         answer = production.get("/smart/launch", params={"iss": unreachable, "launch": "x"})

@@ -32,6 +32,7 @@ from venapath.cdshooks.hooks import CdsServices
 from venapath.cdshooks.router import CdsHooksApi, build_router
 from venapath.domain.case import Case
 from venapath.identity.accounts import AccountService
+from venapath.identity.events import SecurityEvents
 from venapath.identity.headers import SecurityHeadersMiddleware
 from venapath.identity.launch_store import LaunchStore
 from venapath.identity.middleware import AuthenticationMiddleware
@@ -39,13 +40,20 @@ from venapath.identity.oidc import OidcClient
 from venapath.identity.routes import build_auth_router
 from venapath.identity.routing import RouteIndex
 from venapath.identity.sessions import SessionStore, session_cookie_name
+from venapath.identity.token_cipher import TokenCipher
 from venapath.identity.tokens import BearerVerifier
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
 from venapath.persistence.stores import DbReplayStore
 from venapath.services.registry import Registry
-from venapath.settings import Settings, SmartSettings, database_url, load_smart_settings
+from venapath.settings import (
+    Settings,
+    SmartSettings,
+    database_url,
+    load_smart_settings,
+    smart_token_key,
+)
 
 log = logging.getLogger("venapath.server")
 
@@ -80,6 +88,8 @@ def create_app(
         else None
     )
     sessions = SessionStore(database, settings)
+    # Sign-ins, refusals and account changes go to this app's own audit trail (no global).
+    security = SecurityEvents(registry.audit)
     accounts = AccountService(database, settings)
     bearer = BearerVerifier(settings, load_jwks) if settings.api_issuers else None
     store = feedback or DatabaseFeedbackStore(database)
@@ -96,7 +106,7 @@ def create_app(
         smart_launch_url(settings, smart_settings),
         tokens_over_https_only=not settings.development,
     )
-    cds = CdsHooksApi(settings, services, verifier, store)
+    cds = CdsHooksApi(settings, services, verifier, store, security)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,6 +118,7 @@ def create_app(
         pool.start()
         yield
         pool.close()
+        security.flush()  # refusals counted but not yet written
         await client.aclose()
         database.dispose()
 
@@ -127,6 +138,7 @@ def create_app(
     app.state.settings = settings
     app.state.feedback = store
     app.state.accounts = accounts
+    app.state.security_events = security
     install_error_handlers(app)
     app.include_router(v1.build_router(knowledge, pool, limiter, registry.audit))
     app.include_router(build_registry_router(registry))
@@ -134,10 +146,16 @@ def create_app(
     oidc = (
         OidcClient(settings.oidc, client, settings.fhir_timeout_seconds) if settings.oidc else None
     )
-    app.include_router(build_auth_router(accounts, sessions, settings, oidc))
+    app.include_router(build_auth_router(accounts, sessions, settings, security, oidc))
     app.include_router(
         build_smart_router(
-            settings, smart_settings, knowledge, services, LaunchStore(database), client
+            settings,
+            smart_settings,
+            knowledge,
+            services,
+            LaunchStore(database, TokenCipher(smart_token_key(settings, smart_settings))),
+            client,
+            security,
         )
     )
     if settings.serve_docs:
@@ -177,6 +195,7 @@ def create_app(
         sessions=sessions,
         cookie_name=session_cookie_name(settings),
         bearer=bearer,
+        security=security,
     )
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

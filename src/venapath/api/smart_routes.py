@@ -5,15 +5,24 @@ this module moves the browser between VenaPath and the EHR, sets the two cookies
 binding `state` to the browser, and the session cookie), and shows the patient in context,
 read from the EHR's FHIR server with the launch's access token and evaluated through the same
 path as CDS Hooks and `POST /api/v1/fhir/evaluate`.
+
+Audited through the two doors (docs/security.md, "What is audited"): the launch is a sign-in
+(a security event: `record_security_event`; a launch refused is a failed sign-in, a page
+refused for want of a launch session is a refusal); each view of the patient in context is
+an access (`AuditTrail.record_event`): one entry for the read of the EHR's FHIR server
+(which patient, which resources, from which server, with what outcome) and one for the
+evaluation, as `POST /api/v1/fhir/evaluate` records its evaluations.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -24,7 +33,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from venapath.api.errors import ApiError, FieldProblem
 from venapath.cdshooks.hooks import CdsServices, HookError
-from venapath.domain.access import Permission
+from venapath.domain.access import Permission, Principal
 from venapath.errors import (
     InputError,
     RefusedError,
@@ -32,8 +41,15 @@ from venapath.errors import (
     UnavailableError,
     VenaPathError,
 )
+from venapath.fhir.parse import ParsedResources
 from venapath.fhir.requirements import feed_for_rules
 from venapath.identity.backend_services import BackendClient, check_key_fits, load_private_key
+from venapath.identity.events import (
+    AuditUnavailableError,
+    SecurityEvent,
+    SecurityEvents,
+    record_security_event,
+)
 from venapath.identity.launch_store import PENDING_LIFETIME, LaunchSession, LaunchStore
 from venapath.identity.smart import (
     Pkce,
@@ -48,6 +64,7 @@ from venapath.identity.smart import (
     new_secret,
 )
 from venapath.kb.model import KnowledgeBase
+from venapath.persistence.audit import AuditAction, AuditFact, AuditOutcome
 from venapath.services.fhir_evaluation import FhirAssessment, assess_parsed
 from venapath.settings import Settings, SettingsError, SmartSettings
 
@@ -57,6 +74,8 @@ STATE_COOKIE = "venapath_smart_state"
 SESSION_COOKIE = "venapath_smart_session"
 COOKIE_PATH = "/smart"
 PAGE_HEADERS = {"Cache-Control": "no-store"}
+MAX_AUDITED_RESOURCES = 100
+"""EHR resources named one by one in the audit entry of a read; the rest are counted."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +86,7 @@ class SmartApp:
     cds: CdsServices
     store: LaunchStore
     client: SmartClient
+    security: SecurityEvents
     signing_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None
 
     @property
@@ -126,6 +146,7 @@ def build_smart_router(
     cds: CdsServices,
     store: LaunchStore,
     http: httpx.AsyncClient,
+    security: SecurityEvents,
 ) -> APIRouter:
     app = SmartApp(
         settings,
@@ -134,6 +155,7 @@ def build_smart_router(
         cds,
         store,
         SmartClient(http, settings.fhir_timeout_seconds),
+        security,
         signing_key(smart),
     )
     pages = Environment(
@@ -146,7 +168,7 @@ def build_smart_router(
     async def launch(
         request: Request, iss: str | None = None, launch: str | None = None
     ) -> Response:
-        with _refusals():
+        async with _refusals(app, request, SecurityEvent.SIGN_IN_FAILED):
             return await _launch(app, request, iss, launch)
 
     @router.get(
@@ -158,12 +180,12 @@ def build_smart_router(
         code: str | None = None,
         error: str | None = None,
     ) -> Response:
-        with _refusals():
+        async with _refusals(app, request, SecurityEvent.SIGN_IN_FAILED):
             return await _callback(app, request, state, code, error)
 
     @router.get("/app", name="smart_app_page", summary="The launch patient's evaluation, as a page")
     async def page(request: Request) -> HTMLResponse:
-        with _refusals():
+        async with _refusals(app, request, SecurityEvent.REFUSED):
             session, result = await _evaluate_launch_patient(app, request)
         html = pages.get_template("smart_patient.html").render(
             principal=session.principal,
@@ -174,7 +196,7 @@ def build_smart_router(
 
     @router.get("/app/assessment", summary="The launch patient's evaluation, as JSON")
     async def assessment(request: Request) -> JSONResponse:
-        with _refusals():
+        async with _refusals(app, request, SecurityEvent.REFUSED):
             session, result = await _evaluate_launch_patient(app, request)
         body = {
             "patient": session.principal.patient_id,
@@ -254,14 +276,17 @@ async def _callback(
     session_secret = new_secret()
     principal = launch_principal(claims, token, session_id=digest(session_secret))
     await run_in_threadpool(
-        app.store.open_session,
-        state=state,
-        session_secret=session_secret,
-        principal=principal,
-        access_token=token.access_token,
-        scope=token.scope,
-        expires_in=token.expires_in,
+        partial(
+            app.store.open_session,
+            state=state,
+            session_secret=session_secret,
+            principal=principal,
+            access_token=token.access_token,
+            scope=token.scope,
+            expires_in=token.expires_in,
+        )
     )
+    await run_in_threadpool(_record_launch, app, session_secret, _at(principal, request))
     log.info("smart launch", extra={"kind": pending.kind, "actor": principal.subject})
     response = RedirectResponse(
         app.public_url(request, "smart_app_page"), status_code=302, headers=PAGE_HEADERS
@@ -272,23 +297,87 @@ async def _callback(
     return response
 
 
+def _record_launch(app: SmartApp, session_secret: str, principal: Principal) -> None:
+    """The launch as a sign-in; fail closed: a launch the audit trail could not record is
+    ended (its session and token forgotten) and answered 503."""
+    try:
+        record_security_event(app.security, SecurityEvent.SIGN_IN, principal=principal)
+    except AuditUnavailableError:
+        app.store.end(session_secret)
+        raise
+
+
 async def _evaluate_launch_patient(
     app: SmartApp, request: Request
 ) -> tuple[LaunchSession, FhirAssessment]:
     session = await run_in_threadpool(app.store.session, request.cookies.get(SESSION_COOKIE))
-    patient_id = session.principal.patient_id
-    if patient_id is None or not session.principal.may(Permission.EVALUATE, patient_id):
+    principal = _at(session.principal, request)
+    patient_id = principal.patient_id
+    if patient_id is None or not principal.may(Permission.EVALUATE, patient_id):
         raise RefusedError("this SMART session may not evaluate a patient")
     try:
         parsed, complete = await app.cds.patient_record(
             session.fhir_base, session.access_token, patient_id
         )
     except HookError as error:
+        await _audit(app, _ehr_read(principal, session.fhir_base, None, error.message))
         raise UnavailableError(
             f"the patient's record could not be read from the EHR: {error.message}"
         ) from None
+    await _audit(app, _ehr_read(principal, session.fhir_base, parsed))
     result = assess_parsed(parsed, now=datetime.now(UTC), kb=app.kb, complete=complete)
+    await _audit(
+        app,
+        AuditFact(
+            AuditAction.EVALUATE,
+            principal,
+            patient_id=patient_id,
+            resources=("operation/smart-evaluate",),
+        ),
+    )
     return session, result
+
+
+async def _audit(app: SmartApp, fact: AuditFact) -> None:
+    """An access to patient data, in the audit trail (off the event loop). A failed write
+    is raised: the patient's data is not shown unrecorded."""
+    await run_in_threadpool(app.security.trail.record_event, fact)
+
+
+def _ehr_read(
+    principal: Principal, fhir_base: str, parsed: ParsedResources | None, failure: str = ""
+) -> AuditFact:
+    """The read of the launch patient's record from the EHR: which patient, which resources
+    (by reference, the first MAX_AUDITED_RESOURCES; all counted by type), from which FHIR
+    server, and whether it succeeded."""
+    if parsed is None:
+        return AuditFact(
+            AuditAction.QUERY,
+            principal,
+            AuditOutcome.FAILED,
+            patient_id=principal.patient_id,
+            detail=f"reading the EHR's FHIR server {fhir_base} failed: {failure}"[:500],
+        )
+    references = [
+        f"{kind}/{resource.id}"
+        for kind, resources in sorted(parsed.by_type.items())
+        for resource in resources
+        if resource.id
+    ]
+    counts = Counter({kind: len(resources) for kind, resources in parsed.by_type.items()})
+    summary = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
+    return AuditFact(
+        AuditAction.QUERY,
+        principal,
+        patient_id=principal.patient_id,
+        resources=tuple(references[:MAX_AUDITED_RESOURCES]),
+        detail=f"read from the EHR's FHIR server {fhir_base}: {summary or 'nothing'}"[:500],
+    )
+
+
+def _at(principal: Principal, request: Request) -> Principal:
+    """The launch user, with the address this request came from (for the audit)."""
+    return replace(principal, client_address=request.client.host if request.client else None)
 
 
 def signing_key(smart: SmartSettings) -> rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None:
@@ -320,13 +409,39 @@ def _set_cookie(app: SmartApp, response: Response, name: str, value: str, max_ag
     )
 
 
-@contextmanager
-def _refusals() -> Iterator[None]:
-    """Turn the shared error tree into the API's problem answers (status by kind of error)."""
+@asynccontextmanager
+async def _refusals(app: SmartApp, request: Request, event: SecurityEvent) -> AsyncIterator[None]:
+    """Turn the shared error tree into the API's problem answers (status by kind of error),
+    recording a refused launch (`event` SIGN_IN_FAILED) or a page refused for want of a
+    launch session (REFUSED) as a security event. A SMART app that is not set up (404) and
+    an EHR that cannot be read (recorded as a failed read) are not security events."""
     try:
         yield
     except VenaPathError as error:
-        raise _as_api_error(error) from None
+        answer = _as_api_error(error)
+        if _is_security_event(error, event):
+            route = request.scope.get("route")
+            await run_in_threadpool(
+                partial(
+                    record_security_event,
+                    app.security,
+                    event,
+                    code=f"{answer.status} smart",
+                    client_address=request.client.host if request.client else None,
+                    method=request.method,
+                    path=getattr(route, "path", None),
+                    detail=error.message,
+                )
+            )
+        raise answer from None
+
+
+def _is_security_event(error: VenaPathError, event: SecurityEvent) -> bool:
+    if isinstance(error, SmartNotSetUpError | AuditUnavailableError):
+        return False
+    if event is SecurityEvent.REFUSED:
+        return isinstance(error, RefusedError)
+    return True
 
 
 def _as_api_error(error: VenaPathError) -> ApiError:

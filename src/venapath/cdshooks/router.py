@@ -2,19 +2,35 @@
 
 Authorisation runs as a dependency, before the body is read, so a caller without a valid
 token learns nothing about what a valid request would look like.
+
+Audited (docs/security.md, "What is audited"): every service call is an evaluation of the
+patient in context, recorded through the audit trail's door as the REST and SMART
+evaluations are (actor: the EHR whose JWT was verified, with the user it names; the
+patient; the service; the outcome); a refused token is a security event (a refusal,
+coalesced like the middleware's).
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
-from venapath.cdshooks.auth import TokenVerifier
+from venapath.cdshooks.auth import TokenRejectedError, TokenVerifier
 from venapath.cdshooks.feedback import FeedbackStore
 from venapath.cdshooks.hooks import SERVICES_BY_ID, CdsServices
 from venapath.cdshooks.models import Discovery, Feedback, FeedbackReceipt, HookRequest, HookResponse
-from venapath.errors import NotFoundError
+from venapath.domain.access import Principal
+from venapath.errors import NotFoundError, VenaPathError
+from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
+from venapath.identity.tokens import cds_client_principal
+from venapath.persistence.audit import AuditAction, AuditFact, AuditOutcome
 from venapath.settings import Settings
+
+CDS_CLIENT_STATE = "cds_issuer"
+"""`request.state` attribute: the `iss` of the CDS client whose JWT was verified."""
 
 
 class CdsHooksApi:
@@ -26,18 +42,80 @@ class CdsHooksApi:
         services: CdsServices,
         verifier: TokenVerifier | None,
         feedback: FeedbackStore,
+        security: SecurityEvents | None = None,
     ) -> None:
         self.settings = settings
         self.services = services
         self.verifier = verifier
         self.feedback = feedback
+        self.security = security
 
     async def authorise(self, request: Request) -> None:
-        """Verify the bearer JWT; its audience must be the exact URL called."""
+        """Verify the bearer JWT; its audience must be the exact URL called. A refused token
+        is recorded as a refusal (coalesced per client and reason)."""
         if self.verifier is None:
             return
         base = str(self.settings.public_base_url).rstrip("/")
-        await self.verifier.verify(request.headers.get("authorization"), base + request.url.path)
+        try:
+            claims = await self.verifier.verify(
+                request.headers.get("authorization"), base + request.url.path
+            )
+        except TokenRejectedError as error:
+            await self._refused(request, error)
+            raise
+        setattr(request.state, CDS_CLIENT_STATE, str(claims["iss"]))
+
+    async def _refused(self, request: Request, error: TokenRejectedError) -> None:
+        if self.security is None:
+            return
+        route = request.scope.get("route")
+        await run_in_threadpool(
+            partial(
+                record_security_event,
+                self.security,
+                SecurityEvent.REFUSED,
+                code="401 cds_token",
+                client_address=request.client.host if request.client else None,
+                method=request.method,
+                path=getattr(route, "path", None),
+                detail=error.message,
+            )
+        )
+
+    async def audit_call(
+        self,
+        request: Request,
+        service_id: str,
+        hook: HookRequest,
+        failure: VenaPathError | None = None,
+    ) -> None:
+        """A service call evaluated (or failed to evaluate) the patient in context: one
+        entry. A failed write is raised, so no cards leave unrecorded."""
+        if self.security is None:
+            return
+        patient = hook.context.get("patientId")
+        caller = self._caller(request, hook)
+        fact = AuditFact(
+            AuditAction.EVALUATE,
+            caller,
+            AuditOutcome.SUCCESS if failure is None else AuditOutcome.FAILED,
+            patient_id=str(patient)[:64] if isinstance(patient, str) and patient else None,
+            resources=(f"operation/cds-{service_id}",),
+            detail=None if failure is None else failure.message[:200],
+            claimed_subject=None if caller else "cds-client (JWT not checked: development)",
+            client_address=request.client.host if request.client else None,
+        )
+        await run_in_threadpool(self.security.trail.record_event, fact)
+
+    @staticmethod
+    def _caller(request: Request, hook: HookRequest) -> Principal | None:
+        """The EHR whose JWT was verified, naming the user it says is at the chart."""
+        issuer = getattr(request.state, CDS_CLIENT_STATE, None)
+        if issuer is None:
+            return None
+        user = hook.context.get("userId")
+        client = request.client.host if request.client else None
+        return cds_client_principal(issuer, user if isinstance(user, str) else None, client)
 
 
 def _known(service_id: str) -> None:
@@ -59,9 +137,15 @@ def build_router(api: CdsHooksApi) -> APIRouter:
         return _json(api.services.discovery())
 
     @router.post("/{service_id}", response_model=HookResponse, summary="Call a CDS service")
-    async def call(service_id: str, body: HookRequest) -> Response:
+    async def call(service_id: str, body: HookRequest, request: Request) -> Response:
         _known(service_id)
-        return _json(await api.services.call(service_id, body))
+        try:
+            answer = await api.services.call(service_id, body)
+        except VenaPathError as error:
+            await api.audit_call(request, service_id, body, error)
+            raise
+        await api.audit_call(request, service_id, body)
+        return _json(answer)
 
     @router.post(
         "/{service_id}/feedback",

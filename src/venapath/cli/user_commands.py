@@ -20,10 +20,12 @@ from rich.console import Console
 from rich.table import Table
 
 from venapath.cli.inputs import fail_input
+from venapath.domain.access import local_operator
 from venapath.errors import VenaPathError
 from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountService
-from venapath.identity.events import SecurityEvent, record_security_event
+from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.persistence import migrate
+from venapath.persistence.audit import AuditAction, AuditTrail
 from venapath.persistence.database import Database, DatabaseUnavailableError
 from venapath.settings import AccountSettings, database_url
 
@@ -34,6 +36,7 @@ ROLE_HELP = "clinician, coordinator, researcher or admin"
 
 
 def _service() -> AccountService:
+    """The accounts of the configured database (its schema brought up to date first)."""
     try:
         settings = AccountSettings()
     except ValidationError as error:
@@ -55,22 +58,31 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
-def _changed(account: Account, what: str) -> None:
-    record_security_event(
-        SecurityEvent.ACCOUNT_CHANGED,
-        subject=f"cli:{getpass.getuser()}",
-        outcome="done",
-        detail=f"{what} {account.username}",
-    )
+def _changed(service: AccountService, account: Account, what: str) -> None:
+    """The change in the audit trail, as the operator at this command line; a change that
+    could not be recorded is reported (exit 3) so the operator knows it is unrecorded."""
+    security = SecurityEvents(AuditTrail(service.database))
+    try:
+        record_security_event(
+            security,
+            SecurityEvent.ACCOUNT_CHANGED,
+            principal=local_operator(getpass.getuser()),
+            action=AuditAction.CREATE if what == "add" else AuditAction.UPDATE,
+            resources=(f"account/{account.id}",),
+            detail=f"{what} {account.username}",
+        )
+    except VenaPathError as error:
+        out.print(f"[bold red]error:[/] {account.username}: {what} done, but {error}")
+        raise typer.Exit(3) from None
 
 
-def _run(action: str, call: object) -> Account:
+def _run(service: AccountService, action: str, call: object) -> Account:
     assert callable(call)
     try:
         account: Account = call()
     except VenaPathError as error:
         fail_input(str(error))
-    _changed(account, action)
+    _changed(service, account, action)
     return account
 
 
@@ -84,7 +96,7 @@ def add(
     """Add an account; asks for its password (at least 15 characters; a passphrase)."""
     service = _service()
     password = _password(password_stdin)
-    account = _run("add", lambda: service.add(username, name or username, role, password))
+    account = _run(service, "add", lambda: service.add(username, name or username, role, password))
     out.print(f"added {account.username} ({account.role.value})")
 
 
@@ -112,7 +124,7 @@ def list_accounts() -> None:
 def disable(username: str) -> None:
     """Disable an account and end its sessions."""
     service = _service()
-    account = _run("disable", lambda: service.set_disabled(username, True))
+    account = _run(service, "disable", lambda: service.set_disabled(username, True))
     out.print(f"disabled {account.username}; its sessions have ended")
 
 
@@ -120,7 +132,7 @@ def disable(username: str) -> None:
 def enable(username: str) -> None:
     """Enable a disabled account."""
     service = _service()
-    account = _run("enable", lambda: service.set_disabled(username, False))
+    account = _run(service, "enable", lambda: service.set_disabled(username, False))
     out.print(f"enabled {account.username}")
 
 
@@ -128,7 +140,7 @@ def enable(username: str) -> None:
 def set_role(username: str, role: Annotated[str, typer.Argument(help=ROLE_HELP)]) -> None:
     """Change an account's role; its sessions end, the new role applies at next sign-in."""
     service = _service()
-    account = _run("set-role", lambda: service.set_role(username, role))
+    account = _run(service, "set-role", lambda: service.set_role(username, role))
     out.print(f"{account.username} is now {account.role.value}; its sessions have ended")
 
 
@@ -140,7 +152,7 @@ def reset(
     """Set a new password, lift a lock-out and end the account's sessions."""
     service = _service()
     password = _password(password_stdin)
-    account = _run("reset", lambda: service.reset_password(username, password))
+    account = _run(service, "reset", lambda: service.reset_password(username, password))
     out.print(f"new password set for {account.username}; lock lifted, sessions ended")
 
 
@@ -156,9 +168,10 @@ def demo() -> None:
         username = f"demo-{role.value}"
         password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
         if username in existing:
-            _run("reset", lambda u=username, p=password: service.reset_password(u, p))
+            _run(service, "reset", lambda u=username, p=password: service.reset_password(u, p))
         else:
             _run(
+                service,
                 "add",
                 lambda u=username, r=role, p=password: service.add(
                     u, f"Demo {r.value}", r.value, p, demo=True

@@ -3,7 +3,8 @@
 One row per launch (table `smart_launches`), in the registry database so every worker
 process sees it. A launch starts `pending` (state, PKCE verifier, the browser binding), is
 consumed exactly once by the EHR's redirect back, and then holds the access token and the
-launch user until the token expires. Browser secrets are stored as SHA-256 digests only.
+launch user until the token expires. Browser secrets are stored as SHA-256 digests only; the
+access token is stored encrypted (AES-256-GCM, identity/token_cipher.py, bound to its row).
 
 When the server-side session store of the sign-in work is merged, `open_session` is where a
 SMART launch would create a session there instead of keeping `session_digest` here.
@@ -19,6 +20,7 @@ from sqlalchemy import delete, select
 
 from venapath.domain.access import Principal, Role
 from venapath.identity.smart import SmartConfiguration, SmartLaunchRefusedError, digest
+from venapath.identity.token_cipher import TokenCipher
 from venapath.persistence.database import Database
 from venapath.persistence.tables import SmartLaunchRow
 
@@ -53,8 +55,9 @@ class LaunchSession:
 
 
 class LaunchStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cipher: TokenCipher) -> None:
         self._database = database
+        self._cipher = cipher
 
     def begin(
         self,
@@ -136,7 +139,7 @@ class LaunchStore:
             if row is None:
                 raise SmartLaunchRefusedError("the launch ended before it was authorised")
             row.session_digest = digest(session_secret)
-            row.access_token = access_token
+            row.access_token = self._cipher.seal(access_token, row.state_digest)
             row.scope = scope
             row.principal = _principal_record(principal)
             row.expires_at = moment + min(lifetime, MAX_SESSION_LIFETIME)
@@ -165,7 +168,7 @@ class LaunchStore:
             return LaunchSession(
                 principal=_principal_from(row.principal, row.session_digest),
                 fhir_base=row.fhir_base,
-                access_token=row.access_token,
+                access_token=self._cipher.open(row.access_token, row.state_digest),
                 scope=row.scope or "",
                 expires_at=row.expires_at,
             )

@@ -10,13 +10,15 @@ is public or CDS Hooks (its own JWT rules), verify the caller:
 The verified `Principal` is left on `request.state.principal` (identity/http.py reads it)
 and the session's CSRF token on `request.state.csrf_token`. Refusals answer 401 or 403
 problem+json (an OperationOutcome on FHIR paths) with a `code` saying which check failed,
-and are recorded as security events. A browser asking for a page is sent to sign in instead.
+and are recorded as security events in the audit trail (coalesced per client and kind,
+identity/events.py). A browser asking for a page is sent to sign in instead.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -26,7 +28,7 @@ from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from venapath.domain.access import Permission, Principal
-from venapath.identity.events import SecurityEvent, record_security_event
+from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.identity.http import PRINCIPAL_STATE
 from venapath.identity.policy import Access, Requirement, requirement_for
 from venapath.identity.routing import RouteIndex
@@ -45,12 +47,20 @@ LOGIN_PATH = "/auth/login"
 class RefusedRequestError(Exception):
     """A request refused before it reaches a handler."""
 
-    def __init__(self, status: int, code: str, detail: str, challenge: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        challenge: str | None = None,
+        principal: Principal | None = None,
+    ):
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
         self.challenge = challenge
+        self.principal = principal  # the verified caller a 403 refuses, for the audit
 
 
 class AuthenticationMiddleware:
@@ -62,8 +72,10 @@ class AuthenticationMiddleware:
         sessions: SessionStore,
         cookie_name: str,
         bearer: BearerVerifier | None,
+        security: SecurityEvents,
     ) -> None:
         self.app = app
+        self.security = security
         self.routes = routes
         self.sessions = sessions
         self.cookie_name = cookie_name
@@ -157,15 +169,19 @@ class AuthenticationMiddleware:
     async def _refuse(
         self, scope: Scope, send: Send, template: str, refusal: RefusedRequestError
     ) -> None:
-        principal = scope.get("state", {}).get(PRINCIPAL_STATE)
-        record_security_event(
-            SecurityEvent.REFUSED,
-            subject=principal.subject if isinstance(principal, Principal) else None,
-            outcome=f"{refusal.status} {refusal.code}",
-            client_address=_client(scope),
-            method=scope["method"],
-            path=template,
-            detail=refusal.detail,
+        principal = refusal.principal or scope.get("state", {}).get(PRINCIPAL_STATE)
+        await to_thread.run_sync(
+            partial(
+                record_security_event,
+                self.security,
+                SecurityEvent.REFUSED,
+                principal=principal if isinstance(principal, Principal) else None,
+                code=f"{refusal.status} {refusal.code}",
+                client_address=_client(scope),
+                method=scope["method"],
+                path=template,
+                detail=refusal.detail,
+            )
         )
         if refusal.status == 401 and _wants_page(scope):
             await _redirect_to_sign_in(scope, send)
@@ -184,10 +200,11 @@ def _forbidden(principal: Principal, permission: Permission) -> RefusedRequestEr
             "wrong_scope",
             f"the token's scopes do not grant {permission.value} (for example {suggestion})",
             f'Bearer error="insufficient_scope", scope="{suggestion}"',
+            principal,
         )
     roles = ", ".join(sorted(r.value for r in principal.roles)) or "none"
     return RefusedRequestError(
-        403, "forbidden", f"your role ({roles}) does not allow {permission.value}"
+        403, "forbidden", f"your role ({roles}) does not allow {permission.value}", None, principal
     )
 
 

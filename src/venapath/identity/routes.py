@@ -10,19 +10,29 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from contextlib import suppress
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
+from venapath.domain.access import Principal
+from venapath.errors import VenaPathError
 from venapath.identity.accounts import SIGN_IN_REFUSED, AccountService, SignInRefusedError
-from venapath.identity.events import SecurityEvent, record_security_event
+from venapath.identity.events import (
+    AuditUnavailableError,
+    SecurityEvent,
+    SecurityEvents,
+    record_security_event,
+)
 from venapath.identity.http import CurrentPrincipal, optional_principal
 from venapath.identity.oidc import FLOW_COOKIE, FLOW_SECONDS, Flow, OidcClient, OidcError
-from venapath.identity.sessions import SessionStore, SignedIn, session_cookie_name
+from venapath.identity.sessions import SessionGrant, SessionStore, SignedIn, session_cookie_name
 from venapath.settings import Settings
 
 LOGIN_CSRF_COOKIE = "venapath_login_csrf"
@@ -72,6 +82,7 @@ def build_auth_router(
     accounts: AccountService,
     sessions: SessionStore,
     settings: Settings,
+    security: SecurityEvents,
     oidc: OidcClient | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix="/auth", tags=["Sign-in"])
@@ -123,23 +134,31 @@ def build_auth_router(
         expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
         client = request.client.host if request.client else None
         if not expected or not hmac.compare_digest(sent_csrf.encode(), expected.encode()):
-            record_security_event(
-                SecurityEvent.SIGN_IN_FAILED,
-                subject=username or None,
-                outcome="403 csrf",
-                client_address=client,
-                detail="sign-in form without its CSRF token",
+            await run_in_threadpool(
+                partial(
+                    record_security_event,
+                    security,
+                    SecurityEvent.SIGN_IN_FAILED,
+                    subject=username or None,
+                    code="403 csrf",
+                    client_address=client,
+                    detail="sign-in form without its CSRF token",
+                )
             )
             return login_page(request, 403, "The form expired; please sign in again.")
         try:
             account = await run_in_threadpool(accounts.verify, username, password)
         except SignInRefusedError as refused:
-            record_security_event(
-                SecurityEvent.SIGN_IN_FAILED,
-                subject=refused.username or None,
-                outcome="401",
-                client_address=client,
-                detail=refused.reason,
+            await run_in_threadpool(
+                partial(
+                    record_security_event,
+                    security,
+                    SecurityEvent.SIGN_IN_FAILED,
+                    subject=refused.username or None,
+                    code="401",
+                    client_address=client,
+                    detail=refused.reason,
+                )
             )
             return login_page(request, 401, SIGN_IN_REFUSED.capitalize() + ".", username)
         who = SignedIn(
@@ -149,10 +168,10 @@ def build_auth_router(
             method="local",
             account_id=account.id,
         )
-        grant = await run_in_threadpool(sessions.start, who, client)
-        record_security_event(
-            SecurityEvent.SIGN_IN, subject=who.subject, outcome="200", client_address=client
-        )
+        try:
+            grant = await run_in_threadpool(start_audited_session, sessions, security, who, client)
+        except AuditUnavailableError as error:
+            return login_page(request, 503, error.message.capitalize() + ".", username)
         target = safe_next(str(form.get("next") or "/"))
         response = RedirectResponse(target, status_code=303)
         cookies.set(response, grant.token)
@@ -175,18 +194,15 @@ def build_auth_router(
         token = request.cookies.get(cookies.name)
         if token:
             await run_in_threadpool(sessions.end, token)
-        record_security_event(
-            SecurityEvent.SIGN_OUT,
-            subject=principal.subject,
-            outcome="200",
-            client_address=principal.client_address,
+        await run_in_threadpool(
+            partial(record_security_event, security, SecurityEvent.SIGN_OUT, principal=principal)
         )
         response = RedirectResponse("/auth/logout", status_code=303)
         cookies.clear(response)
         return response
 
     if oidc is not None:
-        _oidc_routes(router, oidc, sessions, settings, cookies)
+        _oidc_routes(router, oidc, sessions, settings, cookies, security)
 
     @router.get("/session", summary="Who is signed in, their roles and the CSRF token")
     async def who_am_i(request: Request, principal: CurrentPrincipal) -> JSONResponse:
@@ -204,6 +220,33 @@ def build_auth_router(
     return router
 
 
+def start_audited_session(
+    sessions: SessionStore, security: SecurityEvents, who: SignedIn, client: str | None
+) -> SessionGrant:
+    """Open the session and record the sign-in; fail closed: if the sign-in cannot be
+    written to the audit trail, the session just opened is ended and AuditUnavailableError
+    raised, so nobody is signed in without a record of it."""
+    grant = sessions.start(who, client)
+    principal = Principal(
+        subject=who.subject,
+        display=who.display,
+        roles=who.roles,
+        method=who.method,
+        client_address=client,
+        patient_id=who.patient_id,
+        granted=who.granted,
+    )
+    try:
+        record_security_event(security, SecurityEvent.SIGN_IN, principal=principal)
+    except AuditUnavailableError:
+        # The token never reaches the browser; ending the session is belt and braces, and
+        # may fail too when the database is what failed.
+        with suppress(SQLAlchemyError, VenaPathError):
+            sessions.end(grant.token)
+        raise
+    return grant
+
+
 def _redirect_uri(request: Request, settings: Settings) -> str:
     base = str(settings.public_base_url or request.base_url).rstrip("/")
     return f"{base}/auth/oidc/callback"
@@ -215,19 +258,24 @@ def _oidc_routes(
     sessions: SessionStore,
     settings: Settings,
     cookies: SessionCookies,
+    security: SecurityEvents,
 ) -> None:
     pages = templates()
 
-    def failed(request: Request, reason: str) -> HTMLResponse:
-        record_security_event(
-            SecurityEvent.SIGN_IN_FAILED,
-            subject=None,
-            outcome="401 oidc",
-            client_address=request.client.host if request.client else None,
-            detail=reason,
-        )
+    async def failed(request: Request, reason: str, status: int = 401) -> HTMLResponse:
+        if status == 401:
+            await run_in_threadpool(
+                partial(
+                    record_security_event,
+                    security,
+                    SecurityEvent.SIGN_IN_FAILED,
+                    code="401 oidc",
+                    client_address=request.client.host if request.client else None,
+                    detail=reason,
+                )
+            )
         context = {"login_csrf": "", "next": "/", "error": reason, "username": "", "oidc": True}
-        response = pages.TemplateResponse(request, "login.html", context, status_code=401)
+        response = pages.TemplateResponse(request, "login.html", context, status_code=status)
         response.delete_cookie(FLOW_COOKIE, path="/auth/oidc")
         return response
 
@@ -241,7 +289,7 @@ def _oidc_routes(
         try:
             url, flow = await oidc.start(_redirect_uri(request, settings), target)
         except OidcError as error:
-            return failed(request, str(error))
+            return await failed(request, str(error))
         response = RedirectResponse(url, status_code=303)
         response.set_cookie(
             FLOW_COOKIE,
@@ -262,7 +310,7 @@ def _oidc_routes(
     async def oidc_callback(request: Request) -> Response:
         params = request.query_params
         if params.get("error"):
-            return failed(request, "the sign-in provider did not sign you in")
+            return await failed(request, "the sign-in provider did not sign you in")
         try:
             flow = Flow.from_cookie(request.cookies.get(FLOW_COOKIE))
             who = await oidc.finish(
@@ -272,12 +320,12 @@ def _oidc_routes(
                 _redirect_uri(request, settings),
             )
         except OidcError as error:
-            return failed(request, str(error))
+            return await failed(request, str(error))
         client = request.client.host if request.client else None
-        grant = await run_in_threadpool(sessions.start, who, client)
-        record_security_event(
-            SecurityEvent.SIGN_IN, subject=who.subject, outcome="200", client_address=client
-        )
+        try:
+            grant = await run_in_threadpool(start_audited_session, sessions, security, who, client)
+        except AuditUnavailableError as error:
+            return await failed(request, error.message, 503)
         response = RedirectResponse(safe_next(flow.next), status_code=303)
         cookies.set(response, grant.token)
         response.delete_cookie(FLOW_COOKIE, path="/auth/oidc")

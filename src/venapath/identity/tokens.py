@@ -177,6 +177,19 @@ def _principal(issuer: ApiIssuer, claims: dict[str, Any], client: str | None) ->
     )
 
 
+def cds_client_principal(issuer: str, user_id: str | None, client: str | None) -> Principal:
+    """The caller of a CDS service: the EHR whose CDS Hooks JWT was verified
+    (cdshooks/auth.py), for the audit. `display` is the user the EHR says is at the chart
+    (`context.userId`): the EHR's word, shown as such. No permission comes with it."""
+    return Principal(
+        subject=f"cds:{issuer}"[:300],
+        display=(user_id or "user not named")[:200],
+        roles=frozenset({Role.SERVICE}),
+        method="cds-hooks",
+        client_address=client,
+    )
+
+
 def _bearer(authorization: str) -> str:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

@@ -136,6 +136,10 @@ class AuditFact:
     `claimed_subject` names the account that was tried (never the password). `resources`
     are the records touched, as `kind/id` (`procedure/6f1c...`); the first is the primary
     one, indexed for `events_of`. `query` is the search as sent (no identifiers in it).
+    `request` is the HTTP method and route template a refusal answered (`GET
+    /api/v1/patients/{patient_id}`: the template, never the filled-in path), and `repeats`
+    how many identical events this one entry stands for (refusals are coalesced,
+    identity/events.py).
     """
 
     action: AuditAction
@@ -147,6 +151,8 @@ class AuditFact:
     detail: str | None = None
     claimed_subject: str | None = None
     client_address: str | None = None
+    request: str | None = None
+    repeats: int = 1
 
     @property
     def actor(self) -> str:
@@ -329,6 +335,8 @@ class AuditTrail:
                     "query": base64.b64encode(fact.query.encode()).decode(),
                 }
             )
+        if fact.request is not None or fact.repeats != 1:
+            entities.append(_request_entity(fact))
         return entities
 
     # ------------------------------------------------------------------------- reading
@@ -419,6 +427,19 @@ class AuditTrail:
                     return ChainReport(checked, row.seq, problem)
                 prev_hash, expected_seq, checked = row.hash, row.seq + 1, checked + 1
         return ChainReport(checked)
+
+
+def _request_entity(fact: AuditFact) -> dict[str, Any]:
+    """The request an entry is about (method and route template) and how many identical
+    requests it stands for, as an entity with `detail` pairs (R4 AuditEvent.entity.detail)."""
+    entity: dict[str, Any] = {
+        "type": {"system": ENTITY_TYPE, "code": "2", "display": "System Object"},
+        "description": "the HTTP request (route template)",
+        "detail": [{"type": "repeats", "valueString": str(fact.repeats)}],
+    }
+    if fact.request is not None:
+        entity["what"] = {"display": fact.request[:300]}
+    return entity
 
 
 def _check_row(row: AuditEventRow, expected_seq: int, prev_hash: str) -> str | None:

@@ -321,8 +321,8 @@ class SmartLaunchRow(Base):
     """One SMART launch, from the redirect to the EHR until its access token expires.
 
     Browser secrets (the `state`, the cookie binding the state to the browser, the session
-    cookie) are kept only as SHA-256 digests; the EHR's access token is kept here, on the
-    server, and never sent to the browser."""
+    cookie) are kept only as SHA-256 digests; the EHR's access token is kept here encrypted
+    (AES-256-GCM, identity/token_cipher.py), on the server, and never sent to the browser."""
 
     __tablename__ = "smart_launches"
     state_digest: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from venapath.identity.accounts import AccountService
+from venapath.identity.events import SecurityEvents
 from venapath.kb.model import KnowledgeBase
 from venapath.services.registry import Registry
 from venapath.settings import Settings
@@ -49,7 +50,8 @@ def install_web(app: FastAPI) -> None:
     app.include_router(build_dashboard_router(kb, registry))
     app.include_router(build_feedback_router(kb, registry))
     accounts: AccountService = app.state.accounts
-    app.include_router(build_accounts_router(kb, accounts, registry.audit))
+    security: SecurityEvents = app.state.security_events
+    app.include_router(build_accounts_router(kb, accounts, registry.audit, security))
     settings: Settings = app.state.settings
     setattr(app.state, LANGUAGES_STATE, offered_locales(settings.web_languages))
     app.include_router(build_screening_router(kb, registry.audit, settings.screen_results_dir))

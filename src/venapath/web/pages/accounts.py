@@ -1,9 +1,9 @@
 """Account administration (ACCOUNTS_MANAGE): list the local accounts, add one, disable or
 enable it, change its role, reset its password, all through `AccountService`.
 
-Every change is audited twice over the one path each concern has: an AuditEvent in the
-hash-chained audit trail (who changed which account, never a password) and a
-`venapath.security` event. An administrator may not disable or demote their own account
+Every change is a security event (identity/events.py, the one door): an AuditEvent in the
+hash-chained audit trail (who changed which account, never a password) and a line of the
+`venapath.security` log. An administrator may not disable or demote their own account
 (no one locks the last door from inside). Forms are plain posts carrying the CSRF token.
 """
 
@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from venapath.domain.access import Permission, Principal
 from venapath.errors import InputError
 from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountService
-from venapath.identity.events import SecurityEvent, record_security_event
+from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditAction, AuditFact, AuditTrail
 from venapath.web.access import page_principal
@@ -30,15 +30,18 @@ LOCAL_SUBJECT = "local:"
 
 
 def _audit(
-    audit: AuditTrail, principal: Principal, action: AuditAction, account: Account, what: str
+    security: SecurityEvents,
+    principal: Principal,
+    action: AuditAction,
+    account: Account,
+    what: str,
 ) -> None:
-    audit.record_event(
-        AuditFact(action, principal, resources=(f"account/{account.id}",), detail=what)
-    )
     record_security_event(
+        security,
         SecurityEvent.ACCOUNT_CHANGED,
-        subject=principal.subject,
-        outcome="success",
+        principal=principal,
+        action=action,
+        resources=(f"account/{account.id}",),
         detail=f"{what} {account.username}",
     )
 
@@ -49,7 +52,7 @@ def _not_self(principal: Principal, username: str, pointer: str) -> None:
 
 
 def build_accounts_router(
-    kb: KnowledgeBase, accounts: AccountService, audit: AuditTrail
+    kb: KnowledgeBase, accounts: AccountService, audit: AuditTrail, security: SecurityEvents
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -79,7 +82,7 @@ def build_accounts_router(
     ) -> RedirectResponse:
         principal = page_principal(request, Permission.ACCOUNTS_MANAGE)
         account = accounts.add(username, display_name, role, password)
-        _audit(audit, principal, AuditAction.CREATE, account, f"added as {account.role.value}")
+        _audit(security, principal, AuditAction.CREATE, account, f"added as {account.role.value}")
         return RedirectResponse(f"{PAGE}?done=added", status_code=303)
 
     @router.post(PAGE + "/{username}/disabled")
@@ -92,7 +95,7 @@ def build_accounts_router(
         _not_self(principal, username, "/disabled")
         account = accounts.set_disabled(username, disabled == "true")
         what = "disabled" if account.disabled else "enabled"
-        _audit(audit, principal, AuditAction.UPDATE, account, what)
+        _audit(security, principal, AuditAction.UPDATE, account, what)
         return RedirectResponse(f"{PAGE}?done={what}", status_code=303)
 
     @router.post(PAGE + "/{username}/role")
@@ -102,7 +105,9 @@ def build_accounts_router(
         principal = page_principal(request, Permission.ACCOUNTS_MANAGE)
         _not_self(principal, username, "/role")
         account = accounts.set_role(username, role)
-        _audit(audit, principal, AuditAction.UPDATE, account, f"role set to {account.role.value}")
+        _audit(
+            security, principal, AuditAction.UPDATE, account, f"role set to {account.role.value}"
+        )
         return RedirectResponse(f"{PAGE}?done=role", status_code=303)
 
     @router.post(PAGE + "/{username}/password")
@@ -111,7 +116,7 @@ def build_accounts_router(
     ) -> RedirectResponse:
         principal = page_principal(request, Permission.ACCOUNTS_MANAGE)
         account = accounts.reset_password(username, password)
-        _audit(audit, principal, AuditAction.UPDATE, account, "password reset")
+        _audit(security, principal, AuditAction.UPDATE, account, "password reset")
         return RedirectResponse(f"{PAGE}?done=password", status_code=303)
 
     return router
