@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from fhir_fixtures import cvt_record, prefetch_for
+from fhir_fixtures import collection, cvt_record, dvt_record, prefetch_for
 from identity_support import PASSWORD, bearer, session_csrf, sign_in
 from jwt_support import BASE
 from jwt_support import ISSUER as CDS_ISSUER
@@ -259,3 +259,21 @@ def test_cds_hooks_calls_and_refused_cds_tokens_are_audited(
     assert actor(refused) == "unverified:anonymous"
     assert refused["outcomeDesc"].startswith("401 cds_token")
     assert request_of(refused)["what"]["display"] == "POST /cds-services/{service_id}"
+
+
+@pytest.mark.parametrize("output", ["guidance", "assessment"])
+def test_a_fhir_evaluation_names_its_patient_in_whichever_format_it_answers(
+    anonymous: TestClient, secure_database: Database, output: str
+) -> None:
+    """The evaluation of a chart is an access to that patient's data: the entry names the
+    patient whether the answer is a GuidanceResponse or the JSON view (which has no subject)."""
+    start = last_seq(secure_database)
+    response = anonymous.post(
+        f"/api/v1/fhir/evaluate?format={output}",
+        json=collection(*dvt_record()),
+        headers={**bearer(), "content-type": "application/fhir+json"},
+    )
+    assert response.status_code == 200, response.text
+    (evaluated,) = entries_after(secure_database, start)
+    assert evaluated["subtype"][0]["code"] == "operation"
+    assert "Patient/p1" in [e["what"].get("reference") for e in evaluated["entity"]]

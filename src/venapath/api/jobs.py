@@ -23,6 +23,9 @@ from venapath.services.fhir_evaluation import WHOLE_RECORD, assess_fhir_data
 
 FHIR_JSON = "application/fhir+json"
 Answer = tuple[bytes, str]
+PatientAnswer = tuple[bytes, str, str | None]
+"""An answer about one patient: the body, its media type and the patient's id (for the audit
+entry of the evaluation, so the route does not parse the body again to find it)."""
 """The body and the media type of a 200 answer."""
 
 
@@ -45,7 +48,7 @@ def evaluate_case_body(
 
 def evaluate_fhir_body(
     body: bytes, output: str, whole_record: bool, now: datetime | None, kb: KnowledgeBase | None
-) -> Answer:
+) -> PatientAnswer:
     """Parse, validate, map and evaluate one patient's FHIR data."""
     knowledge = kb or knowledge_base()
     data = parse_json_text(body)
@@ -53,13 +56,13 @@ def evaluate_fhir_body(
     result = assess_fhir_data(data, now=now, kb=knowledge, complete=complete, trace=False)
     if output == "guidance":
         guidance = guidance_response(result.assessment, knowledge, result.patient_id)
-        return _json_bytes(guidance), FHIR_JSON
+        return _json_bytes(guidance), FHIR_JSON, result.patient_id
     view = FhirEvaluation(
         case=result.case.model_dump(mode="json", exclude_none=True),
         assessment=result.assessment,
         mapping=result.report.as_dict(),
     )
-    return view.model_dump_json().encode(), "application/json"
+    return view.model_dump_json().encode(), "application/json", result.patient_id
 
 
 def _json_bytes(data: Any) -> bytes:

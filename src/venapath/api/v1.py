@@ -7,7 +7,6 @@ FHIR (GuidanceResponse, or OperationOutcome for errors).
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -90,20 +89,6 @@ async def _audit_evaluation(
         resources=(f"operation/{what}",),
     )
     await run_in_threadpool(audit.record_event, fact)
-
-
-def _fhir_patient(content: bytes) -> str | None:
-    """The patient a FHIR evaluation answered about (the GuidanceResponse's subject, or the
-    JSON view's patient), for the audit entry."""
-    try:
-        data = json.loads(content)
-    except ValueError:
-        return None
-    reference = str((data.get("subject") or {}).get("reference") or "")
-    if reference.startswith("Patient/"):
-        return reference.removeprefix("Patient/")[:64]
-    patient = data.get("patient_id")
-    return str(patient)[:64] if patient else None
 
 
 def build_router(
@@ -196,10 +181,11 @@ def build_router(
             raise ApiError(415, "Unsupported media type", f"send FHIR as {FHIR_JSON}")
         body = await request.body()
         whole = record == "complete"
-        content, media_type = await pool.run(
+        content, media_type, patient_id = await pool.run(
             jobs.evaluate_fhir_body, body, output, whole, _clock(now), own_kb
         )
-        await _audit_evaluation(audit, principal, "fhir-evaluate", _fhir_patient(content))
+        patient = patient_id[:64] if patient_id else None
+        await _audit_evaluation(audit, principal, "fhir-evaluate", patient)
         return Response(content, media_type=media_type)
 
     @router.get("/scores", tags=["Scores"], summary="The scores VenaPath computes")
