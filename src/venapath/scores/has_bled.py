@@ -33,9 +33,7 @@ ABNORMAL_RENAL_FUNCTION = tests_item(
     "Abnormal renal function (chronic dialysis, renal transplant, or creatinine >= 200 umol/L)",
     (
         Test(_DIALYSIS, "is", True),
-        Test(
-            _CREATININE, "ge", ABNORMAL_CREATININE_UMOL_L, unless="creatinine_recorded_normal"
-        ),
+        Test(_CREATININE, "ge", ABNORMAL_CREATININE_UMOL_L, unless="creatinine_recorded_normal"),
     ),
     1,
 )
