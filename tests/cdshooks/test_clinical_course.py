@@ -80,3 +80,53 @@ def test_a_steady_gcs_gives_no_endovascular_option(
 ) -> None:
     card = _cvt_card(client, templates, _deteriorating_cvt(14, 14))
     assert "CVT-EVT-DETERIORATION-MT" not in card["detail"]
+
+
+def _platelets_falling_on_enoxaparin(now: float) -> list[dict[str, Any]]:
+    """CVT, enoxaparin for a week; platelets 240 the day it started, `now` today."""
+    record = [r for r in _deteriorating_cvt(14, 14) if r["id"] != "plt"]
+    return [
+        *record,
+        observation("plt-0", "777-3", "Platelets", 240, "10*3/uL", hours_ago=95),
+        observation("plt-1", "777-3", "Platelets", now, "10*3/uL", hours_ago=3),
+    ]
+
+
+def test_a_platelet_fall_on_enoxaparin_in_the_prefetch_raises_the_hit_alert(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: ASH-EDU-2017-HIT-DIAGNOSIS (consider HIT whenever a patient on heparin has a
+    significant platelet fall; 4Ts typical fall > 50%), SIEGLER-2021-VITT and CDC-2021-VITT
+    (no heparin until HIT testing is negative); alert CVT-THROMBOCYTOPENIA-VITT-HIT. The
+    newest count (110) is above 100: only the course shows it, so the prefetch keeps the
+    platelet history, as it keeps the GCS history."""
+    body = hook_request(
+        "patient-view", prefetch_for(_platelets_falling_on_enoxaparin(110), templates)
+    )
+    response = client.post(PATIENT_VIEW, json=body)
+    assert response.status_code == 200, response.text
+    assert "CVT-THROMBOCYTOPENIA-VITT-HIT" in response.text
+
+    steady = prefetch_for(_platelets_falling_on_enoxaparin(200), templates)
+    response = client.post(PATIENT_VIEW, json=hook_request("patient-view", steady))
+    assert response.status_code == 200, response.text
+    assert "CVT-THROMBOCYTOPENIA-VITT-HIT" not in response.text
+
+
+def test_the_prefetch_asks_for_platelet_counts_within_its_bounded_observation_query(
+    templates: dict[str, str],
+) -> None:
+    """The platelet course needs no new query: the Observation key already names the platelet
+    codes and stays bounded (`_count`), so the cold path fetches what it did before."""
+    query = templates["observations"]
+    assert "http://loinc.org|777-3" in query
+    assert "_count=200" in query
+    assert set(templates) <= {
+        "patient",
+        "conditions",
+        "observations",
+        "medicationRequests",
+        "medicationStatements",
+        "procedures",
+        "allergies",
+    }

@@ -30,6 +30,7 @@ from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
 from venapath.domain.case import Case, ContradictionError, ProcedureKind, UnknownWordError
+from venapath.domain.units import Platelets
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.parse import ParsedResources
 from venapath.fhir.quantities import UnreadableQuantityError, measurement_value
@@ -61,10 +62,20 @@ THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
 _THROMBOLYSIS_DAYS = 7
 GCS_FIELD = "/exam/gcs"
 DETERIORATION_FIELD = "/course/neurological_deterioration"
-HISTORY_FIELDS = frozenset({GCS_FIELD})
+PLATELETS_FIELD = "/labs/platelets"
+PLATELET_FALL_FIELD = "/course/platelet_fall_on_heparin"
+HISTORY_FIELDS = frozenset({GCS_FIELD, PLATELETS_FIELD})
 """Measurements whose earlier values the mapping reads too (the course, not only the latest)."""
 GCS_COURSE_DAYS = 14
 """A higher GCS up to this many days before the latest one is read as a fall in this episode."""
+HEPARINS = frozenset({"lmwh", "unfractionated_heparin"})
+"""Anticoagulant agents (case vocabulary) that expose a patient to heparin-induced
+thrombocytopenia."""
+PLATELET_BASELINE_DAYS = 1
+"""A platelet count up to this long before heparin started is its baseline (the 4Ts compare
+the fall with the highest count before it)."""
+PLATELET_FALL_FRACTION = 0.5
+"""A count at or below half an earlier one on heparin is the 4Ts score's typical fall."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,8 @@ class _Builder:
     procedures: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, datetime] = field(default_factory=dict)
     gcs_readings: list[tuple[datetime, int, str]] = field(default_factory=list)
+    platelet_readings: list[tuple[datetime, float, str]] = field(default_factory=list)
+    heparin_starts: list[tuple[datetime, str]] = field(default_factory=list)
     unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=Counter
     )
@@ -200,6 +213,7 @@ def case_from_fhir(
     for kind in ("MedicationRequest", "MedicationStatement"):
         for medication in parsed.of(kind):
             _read_medication(medication, builder)
+    _read_platelet_course(builder)
     for procedure in parsed.of("Procedure"):
         _read_procedure(procedure, builder)
     for allergy in parsed.of("AllergyIntolerance"):
@@ -379,6 +393,8 @@ def _put_measurement(
         builder.put_latest(target.field, value, when, source)
         if target.field == GCS_FIELD and when is not None:
             builder.gcs_readings.append((when, int(value), source))
+        if target.field == PLATELETS_FIELD and when is not None:
+            _keep_platelet_reading(builder, value, when, source)
 
 
 def _read_gcs_course(builder: _Builder) -> None:
@@ -405,6 +421,49 @@ def _read_gcs_course(builder: _Builder) -> None:
             f"{latest_value} ({latest_source}, {latest_when.isoformat()}): read as "
             "neurological deterioration"
         )
+
+
+def _keep_platelet_reading(
+    builder: _Builder, value: dict[str, Any], when: datetime, source: str
+) -> None:
+    try:
+        count = Platelets.model_validate(value).per_nanolitre()
+    except ValidationError:
+        return  # the latest value is validated with the case and reported there
+    builder.platelet_readings.append((when, count, source))
+
+
+def _read_platelet_course(builder: _Builder) -> None:
+    """A platelet count at or below half an earlier one, while on heparin, is suspected
+    heparin-induced thrombocytopenia (the 4Ts score's typical fall; ASH education table:
+    consider HIT whenever a patient on heparin has a significant fall). Provenance: the two
+    counts and the heparin order.
+
+    "On heparin": the lower count is taken at or after the first dated, active heparin
+    (LMWH or unfractionated) order or statement; the higher one no earlier than
+    PLATELET_BASELINE_DAYS before it. The population screen reads the same
+    (`screen/case_columns.platelet_fall_flags`).
+    """
+    if not builder.heparin_starts or len(builder.platelet_readings) < 2:
+        return
+    started, heparin_source = min(builder.heparin_starts)
+    baseline_from = started - timedelta(days=PLATELET_BASELINE_DAYS)
+    readings = sorted(r for r in builder.platelet_readings if r[0] >= baseline_from)
+    for index, (high_when, high, high_source) in enumerate(readings):
+        for low_when, low, low_source in readings[index + 1 :]:
+            if (
+                low_when > high_when
+                and low_when >= started
+                and low <= high * PLATELET_FALL_FRACTION
+            ):
+                builder.put(PLATELET_FALL_FIELD, True, heparin_source)
+                builder.report.provenance[PLATELET_FALL_FIELD] += [high_source, low_source]
+                builder.report.notes.append(
+                    f"platelets fell from {high:g} ({high_source}, {high_when.isoformat()}) to "
+                    f"{low:g} x10^9/L ({low_source}, {low_when.isoformat()}) on heparin since "
+                    f"{started.isoformat()} ({heparin_source}): read as suspected HIT"
+                )
+                return
 
 
 def _observation_time(observation: Any) -> datetime | None:
@@ -436,6 +495,8 @@ def _read_medication(medication: Any, builder: _Builder) -> None:
             if medication.status == "completed":
                 continue
             builder.put_latest("/treatment/anticoagulation/agent", target.agent.value, when, source)
+            if target.agent.value in HEPARINS and when is not None:
+                builder.heparin_starts.append((when, source))
             if when is not None and builder.latest["/treatment/anticoagulation/agent"] == when:
                 builder.put("/treatment/anticoagulation/started_at", when, source)
         elif isinstance(target, FlagTarget):

@@ -40,6 +40,11 @@ from venapath.fhir.to_case import (
     DETERIORATION_FIELD,
     GCS_COURSE_DAYS,
     GCS_FIELD,
+    HEPARINS,
+    PLATELET_BASELINE_DAYS,
+    PLATELET_FALL_FIELD,
+    PLATELET_FALL_FRACTION,
+    PLATELETS_FIELD,
     THROMBOLYSIS_FIELD,
 )
 from venapath.screen.codes import matched
@@ -277,6 +282,37 @@ class CaseColumns:
             .mutate(field=ibis.literal(DETERIORATION_FIELD), flag_value=ibis.literal("true"))
         )
 
+    def platelet_fall_flags(self, read: ir.Table, medications: ir.Table) -> ir.Table:
+        """A platelet count at or below half an earlier one while on heparin is suspected
+        HIT (`to_case._read_platelet_course`), as a course flag: the lower count at or after
+        the first dated, active heparin order, the higher no earlier than the baseline day."""
+        heparin = medications.filter(
+            (medications.kind == "anticoagulant")
+            & (medications.status != "completed")
+            & medications.agent.isin(sorted(HEPARINS))
+            & medications.when.notnull()
+        )
+        starts = heparin.group_by("patient_id").agg(heparin_started=heparin.when.min())
+        counts = read.filter((read.field == PLATELETS_FIELD) & read.when.notnull())
+        counts = counts.join(starts, "patient_id")
+        baseline_from = counts.heparin_started - ibis.interval(days=PLATELET_BASELINE_DAYS)
+        counts = counts.filter(counts.when >= baseline_from)
+        high = counts.select("patient_id", high_when=counts.when, high=counts.number)
+        low = counts.select(
+            "patient_id", "heparin_started", low_when=counts.when, low=counts.number
+        )
+        pairs = high.join(low, "patient_id")
+        fell = pairs.filter(
+            (pairs.low_when > pairs.high_when)
+            & (pairs.low_when >= pairs.heparin_started)
+            & (pairs.low <= pairs.high * PLATELET_FALL_FRACTION)
+        )
+        return (
+            fell.select("patient_id")
+            .distinct()
+            .mutate(field=ibis.literal(PLATELET_FALL_FIELD), flag_value=ibis.literal("true"))
+        )
+
     # ---------------------------------------------------------------------------- all
 
     def table(self) -> ir.Table:
@@ -289,6 +325,7 @@ class CaseColumns:
             .union(self.allergy_flags(), distinct=False)
             .union(self.medication_flags(medications), distinct=False)
             .union(self.gcs_course_flags(measured), distinct=False)
+            .union(self.platelet_fall_flags(measured, medications), distinct=False)
         )
         flags = flags.mutate(label=flags.field + "=" + flags.flag_value)
         flag_lists = flags.group_by("patient_id").agg(
