@@ -21,7 +21,16 @@ from fhir_fixtures import (
     observation,
     patient,
     prefetch_for,
+    searchset,
 )
+from venapath.cdshooks.hooks import _names_a_code
+from venapath.fhir.to_case import (
+    HISTORY_FIELDS,
+    HISTORY_ON_HEPARIN_FIELDS,
+    heparin_codes,
+    history_codes,
+)
+from venapath.kb.model import KnowledgeBase
 
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 
@@ -130,3 +139,19 @@ def test_the_prefetch_asks_for_platelet_counts_within_its_bounded_observation_qu
         "procedures",
         "allergies",
     }
+
+
+def test_platelet_history_is_kept_only_when_a_medication_answer_names_a_heparin(
+    kb: KnowledgeBase,
+) -> None:
+    """The cold path validates older platelet counts only for a chart with a heparin order
+    (the only case whose answer they change); GCS history is always kept."""
+    always = history_codes(kb.value_sets, HISTORY_FIELDS)
+    on_heparin = history_codes(kb.value_sets, HISTORY_ON_HEPARIN_FIELDS)
+    assert ("http://loinc.org", "777-3") in on_heparin - always
+    assert ("http://loinc.org", "9269-2") in always
+    heparins = heparin_codes(kb.value_sets)
+    enoxaparin = searchset(medication_request("e", *ENOXAPARIN))
+    metformin = searchset(medication_request("m", "860975", "metformin 500 MG Oral Tablet"))
+    assert _names_a_code(enoxaparin, heparins)
+    assert not _names_a_code(metformin, heparins)

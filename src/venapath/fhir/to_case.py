@@ -64,8 +64,11 @@ GCS_FIELD = "/exam/gcs"
 DETERIORATION_FIELD = "/course/neurological_deterioration"
 PLATELETS_FIELD = "/labs/platelets"
 PLATELET_FALL_FIELD = "/course/platelet_fall_on_heparin"
-HISTORY_FIELDS = frozenset({GCS_FIELD, PLATELETS_FIELD})
-"""Measurements whose earlier values the mapping reads too (the course, not only the latest)."""
+HISTORY_FIELDS = frozenset({GCS_FIELD})
+"""Measurements whose earlier values the mapping always reads (the course, not only the latest)."""
+HISTORY_ON_HEPARIN_FIELDS = frozenset({PLATELETS_FIELD})
+"""Measurements whose course matters only on heparin (a platelet fall): a caller may keep
+their history only when the record holds a heparin order (`heparin_codes`)."""
 GCS_COURSE_DAYS = 14
 """A higher GCS up to this many days before the latest one is read as a fall in this episode."""
 HEPARINS = frozenset({"lmwh", "unfractionated_heparin"})
@@ -173,13 +176,26 @@ class _Builder:
         return found
 
 
-def history_codes(value_sets: Iterable[ValueSet]) -> frozenset[tuple[str, str]]:
-    """(system URI, code) of the Observations whose history the mapping reads."""
+def history_codes(
+    value_sets: Iterable[ValueSet],
+    fields: frozenset[str] = HISTORY_FIELDS | HISTORY_ON_HEPARIN_FIELDS,
+) -> frozenset[tuple[str, str]]:
+    """(system URI, code) of the Observations whose history the mapping reads for `fields`."""
     return frozenset(
         (code.system.uri, code.code)
         for value_set in value_sets
-        if isinstance(value_set.target, MeasurementTarget)
-        and value_set.target.field in HISTORY_FIELDS
+        if isinstance(value_set.target, MeasurementTarget) and value_set.target.field in fields
+        for code in value_set.codes
+    )
+
+
+def heparin_codes(value_sets: Iterable[ValueSet]) -> frozenset[tuple[str, str]]:
+    """(system URI, code) of the medication codes that mean LMWH or unfractionated heparin."""
+    return frozenset(
+        (code.system.uri, code.code)
+        for value_set in value_sets
+        if isinstance(value_set.target, AnticoagulantTarget)
+        and value_set.target.agent.value in HEPARINS
         for code in value_set.codes
     )
 
