@@ -155,3 +155,18 @@ def test_platelet_history_is_kept_only_when_a_medication_answer_names_a_heparin(
     metformin = searchset(medication_request("m", "860975", "metformin 500 MG Oral Tablet"))
     assert _names_a_code(enoxaparin, heparins)
     assert not _names_a_code(metformin, heparins)
+
+
+def test_a_seizure_after_enoxaparin_started_offers_endovascular_therapy(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: AHA 2024 CVT statement and Siddiqui 2015 (CVT-EVT-DETERIORATION-MT): new
+    seizures despite anticoagulation are neurological deterioration. The GCS is steady
+    here; only the seizure Condition, dated after the enoxaparin order, shows it."""
+    seizure = condition("seiz", ICD10, "R56.9", "Unspecified convulsions", onset_hours_ago=5)
+    card = _cvt_card(client, templates, [*_deteriorating_cvt(14, 14), seizure])
+    assert "CVT-EVT-DETERIORATION-MT" in card["detail"]
+
+    before = condition("seiz", ICD10, "R56.9", "Unspecified convulsions", onset_hours_ago=95)
+    card = _cvt_card(client, templates, [*_deteriorating_cvt(14, 14), before])
+    assert "CVT-EVT-DETERIORATION-MT" not in card["detail"]

@@ -32,8 +32,19 @@ COURSES: dict[str, tuple[tuple[str, str], list[tuple[float, float]]]] = {
 }
 """Patient id -> (anticoagulant ordered 168 h ago, platelet counts as (value, hours ago))."""
 
+SEIZURES: dict[str, tuple[float, str]] = {
+    "seizure-on-enoxaparin": (6, "confirmed"),
+    "seizure-at-presentation": (180, "confirmed"),
+    "seizure-long-ago": (24 * 400, "confirmed"),
+    "seizure-suspected": (6, "provisional"),
+}
+"""Patient id -> a seizure Condition (hours ago, verification), CVT 192 h ago, LMWH 168 h ago.
+Source: AHA 2024 CVT statement, Siddiqui 2015 (CVT-EVT-DETERIORATION-MT/-CDT)."""
+
 
 def _record(patient_id: str) -> list[dict[str, Any]]:
+    if patient_id in SEIZURES:
+        return _seizure_record(patient_id)
     drug, counts = COURSES[patient_id]
     unit = "/uL" if counts[0][0] > 1000 else "10*3/uL"
     record = [
@@ -63,10 +74,42 @@ def _record(patient_id: str) -> list[dict[str, Any]]:
     return record
 
 
+def _seizure_record(patient_id: str) -> list[dict[str, Any]]:
+    hours_ago, verification = SEIZURES[patient_id]
+    platelets = observation(
+        f"{patient_id}-plt", "777-3", "Platelets", 230, "10*3/uL", patient_id=patient_id
+    )
+    seizure = condition(
+        f"{patient_id}-seizure",
+        ICD10,
+        "R56.9",
+        "Unspecified convulsions",
+        patient_id=patient_id,
+        onset_hours_ago=hours_ago,
+        verification=verification,
+    )
+    return [*_cvt_on(patient_id, ENOXAPARIN), seizure, platelets]
+
+
+def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
+    return [
+        patient(patient_id, birth="1979-06-01"),
+        condition(
+            f"{patient_id}-cvt",
+            ICD10,
+            "I67.6",
+            "Nonpyogenic thrombosis of intracranial venous system",
+            patient_id=patient_id,
+            onset_hours_ago=192,
+        ),
+        medication_request(f"{patient_id}-ac", *drug, hours_ago=168, patient_id=patient_id),
+    ]
+
+
 def _write_export(target: Path) -> Path:
     target.mkdir(parents=True)
     by_type: dict[str, list[str]] = {}
-    for patient_id in COURSES:
+    for patient_id in [*COURSES, *SEIZURES]:
         for resource in _record(patient_id):
             by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
     for resource_type, lines in by_type.items():
@@ -84,7 +127,7 @@ def _write_export(target: Path) -> Path:
     return target
 
 
-def test_the_screen_reads_a_platelet_fall_on_heparin_as_the_engine_does(
+def test_the_screen_reads_platelet_falls_and_seizures_as_the_engine_does(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
     export = _write_export(tmp_path / "export")
@@ -94,3 +137,9 @@ def test_the_screen_reads_a_platelet_fall_on_heparin_as_the_engine_does(
     assert _compare(expected, screened) == []
     alerted = {pid for pid, row in expected.items() if VITT_HIT in row.get("alerts", [])}
     assert alerted == {"fall-on-enoxaparin", "fall-in-other-units"}
+    offered = {
+        pid
+        for pid, row in expected.items()
+        if any(r["rule_id"] == "CVT-EVT-DETERIORATION-MT" for r in row.get("recommendations", []))
+    }
+    assert offered == {"seizure-on-enoxaparin"}

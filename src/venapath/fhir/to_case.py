@@ -42,6 +42,7 @@ from venapath.kb.value_sets import (
     MeasurementTarget,
     ProcedureTarget,
     Resource,
+    SeizureTarget,
     ValueSet,
 )
 
@@ -62,6 +63,8 @@ THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
 _THROMBOLYSIS_DAYS = 7
 GCS_FIELD = "/exam/gcs"
 DETERIORATION_FIELD = "/course/neurological_deterioration"
+SEIZURE_FIELD = "/exam/seizure"
+CVT_CONDITION = "cerebral_venous_thrombosis"
 PLATELETS_FIELD = "/labs/platelets"
 PLATELET_FALL_FIELD = "/course/platelet_fall_on_heparin"
 HISTORY_FIELDS = frozenset({GCS_FIELD})
@@ -134,6 +137,8 @@ class _Builder:
     gcs_readings: list[tuple[datetime, int, str]] = field(default_factory=list)
     platelet_readings: list[tuple[datetime, float, str]] = field(default_factory=list)
     heparin_starts: list[tuple[datetime, str]] = field(default_factory=list)
+    seizures: list[tuple[datetime | None, str]] = field(default_factory=list)
+    cvt_times: list[datetime] = field(default_factory=list)
     unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=Counter
     )
@@ -230,6 +235,7 @@ def case_from_fhir(
         for medication in parsed.of(kind):
             _read_medication(medication, builder)
     _read_platelet_course(builder)
+    _read_seizures(builder)
     for procedure in parsed.of("Procedure"):
         _read_procedure(procedure, builder)
     for allergy in parsed.of("AllergyIntolerance"):
@@ -339,6 +345,18 @@ def _read_condition(condition: Any, builder: _Builder) -> None:
             _add_diagnosis(builder, target, match, status, condition, source)
         elif isinstance(target, FlagTarget) and verification != "refuted":
             builder.put(target.field, _flag_value(target), source)
+        elif isinstance(target, SeizureTarget):
+            _note_seizure(builder, condition, verification, source)
+
+
+def _note_seizure(builder: _Builder, condition: Any, verification: str | None, source: str) -> None:
+    """Keep a confirmed seizure with its time; `_read_seizures` places it in the course."""
+    if verification not in (None, "confirmed"):
+        builder.report.notes.append(f"{source}: seizure is {verification}; not read")
+        return
+    onset = _moment(condition.onsetDateTime) or _period_start(condition.onsetPeriod)
+    when = _not_future(onset or _moment(condition.recordedDate), builder, source)
+    builder.seizures.append((when, source))
 
 
 def _add_diagnosis(
@@ -356,6 +374,8 @@ def _add_diagnosis(
     when = _not_future(onset or recorded, builder, source)
     if current is None or _STATUS_RANK[status] > _STATUS_RANK[current["status"]]:
         builder.diagnoses[name] = {"condition": name, "status": status, "at": when}
+    if name == CVT_CONDITION and status != "excluded" and when is not None:
+        builder.cvt_times.append(when)
     builder.report.provenance.setdefault("/diagnoses", []).append(source)
     if status == "excluded" or target.segment is None:
         return
@@ -480,6 +500,39 @@ def _read_platelet_course(builder: _Builder) -> None:
                     f"{started.isoformat()} ({heparin_source}): read as suspected HIT"
                 )
                 return
+
+
+def _read_seizures(builder: _Builder) -> None:
+    """A seizure since the CVT began is a seizure of this episode; one after anticoagulation
+    started is also neurological deterioration (new seizures despite treatment), with the
+    seizure and the anticoagulant order as provenance.
+
+    The CVT began at the earliest time (onset, else recorded) of a CVT Condition that is not
+    refuted. A seizure without a time, or with no dated CVT, is not placed (a note says so):
+    an old seizure must not read as a new one. The population screen reads the same
+    (`screen/case_columns.seizure_flags`)."""
+    began = min(builder.cvt_times, default=None)
+    anticoagulation = builder.data.get("treatment", {}).get("anticoagulation", {})
+    started = anticoagulation.get("started_at")
+    for when, source in builder.seizures:
+        if when is None or began is None:
+            builder.report.notes.append(
+                f"{source}: seizure not placed in a CVT episode (its time, or a dated CVT, "
+                "is missing)"
+            )
+            continue
+        if when < began:
+            continue
+        builder.put(SEIZURE_FIELD, True, source)
+        if started is not None and when > started:
+            builder.put(DETERIORATION_FIELD, True, source)
+            builder.report.provenance[DETERIORATION_FIELD] += builder.report.provenance.get(
+                "/treatment/anticoagulation/started_at", []
+            )
+            builder.report.notes.append(
+                f"seizure ({source}, {when.isoformat()}) after anticoagulation started "
+                f"({started.isoformat()}): read as neurological deterioration"
+            )
 
 
 def _observation_time(observation: Any) -> datetime | None:
