@@ -21,7 +21,16 @@ from fhir_fixtures import (
     observation,
     patient,
     prefetch_for,
+    searchset,
 )
+from venapath.cdshooks.hooks import _names_a_code
+from venapath.fhir.to_case import (
+    HISTORY_FIELDS,
+    HISTORY_ON_HEPARIN_FIELDS,
+    heparin_codes,
+    history_codes,
+)
+from venapath.kb.model import KnowledgeBase
 
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 
@@ -79,4 +88,85 @@ def test_a_steady_gcs_gives_no_endovascular_option(
     client: TestClient, templates: dict[str, str]
 ) -> None:
     card = _cvt_card(client, templates, _deteriorating_cvt(14, 14))
+    assert "CVT-EVT-DETERIORATION-MT" not in card["detail"]
+
+
+def _platelets_falling_on_enoxaparin(now: float) -> list[dict[str, Any]]:
+    """CVT, enoxaparin for a week; platelets 240 the day it started, `now` today."""
+    record = [r for r in _deteriorating_cvt(14, 14) if r["id"] != "plt"]
+    return [
+        *record,
+        observation("plt-0", "777-3", "Platelets", 240, "10*3/uL", hours_ago=95),
+        observation("plt-1", "777-3", "Platelets", now, "10*3/uL", hours_ago=3),
+    ]
+
+
+def test_a_platelet_fall_on_enoxaparin_in_the_prefetch_raises_the_hit_alert(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: ASH-EDU-2017-HIT-DIAGNOSIS (consider HIT whenever a patient on heparin has a
+    significant platelet fall; 4Ts typical fall > 50%), SIEGLER-2021-VITT and CDC-2021-VITT
+    (no heparin until HIT testing is negative); alert CVT-THROMBOCYTOPENIA-VITT-HIT. The
+    newest count (110) is above 100: only the course shows it, so the prefetch keeps the
+    platelet history, as it keeps the GCS history."""
+    body = hook_request(
+        "patient-view", prefetch_for(_platelets_falling_on_enoxaparin(110), templates)
+    )
+    response = client.post(PATIENT_VIEW, json=body)
+    assert response.status_code == 200, response.text
+    assert "CVT-THROMBOCYTOPENIA-VITT-HIT" in response.text
+
+    steady = prefetch_for(_platelets_falling_on_enoxaparin(200), templates)
+    response = client.post(PATIENT_VIEW, json=hook_request("patient-view", steady))
+    assert response.status_code == 200, response.text
+    assert "CVT-THROMBOCYTOPENIA-VITT-HIT" not in response.text
+
+
+def test_the_prefetch_asks_for_platelet_counts_within_its_bounded_observation_query(
+    templates: dict[str, str],
+) -> None:
+    """The platelet course needs no new query: the Observation key already names the platelet
+    codes and stays bounded (`_count`), so the cold path fetches what it did before."""
+    query = templates["observations"]
+    assert "http://loinc.org|777-3" in query
+    assert "_count=200" in query
+    assert set(templates) <= {
+        "patient",
+        "conditions",
+        "observations",
+        "medicationRequests",
+        "medicationStatements",
+        "procedures",
+        "allergies",
+    }
+
+
+def test_platelet_history_is_kept_only_when_a_medication_answer_names_a_heparin(
+    kb: KnowledgeBase,
+) -> None:
+    """The cold path validates older platelet counts only for a chart with a heparin order
+    (the only case whose answer they change); GCS history is always kept."""
+    always = history_codes(kb.value_sets, HISTORY_FIELDS)
+    on_heparin = history_codes(kb.value_sets, HISTORY_ON_HEPARIN_FIELDS)
+    assert ("http://loinc.org", "777-3") in on_heparin - always
+    assert ("http://loinc.org", "9269-2") in always
+    heparins = heparin_codes(kb.value_sets)
+    enoxaparin = searchset(medication_request("e", *ENOXAPARIN))
+    metformin = searchset(medication_request("m", "860975", "metformin 500 MG Oral Tablet"))
+    assert _names_a_code(enoxaparin, heparins)
+    assert not _names_a_code(metformin, heparins)
+
+
+def test_a_seizure_after_enoxaparin_started_offers_endovascular_therapy(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: AHA 2024 CVT statement and Siddiqui 2015 (CVT-EVT-DETERIORATION-MT): new
+    seizures despite anticoagulation are neurological deterioration. The GCS is steady
+    here; only the seizure Condition, dated after the enoxaparin order, shows it."""
+    seizure = condition("seiz", ICD10, "R56.9", "Unspecified convulsions", onset_hours_ago=5)
+    card = _cvt_card(client, templates, [*_deteriorating_cvt(14, 14), seizure])
+    assert "CVT-EVT-DETERIORATION-MT" in card["detail"]
+
+    before = condition("seiz", ICD10, "R56.9", "Unspecified convulsions", onset_hours_ago=95)
+    card = _cvt_card(client, templates, [*_deteriorating_cvt(14, 14), before])
     assert "CVT-EVT-DETERIORATION-MT" not in card["detail"]

@@ -24,6 +24,10 @@ def test_an_empty_case_knows_nothing_except_that_it_is_not_a_follow_up() -> None
         "ccsvi_indication": False,
         "infection_screen_recorded_normal": False,
         "cvt_red_flag_presentation": False,  # a red flag counts only when recorded
+        # "recorded" facts say what the record shows: nothing recorded is False
+        "blood_pressure_recorded_normal": False,
+        "creatinine_recorded_normal": False,
+        "hit_or_vitt_suspicion_recorded": False,
     }
 
 

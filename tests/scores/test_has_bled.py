@@ -19,7 +19,10 @@ NOTHING: dict[str, FactValue] = {
     "labile_inr": False,
     "age_years": 50,
     "antiplatelet_or_nsaid": False,
-    "alcohol_units_per_week": 0,
+    "alcohol_8_or_more_units_per_week": False,
+    # what the record says without numbers: nothing (these facts are False, never unknown)
+    "blood_pressure_recorded_normal": False,
+    "creatinine_recorded_normal": False,
 }
 
 # One vector per published item (1 point each).
@@ -34,7 +37,7 @@ PUBLISHED: list[tuple[str, dict[str, FactValue]]] = [
     ("L: labile INR", {"labile_inr": True}),
     ("E: elderly", {"age_years": 70}),
     ("D: antiplatelet or NSAID", {"antiplatelet_or_nsaid": True}),
-    ("D: alcohol", {"alcohol_units_per_week": 10}),
+    ("D: alcohol", {"alcohol_8_or_more_units_per_week": True}),
 ]
 MAXIMAL: dict[str, FactValue] = {k: v for _label, facts in PUBLISHED for k, v in facts.items()}
 
@@ -61,7 +64,6 @@ def test_published_maximum_is_9() -> None:
         ("systolic_bp_mmhg", 160, 161),  # > 160
         ("creatinine_umol_l", 199.9, 200.0),  # >= 200 (corrected from "> 200")
         ("age_years", 65, 66),  # > 65
-        ("alcohol_units_per_week", 7, 8),  # >= 8
     ],
 )
 def test_numeric_boundaries(fact: str, below: float, at_or_above: float) -> None:
@@ -111,7 +113,7 @@ def test_constructed_example_elderly_drinker_with_previous_bleed() -> None:
     # week, previous major bleed, on an NSAID -> E + D + D + B = 4, high.
     result = has_bled(
         age_years=72,
-        alcohol_units_per_week=10,
+        alcohol_8_or_more_units_per_week=True,  # 10 units a week: the number decides
         previous_major_bleeding=True,
         antiplatelet_or_nsaid=True,
     )
@@ -144,3 +146,26 @@ def test_one_known_bleeding_cause_settles_the_item() -> None:
     result = has_bled(previous_major_bleeding=True, bleeding_disorder=None)
     assert result.points == 1
     assert result.missing == []
+
+
+def test_a_record_saying_normal_scores_zero_without_a_number() -> None:
+    # "Normal blood pressure" and "normal creatinine" without numbers settle their items;
+    # nothing recorded leaves them unknown (a range, not 0).
+    unknown = has_bled(systolic_bp_mmhg=None, creatinine_umol_l=None)
+    assert unknown.points is None
+    stated = has_bled(
+        systolic_bp_mmhg=None,
+        creatinine_umol_l=None,
+        blood_pressure_recorded_normal=True,
+        creatinine_recorded_normal=True,
+    )
+    assert stated.points == 0
+
+
+def test_a_recorded_normal_never_hides_dialysis() -> None:
+    result = has_bled(
+        creatinine_umol_l=None,
+        creatinine_recorded_normal=True,
+        chronic_dialysis_or_renal_transplant=True,
+    )
+    assert result.points == 1

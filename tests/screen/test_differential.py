@@ -15,6 +15,7 @@ import copy
 import json
 import random
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +118,11 @@ def _by_patient(export: Path) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def _expected(export: Path, kb: KnowledgeBase) -> dict[str, dict[str, Any]]:
+def _expected(export: Path, kb: KnowledgeBase, now: datetime = NOW) -> dict[str, dict[str, Any]]:
     expected = {}
     for patient_id, resources in _by_patient(export).items():
         try:
-            result = assess_fhir_data(resources, now=NOW, kb=kb, trace=False)
+            result = assess_fhir_data(resources, now=now, kb=kb, trace=False)
         except FhirInputError as error:
             expected[patient_id] = {"error": str(error)}
             continue
@@ -149,8 +150,10 @@ def _expected(export: Path, kb: KnowledgeBase) -> dict[str, dict[str, Any]]:
     return expected
 
 
-def _screened(export: Path, out: Path, engine: str, kb: KnowledgeBase) -> dict[str, Any]:
-    screen(export, out, ScreenOptions(engine=engine, now=NOW), kb=kb)  # type: ignore[arg-type]
+def _screened(
+    export: Path, out: Path, engine: str, kb: KnowledgeBase, now: datetime = NOW
+) -> dict[str, Any]:
+    screen(export, out, ScreenOptions(engine=engine, now=now), kb=kb)  # type: ignore[arg-type]
     rows = pq.read_table(out / PATIENTS_FILE).to_pylist()
     return {row["patient_id"]: row for row in rows}
 

@@ -217,6 +217,54 @@ def test_repeat_venoplasties_are_counted_and_flagged(reg: Registry) -> None:
     assert "considers a stent after 3 repeats" in made[3].warnings[-1]
 
 
+@pytest.mark.parametrize(
+    ("venoplasties", "repeats", "stent_considered"), [(3, 2, False), (4, 3, True)]
+)
+def test_the_repeat_count_is_the_same_in_the_registry_the_case_and_the_rule(
+    reg: Registry, venoplasties: int, repeats: int, stent_considered: bool
+) -> None:
+    """One count (docs/case-format.md, docs/registry.md): `earlier_repeat_procedures` is the
+    registry's repeat_number minus 1, the repeats done so far with the one followed up. The
+    clinic protocol (seed 003) allows 3-4 repeat venoplasties before a stent is considered:
+    after the fourth venoplasty (3 repeats) FU-VENOPLASTY-STENT-AFTER-REPEATS fires, as the
+    registry's own warning says, and not after the third."""
+    _, episode_id = _episode(
+        reg, ConditionName.VENOUS_STENOSIS, indication=Indication.CCSVI_MULTIPLE_SCLEROSIS
+    )
+    first = datetime(2025, 1, 6, tzinfo=UTC)
+    made = [
+        reg.record_procedure(
+            ProcedureIn(
+                episode_id=episode_id,
+                kind=ProcedureKind.VENOPLASTY,
+                performed_at=first + timedelta(days=120 * number),
+            ),
+            OP,
+        )
+        for number in range(venoplasties)
+    ]
+    last = made[-1]
+    assert last.repeat_number - 1 == repeats
+    warned = any("considers a stent after 3 repeats" in w for w in last.warnings)
+    assert warned is stent_considered
+    check_in = reg.record_check_in(
+        CheckInIn(
+            procedure_id=last.id,
+            submitted_at=NOW,
+            symptom_response="worsening",  # type: ignore[arg-type]
+            symptoms_back_within_hours=False,
+            fever_or_urinary_symptoms=False,
+        ),
+        OP,
+    )
+    stored = reg.get_assessment(check_in.assessment_id, OP)
+    follow_up = stored.case["follow_up"]
+    assert isinstance(follow_up, dict)
+    assert follow_up["earlier_repeat_procedures"] == repeats
+    fired = {r["rule_id"] for r in stored.result["recommendations"]}  # type: ignore[union-attr]
+    assert ("FU-VENOPLASTY-STENT-AFTER-REPEATS" in fired) is stent_considered
+
+
 def test_check_in_with_early_symptoms_asks_for_care_and_a_call_today(reg: Registry) -> None:
     patient_id, episode_id = _episode(
         reg, ConditionName.VENOUS_STENOSIS, indication=Indication.CCSVI_MULTIPLE_SCLEROSIS

@@ -183,7 +183,7 @@ def _pathway_detail(
     alerts = [a for a in assessment.alerts if a.id != "ENGINE-NO-PATHWAY"]
     if alerts:
         lines += ["", "**Alerts**", ""]
-        lines += [f"- {a.message}" for a in alerts]
+        lines += [f"- {a.message} (alert {a.id})" for a in alerts]
     lines += [
         "",
         f"_Knowledge version {assessment.knowledge_version}; decision support, not a verdict._",

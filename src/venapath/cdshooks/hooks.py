@@ -19,6 +19,7 @@ from venapath.cdshooks.fhir_client import FhirFetcher, FhirServerUnavailableErro
 from venapath.cdshooks.models import Discovery, HookRequest, HookResponse, ServiceDescriptor
 from venapath.cdshooks.prefetch import (
     COMPLETE_WHEN_ANSWERED,
+    KEY_BY_TYPE,
     PATIENT_TOKEN,
     TYPE_BY_KEY,
     prefetch_templates,
@@ -28,7 +29,12 @@ from venapath.errors import InputError, NotFoundError, shown
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.orders import DraftOrder, recognised_orders
 from venapath.fhir.parse import ParsedResources, read_resources
-from venapath.fhir.to_case import history_codes
+from venapath.fhir.to_case import (
+    HISTORY_FIELDS,
+    HISTORY_ON_HEPARIN_FIELDS,
+    heparin_codes,
+    history_codes,
+)
 from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
 
@@ -115,7 +121,20 @@ class CdsServices:
         self._smart_launch_url = smart_launch_url
         self._templates = prefetch_templates(kb)
         self._offload = offload
-        self._history_codes = history_codes(kb.value_sets)
+        self._history_codes = history_codes(kb.value_sets, HISTORY_FIELDS)
+        self._history_on_heparin = self._history_codes | history_codes(
+            kb.value_sets, HISTORY_ON_HEPARIN_FIELDS
+        )
+        self._heparin_codes = heparin_codes(kb.value_sets)
+
+    def _history_for(self, answered: dict[str, Any]) -> frozenset[tuple[str, str]]:
+        """Result codes whose history to keep: GCS always; platelets only when a medication
+        answer names a heparin (the platelet course is read only on heparin), so a chart
+        without heparin costs the cold path no more validations than before."""
+        medications = [answered.get(key) for key in MEDICATION_KEYS]
+        if any(_names_a_code(answer, self._heparin_codes) for answer in medications):
+            return self._history_on_heparin
+        return self._history_codes
 
     def discovery(self) -> Discovery:
         return Discovery(
@@ -161,7 +180,7 @@ class CdsServices:
         moment: datetime,
     ) -> HookResponse:
         """The CPU-heavy part (FHIR validation, evaluation, cards): blocking, run off the loop."""
-        parsed = _parse_answers(answered, self._history_codes)
+        parsed = _parse_answers(answered, self._history_for(answered))
         patient_id = str(request.context["patientId"])
         _check_patient(parsed, patient_id)
         if service.hook == "patient-view":
@@ -230,7 +249,9 @@ class CdsServices:
         complete = {
             TYPE_BY_KEY[key] for key, (_, whole) in zip(keys, results, strict=True) if whole
         }
-        parsed = await self._offload(_parse_answers, answered, self._history_codes, "fhirServer")
+        parsed = await self._offload(
+            _parse_answers, answered, self._history_for(answered), "fhirServer"
+        )
         _check_patient(parsed, patient_id)
         return parsed, frozenset(complete & COMPLETE_WHEN_ANSWERED)
 
@@ -261,6 +282,23 @@ class CdsServices:
                 f"prefetch lacks {', '.join(keys)} and the FHIR server failed: {error}"
             ) from None
         return dict(zip(keys, results, strict=True))
+
+
+MEDICATION_KEYS = (KEY_BY_TYPE["MedicationRequest"], KEY_BY_TYPE["MedicationStatement"])
+
+
+def _names_a_code(data: Any, codes: frozenset[tuple[str, str]]) -> bool:
+    """Whether raw JSON holds a coding {system, code} in `codes` (anywhere: a medication's
+    own code or a contained Medication). Read before validation, so it only chooses what to
+    keep; the mapping still reads the validated resources."""
+    if isinstance(data, dict):
+        system, code = data.get("system"), data.get("code")
+        if isinstance(system, str) and isinstance(code, str) and (system, code) in codes:
+            return True
+        return any(_names_a_code(value, codes) for value in data.values())
+    if isinstance(data, list):
+        return any(_names_a_code(item, codes) for item in data)
+    return False
 
 
 def _parse_answers(

@@ -27,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from venapath.domain.anatomy import SEGMENTS_BY_ID, Region
+from venapath.domain.anatomy import GROUPS_BY_ID, SEGMENTS_BY_ID, Region
 from venapath.domain.text import UnstorableTextError, first_unstorable
 from venapath.domain.units import Creatinine, DDimer, Haemoglobin, Platelets
 from venapath.domain.vocabulary import Action, Modality, Side
@@ -36,6 +36,9 @@ CASE_FORMAT_VERSION = 1
 
 _MODEL = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
+
+PROXIMAL_LEG_SEGMENTS = GROUPS_BY_ID["proximal_leg_veins"].members
+"""The segments `imaging.proximal_veins_clear` speaks for (popliteal and above)."""
 
 EARLIEST_YEAR = 1900
 """No clinical record VenaPath reads predates it: an earlier date is a typing error (0001)."""
@@ -91,6 +94,12 @@ class Patient(_Part):
     )
     breastfeeding: Flag | None = None
     weight_kg: Number | None = Field(default=None, gt=0, le=400)
+    gestational_age_weeks: Whole | None = Field(
+        default=None,
+        ge=0,
+        le=44,
+        description="Completed weeks of the current pregnancy; a value implies pregnant.",
+    )
 
 
 # ------------------------------------------------------------------------ risk factors
@@ -151,6 +160,12 @@ class RiskFactors(_Part):
         "extension (CHEST 2021 lists them in its full text).",
     )
     multiple_sclerosis: Flag | None = None
+    csf_leak_active: Flag | None = Field(
+        default=None,
+        description="A CSF leak is present now and not sealed (by a blood patch, surgery or on "
+        "its own). Decides whether the leak still needs closing, whatever the procedure list "
+        "says; true also counts as intracranial hypotension.",
+    )
     major_surgery_within_12_weeks: Flag | None = Field(
         default=None,
         description="Major surgery within the last 12 weeks (Wells). Lets a clinician say "
@@ -281,6 +296,12 @@ class Exam(_Part):
     papilloedema: Flag | None = None
     systolic_bp_mmhg: Whole | None = Field(default=None, ge=40, le=300)
     diastolic_bp_mmhg: Whole | None = Field(default=None, ge=20, le=200)
+    blood_pressure_normal: Flag | None = Field(
+        default=None,
+        description="Blood pressure measured and normal (below 140/90 mmHg), when the numbers "
+        "are not written. Only true is read: it settles every blood-pressure threshold the "
+        "rules and scores use (all lie above 140/90).",
+    )
     leg: LegExam | None = None
     alternative_diagnosis_as_likely: Flag | None = Field(
         default=None, description="An alternative diagnosis is at least as likely as DVT (Wells)."
@@ -328,6 +349,13 @@ class Imaging(_Part):
         default=None,
         description="On serial imaging of a distal DVT, extension within the calf veins.",
     )
+    proximal_veins_clear: Flag | None = Field(
+        default=None,
+        description="A leg scan showed no thrombus at or above the popliteal vein (popliteal, "
+        "femoral, common femoral; iliac veins judged from the common femoral flow) without a "
+        "pelvic scan. Only true is read: the proximal leg veins then count as not thrombosed, "
+        "so a listed calf thrombus is an isolated distal DVT.",
+    )
 
 
 # ------------------------------------------------------------------------------ labs
@@ -340,6 +368,16 @@ class Labs(_Part):
     creatinine: Creatinine | None = None
     egfr_ml_min: Number | None = Field(default=None, ge=0, le=250)
     d_dimer: DDimer | None = None
+    creatinine_normal: Flag | None = Field(
+        default=None,
+        description="Serum creatinine within the laboratory's reference range, when the value "
+        "is not written. Only true is read.",
+    )
+    hit_or_vitt_suspected: Flag | None = Field(
+        default=None,
+        description="Heparin-induced or vaccine-induced immune thrombocytopenia (HIT/VITT) is "
+        "suspected or confirmed (anti-PF4 testing pending or positive).",
+    )
     metabolic_or_infection_screen_normal: Flag | None = Field(
         default=None, description="Blood and urine tests exclude infection or a metabolic cause."
     )
@@ -430,6 +468,11 @@ class Course(_Part):
     )
     thrombus_propagation: Flag | None = None
     leg_symptoms_worsening: Flag | None = None
+    platelet_fall_on_heparin: Flag | None = Field(
+        default=None,
+        description="Platelets fell by 50% or more from the highest count while on heparin "
+        "(the typical fall of the 4Ts score): read as suspected HIT.",
+    )
 
 
 # ------------------------------------------------------------- bleeding and contraindications
@@ -478,6 +521,12 @@ class BleedingRisk(_Part):
     chronic_liver_disease: Flag | None = None
     labile_inr: Flag | None = None
     alcohol_units_per_week: Whole | None = Field(default=None, ge=0, le=400)
+    alcohol_8_or_more_units_per_week: Flag | None = Field(
+        default=None,
+        description="Drinks 8 or more units a week (HAS-BLED), when the number is not known: "
+        "false says 'no excess' without inventing a number; `alcohol_units_per_week`, when "
+        "given, decides instead.",
+    )
 
 
 class Function(_Part):
@@ -530,7 +579,12 @@ class FollowUp(_Part):
     procedure_date: Moment | None = None
     indication: Indication | None = None
     earlier_repeat_procedures: Whole | None = Field(
-        default=None, ge=0, le=50, description="Repeat procedures on this vein before the last one."
+        default=None,
+        ge=0,
+        le=50,
+        description="Repeats of this procedure kind already done in this episode, the one "
+        "followed up included: 0 when it was the first, 1 when it was the second, 3 after the "
+        "fourth. The registry's repeat_number minus 1.",
     )
     symptom_response: SymptomResponse | None = None
     improvement_lasted_days: Days | None = None
@@ -609,7 +663,13 @@ def _check_consistency(case: Case) -> None:
     """Reject contradictions a clinician would spot at once, naming the field (JSON pointer)."""
     patient = case.patient
     if patient is not None and patient.sex is Sex.MALE:
-        for name in ("pregnant", "postpartum", "postpartum_days", "breastfeeding"):
+        for name in (
+            "pregnant",
+            "postpartum",
+            "postpartum_days",
+            "breastfeeding",
+            "gestational_age_weeks",
+        ):
             value = getattr(patient, name)
             if value not in (None, False):
                 raise ContradictionError(f"/patient/{name}", f"{name} is set for a male patient")
@@ -617,6 +677,7 @@ def _check_consistency(case: Case) -> None:
         raise ContradictionError(
             "/patient/postpartum_days", "a patient cannot be pregnant and postpartum at once"
         )
+    _check_gestation(patient)
     young = patient is not None and patient.age_years is not None and patient.age_years < 10
     if young and patient is not None and patient.pregnant:
         raise ContradictionError("/patient/pregnant", "pregnancy stated for a child under 10")
@@ -630,9 +691,58 @@ def _check_consistency(case: Case) -> None:
             raise ContradictionError(
                 "/exam/consciousness", f"'coma' contradicts GCS {exam.gcs} (coma is GCS <= 8)"
             )
+    _check_stated_normal(case)
     _check_segments(case)
+    _check_proximal_clear(case)
     _check_exclusions(case)
     _check_timeline(case)
+
+
+def _check_gestation(patient: Patient | None) -> None:
+    """A gestational age means a current pregnancy: it cannot stand beside 'not pregnant' or
+    a delivery already counted in postpartum_days."""
+    if patient is None or patient.gestational_age_weeks is None:
+        return
+    if patient.pregnant is False:
+        raise ContradictionError(
+            "/patient/gestational_age_weeks", "a gestational age is given but pregnant is false"
+        )
+    if patient.postpartum_days is not None:
+        raise ContradictionError(
+            "/patient/gestational_age_weeks",
+            "a patient cannot be pregnant (gestational age) and postpartum at once",
+        )
+
+
+NORMAL_BLOOD_PRESSURE_BELOW = (140, 90)
+"""'Normal' blood pressure: below 140/90 mmHg, under every threshold the rules compare."""
+CREATININE_NEVER_NORMAL_UMOL_L = 200.0
+"""No laboratory reference range reaches this (HAS-BLED's abnormal renal function)."""
+
+
+def _check_stated_normal(case: Case) -> None:
+    """A stated 'normal' cannot stand beside a number that is not."""
+    exam = case.exam
+    if exam is not None and exam.blood_pressure_normal:
+        systolic_limit, diastolic_limit = NORMAL_BLOOD_PRESSURE_BELOW
+        for name, value, limit in (
+            ("systolic_bp_mmhg", exam.systolic_bp_mmhg, systolic_limit),
+            ("diastolic_bp_mmhg", exam.diastolic_bp_mmhg, diastolic_limit),
+        ):
+            if value is not None and value >= limit:
+                raise ContradictionError(
+                    "/exam/blood_pressure_normal",
+                    f"'normal' contradicts {name} {value} (normal is below "
+                    f"{systolic_limit}/{diastolic_limit} mmHg)",
+                )
+    labs = case.labs
+    if labs is not None and labs.creatinine_normal and labs.creatinine is not None:
+        measured = labs.creatinine.umol_per_l()
+        if measured >= CREATININE_NEVER_NORMAL_UMOL_L:
+            raise ContradictionError(
+                "/labs/creatinine_normal",
+                f"'normal' contradicts creatinine {measured:.0f} umol/L",
+            )
 
 
 def _check_segments(case: Case) -> None:
@@ -662,6 +772,21 @@ def _check_segments(case: Case) -> None:
                 f"/imaging/thrombosed_segments/{index}/segment",
                 f"{item.segment} lies in region '{segment.region.value}', which "
                 "imaging.regions_imaged does not list",
+            )
+
+
+def _check_proximal_clear(case: Case) -> None:
+    """`proximal_veins_clear` says no thrombus at or above the popliteal vein: a listed
+    proximal segment contradicts it."""
+    imaging = case.imaging
+    if imaging is None or not imaging.proximal_veins_clear:
+        return
+    for index, item in enumerate(imaging.thrombosed_segments or ()):
+        if item.segment in PROXIMAL_LEG_SEGMENTS:
+            raise ContradictionError(
+                "/imaging/proximal_veins_clear",
+                f"the proximal leg veins are said to be clear but "
+                f"/imaging/thrombosed_segments/{index} lists {item.segment}",
             )
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from venapath.domain.anatomy import GROUPS, GROUPS_BY_ID, SEGMENTS_BY_ID, Region
 from venapath.domain.case import (
+    PROXIMAL_LEG_SEGMENTS,
     AnticoagulantAgent,
     Case,
     ConditionName,
@@ -142,6 +143,8 @@ def _male(case: Case, _now: datetime) -> Truth:
 def _pregnant(case: Case, now: datetime) -> Truth:
     if _male(case, now):
         return False
+    if _attr(case.patient, "gestational_age_weeks") is not None:
+        return True  # a gestational age is a current pregnancy
     return _truth(_attr(case.patient, "pregnant"))
 
 
@@ -173,7 +176,20 @@ _fact(
     unit="years",
 )
 _boolean("male_sex", "Male sex", "/patient/sex", _male)
-_boolean("pregnant", "Currently pregnant", "/patient/pregnant", _pregnant)
+_fact(
+    "pregnant",
+    FactType.BOOLEAN,
+    "Currently pregnant",
+    ["/patient/pregnant", "/patient/gestational_age_weeks"],
+    _pregnant,
+)
+_number(
+    "gestational_age_weeks",
+    "Completed weeks of the current pregnancy",
+    "/patient/gestational_age_weeks",
+    "weeks",
+    _patient_field("gestational_age_weeks"),
+)
 _fact(
     "postpartum",
     FactType.BOOLEAN,
@@ -233,7 +249,8 @@ def _severe_thrombophilia(case: Case, now: datetime) -> Truth:
 def _intracranial_hypotension(case: Case, now: datetime) -> Truth:
     stated = _attr(case.risk_factors, "intracranial_hypotension")
     diagnosed = _condition_status(case, ConditionName.INTRACRANIAL_HYPOTENSION)
-    return k_or([stated, diagnosed])
+    leaking = _attr(case.risk_factors, "csf_leak_active")
+    return _stated_or_any(k_or([stated, diagnosed]), leaking)
 
 
 def _bedridden_or_surgery(case: Case, _now: datetime) -> Truth:
@@ -301,7 +318,7 @@ _fact(
     "intracranial_hypotension",
     FactType.BOOLEAN,
     "Intracranial hypotension or CSF leak",
-    ["/risk_factors/intracranial_hypotension", "/diagnoses"],
+    ["/risk_factors/intracranial_hypotension", "/diagnoses", "/risk_factors/csf_leak_active"],
     _intracranial_hypotension,
 )
 _fact(
@@ -584,6 +601,14 @@ _number(
     "mmHg",
     _exam("diastolic_bp_mmhg"),
 )
+_fact(
+    "blood_pressure_recorded_normal",
+    FactType.BOOLEAN,
+    "The record says blood pressure is normal (below 140/90 mmHg) without giving the numbers "
+    "(false when it does not say so): blood-pressure thresholds then read as not met",
+    ["/exam/blood_pressure_normal"],
+    lambda c, n: _attr(c.exam, "blood_pressure_normal") is True,
+)
 
 for _name, _description in (
     ("entire_leg_swollen", "Entire leg swollen"),
@@ -649,8 +674,18 @@ def _group_involved_in(case: Case, members: frozenset[str]) -> Truth:
         return True
     imaged = set(imaging.regions_imaged or ())
     imaged |= {SEGMENTS_BY_ID[s].region for s in listed}
-    member_regions = {SEGMENTS_BY_ID[s].region for s in members}
+    unseen = members - _stated_clear(case)
+    member_regions = {SEGMENTS_BY_ID[s].region for s in unseen}
     return False if member_regions <= imaged else None
+
+
+def _stated_clear(case: Case) -> frozenset[str]:
+    """Segments a leg scan reports clear without their region being imaged: with
+    `proximal_veins_clear: true`, popliteal and above (the iliac veins judged from the common
+    femoral flow, not from a pelvic scan)."""
+    if _attr(case.imaging, "proximal_veins_clear") is True:
+        return PROXIMAL_LEG_SEGMENTS
+    return frozenset()
 
 
 def _involved(group_id: str) -> Derivation:
@@ -669,7 +704,11 @@ def _only(group_id: str, within_id: str) -> Derivation:
     return derive
 
 
-_SEGMENT_POINTERS = ("/imaging/thrombosed_segments", "/imaging/regions_imaged")
+_SEGMENT_POINTERS = (
+    "/imaging/thrombosed_segments",
+    "/imaging/regions_imaged",
+    "/imaging/proximal_veins_clear",
+)
 for _group in GROUPS:
     _fact(
         f"{_group.id}_involved",
@@ -796,6 +835,46 @@ _fact(
     "The record shows a normal blood and urine screen (false when none is recorded)",
     ["/labs/metabolic_or_infection_screen_normal"],
     lambda c, n: _attr(c.labs, "metabolic_or_infection_screen_normal") is True,
+)
+_fact(
+    "creatinine_recorded_normal",
+    FactType.BOOLEAN,
+    "The record says serum creatinine is normal without giving the value (false when it "
+    "does not say so): thresholds on creatinine then read as not met",
+    ["/labs/creatinine_normal"],
+    lambda c, n: _attr(c.labs, "creatinine_normal") is True,
+)
+
+
+def _platelet_fall_on_heparin(case: Case, _now: datetime) -> Truth:
+    return _truth(_attr(case.course, "platelet_fall_on_heparin"))
+
+
+def _hit_or_vitt_suspicion(case: Case, now: datetime) -> bool:
+    """Recorded only: a clinician's suspicion, or a platelet fall of 50% or more on heparin.
+
+    False when neither is recorded (this fact can only add the HIT/VITT alert, and the
+    platelet-count route to the same alert is read on its own), so every CVT patient is
+    not asked whether HIT is suspected."""
+    return (
+        _attr(case.labs, "hit_or_vitt_suspected") is True
+        or _platelet_fall_on_heparin(case, now) is True
+    )
+
+
+_boolean(
+    "platelet_fall_on_heparin",
+    "Platelets fell by 50% or more while on heparin (4Ts typical fall)",
+    "/course/platelet_fall_on_heparin",
+    _platelet_fall_on_heparin,
+)
+_fact(
+    "hit_or_vitt_suspicion_recorded",
+    FactType.BOOLEAN,
+    "The record shows suspected heparin- or vaccine-induced thrombocytopenia: stated, or a "
+    "platelet fall of 50% or more on heparin (false when neither is recorded)",
+    ["/labs/hit_or_vitt_suspected", "/course/platelet_fall_on_heparin"],
+    _hit_or_vitt_suspicion,
 )
 _boolean(
     "metabolic_or_infection_screen_normal",
@@ -939,6 +1018,24 @@ _boolean(
     "An epidural blood patch has sealed the leak",
     "/treatment/procedures",
     _ebp_succeeded,
+)
+
+
+def _csf_leak_unsealed(case: Case, now: datetime) -> Truth:
+    """The stated leak status decides; without one, a leak counts as unsealed until a listed
+    blood patch has succeeded (the reading before the field existed)."""
+    stated = _truth(_attr(case.risk_factors, "csf_leak_active"))
+    if stated is not None:
+        return stated
+    return k_not(_ebp_succeeded(case, now))
+
+
+_fact(
+    "csf_leak_unsealed",
+    FactType.BOOLEAN,
+    "A CSF leak is still open: stated, or no listed blood patch has sealed it",
+    ["/risk_factors/csf_leak_active", "/treatment/procedures"],
+    _csf_leak_unsealed,
 )
 
 # -------------------------------------------------------------------------- course
@@ -1091,6 +1188,22 @@ _number(
     _bleeding("alcohol_units_per_week"),
 )
 
+
+def _alcohol_excess(case: Case, _now: datetime) -> Truth:
+    units = _attr(case.bleeding_risk, "alcohol_units_per_week")
+    if units is not None:  # a number, when given, decides
+        return bool(units >= 8)
+    return _truth(_attr(case.bleeding_risk, "alcohol_8_or_more_units_per_week"))
+
+
+_fact(
+    "alcohol_8_or_more_units_per_week",
+    FactType.BOOLEAN,
+    "Alcohol 8 or more units a week (HAS-BLED)",
+    ["/bleeding_risk/alcohol_units_per_week", "/bleeding_risk/alcohol_8_or_more_units_per_week"],
+    _alcohol_excess,
+)
+
 # ------------------------------------------------------------------------ function
 
 
@@ -1163,7 +1276,8 @@ _number(
 )
 _number(
     "earlier_repeat_procedures",
-    "Repeat procedures on this vein before the last one",
+    "Repeats of the followed-up procedure kind done so far in this episode, that procedure "
+    "included (0 after the first)",
     "/follow_up/earlier_repeat_procedures",
     "procedures",
     _follow("earlier_repeat_procedures"),
@@ -1275,7 +1389,14 @@ for _name, _score, _description, _settled_by in (
         "has_bled_high_risk",
         "has_bled",
         "HAS-BLED of 3 or more: high bleeding risk",
-        ("/bleeding_risk", "/exam/systolic_bp_mmhg", "/patient/age_years"),
+        (
+            "/bleeding_risk",
+            "/exam/systolic_bp_mmhg",
+            "/exam/blood_pressure_normal",
+            "/labs/creatinine",
+            "/labs/creatinine_normal",
+            "/patient/age_years",
+        ),
     ),
     (
         "koopman_poor_outcome_likely",

@@ -20,6 +20,7 @@ from venapath.kb.value_sets import (
     MeasurementTarget,
     ProcedureTarget,
     Resource,
+    SeizureTarget,
     ValueSet,
 )
 
@@ -53,6 +54,8 @@ def fields_written(value_set: ValueSet) -> tuple[str, ...]:
         return ("/treatment/anticoagulation/agent", "/treatment/anticoagulation/started_at")
     if isinstance(target, ProcedureTarget):
         return ("/treatment/procedures",)
+    if isinstance(target, SeizureTarget):
+        return ("/exam/seizure", "/course/neurological_deterioration")
     return ()
 
 

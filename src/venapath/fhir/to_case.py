@@ -30,6 +30,7 @@ from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
 from venapath.domain.case import Case, ContradictionError, ProcedureKind, UnknownWordError
+from venapath.domain.units import Platelets
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.parse import ParsedResources
 from venapath.fhir.quantities import UnreadableQuantityError, measurement_value
@@ -41,6 +42,7 @@ from venapath.kb.value_sets import (
     MeasurementTarget,
     ProcedureTarget,
     Resource,
+    SeizureTarget,
     ValueSet,
 )
 
@@ -61,10 +63,25 @@ THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
 _THROMBOLYSIS_DAYS = 7
 GCS_FIELD = "/exam/gcs"
 DETERIORATION_FIELD = "/course/neurological_deterioration"
+SEIZURE_FIELD = "/exam/seizure"
+CVT_CONDITION = "cerebral_venous_thrombosis"
+PLATELETS_FIELD = "/labs/platelets"
+PLATELET_FALL_FIELD = "/course/platelet_fall_on_heparin"
 HISTORY_FIELDS = frozenset({GCS_FIELD})
-"""Measurements whose earlier values the mapping reads too (the course, not only the latest)."""
+"""Measurements whose earlier values the mapping always reads (the course, not only the latest)."""
+HISTORY_ON_HEPARIN_FIELDS = frozenset({PLATELETS_FIELD})
+"""Measurements whose course matters only on heparin (a platelet fall): a caller may keep
+their history only when the record holds a heparin order (`heparin_codes`)."""
 GCS_COURSE_DAYS = 14
 """A higher GCS up to this many days before the latest one is read as a fall in this episode."""
+HEPARINS = frozenset({"lmwh", "unfractionated_heparin"})
+"""Anticoagulant agents (case vocabulary) that expose a patient to heparin-induced
+thrombocytopenia."""
+PLATELET_BASELINE_DAYS = 1
+"""A platelet count up to this long before heparin started is its baseline (the 4Ts compare
+the fall with the highest count before it)."""
+PLATELET_FALL_FRACTION = 0.5
+"""A count at or below half an earlier one on heparin is the 4Ts score's typical fall."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,10 @@ class _Builder:
     procedures: list[dict[str, Any]] = field(default_factory=list)
     latest: dict[str, datetime] = field(default_factory=dict)
     gcs_readings: list[tuple[datetime, int, str]] = field(default_factory=list)
+    platelet_readings: list[tuple[datetime, float, str]] = field(default_factory=list)
+    heparin_starts: list[tuple[datetime, str]] = field(default_factory=list)
+    seizures: list[tuple[datetime | None, str]] = field(default_factory=list)
+    cvt_times: list[datetime] = field(default_factory=list)
     unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=Counter
     )
@@ -160,13 +181,26 @@ class _Builder:
         return found
 
 
-def history_codes(value_sets: Iterable[ValueSet]) -> frozenset[tuple[str, str]]:
-    """(system URI, code) of the Observations whose history the mapping reads."""
+def history_codes(
+    value_sets: Iterable[ValueSet],
+    fields: frozenset[str] = HISTORY_FIELDS | HISTORY_ON_HEPARIN_FIELDS,
+) -> frozenset[tuple[str, str]]:
+    """(system URI, code) of the Observations whose history the mapping reads for `fields`."""
     return frozenset(
         (code.system.uri, code.code)
         for value_set in value_sets
-        if isinstance(value_set.target, MeasurementTarget)
-        and value_set.target.field in HISTORY_FIELDS
+        if isinstance(value_set.target, MeasurementTarget) and value_set.target.field in fields
+        for code in value_set.codes
+    )
+
+
+def heparin_codes(value_sets: Iterable[ValueSet]) -> frozenset[tuple[str, str]]:
+    """(system URI, code) of the medication codes that mean LMWH or unfractionated heparin."""
+    return frozenset(
+        (code.system.uri, code.code)
+        for value_set in value_sets
+        if isinstance(value_set.target, AnticoagulantTarget)
+        and value_set.target.agent.value in HEPARINS
         for code in value_set.codes
     )
 
@@ -200,6 +234,8 @@ def case_from_fhir(
     for kind in ("MedicationRequest", "MedicationStatement"):
         for medication in parsed.of(kind):
             _read_medication(medication, builder)
+    _read_platelet_course(builder)
+    _read_seizures(builder)
     for procedure in parsed.of("Procedure"):
         _read_procedure(procedure, builder)
     for allergy in parsed.of("AllergyIntolerance"):
@@ -309,6 +345,18 @@ def _read_condition(condition: Any, builder: _Builder) -> None:
             _add_diagnosis(builder, target, match, status, condition, source)
         elif isinstance(target, FlagTarget) and verification != "refuted":
             builder.put(target.field, _flag_value(target), source)
+        elif isinstance(target, SeizureTarget):
+            _note_seizure(builder, condition, verification, source)
+
+
+def _note_seizure(builder: _Builder, condition: Any, verification: str | None, source: str) -> None:
+    """Keep a confirmed seizure with its time; `_read_seizures` places it in the course."""
+    if verification not in (None, "confirmed"):
+        builder.report.notes.append(f"{source}: seizure is {verification}; not read")
+        return
+    onset = _moment(condition.onsetDateTime) or _period_start(condition.onsetPeriod)
+    when = _not_future(onset or _moment(condition.recordedDate), builder, source)
+    builder.seizures.append((when, source))
 
 
 def _add_diagnosis(
@@ -326,6 +374,8 @@ def _add_diagnosis(
     when = _not_future(onset or recorded, builder, source)
     if current is None or _STATUS_RANK[status] > _STATUS_RANK[current["status"]]:
         builder.diagnoses[name] = {"condition": name, "status": status, "at": when}
+    if name == CVT_CONDITION and status != "excluded" and when is not None:
+        builder.cvt_times.append(when)
     builder.report.provenance.setdefault("/diagnoses", []).append(source)
     if status == "excluded" or target.segment is None:
         return
@@ -379,6 +429,8 @@ def _put_measurement(
         builder.put_latest(target.field, value, when, source)
         if target.field == GCS_FIELD and when is not None:
             builder.gcs_readings.append((when, int(value), source))
+        if target.field == PLATELETS_FIELD and when is not None:
+            _keep_platelet_reading(builder, value, when, source)
 
 
 def _read_gcs_course(builder: _Builder) -> None:
@@ -405,6 +457,82 @@ def _read_gcs_course(builder: _Builder) -> None:
             f"{latest_value} ({latest_source}, {latest_when.isoformat()}): read as "
             "neurological deterioration"
         )
+
+
+def _keep_platelet_reading(
+    builder: _Builder, value: dict[str, Any], when: datetime, source: str
+) -> None:
+    try:
+        count = Platelets.model_validate(value).per_nanolitre()
+    except ValidationError:
+        return  # the latest value is validated with the case and reported there
+    builder.platelet_readings.append((when, count, source))
+
+
+def _read_platelet_course(builder: _Builder) -> None:
+    """A platelet count at or below half an earlier one, while on heparin, is suspected
+    heparin-induced thrombocytopenia (the 4Ts score's typical fall; ASH education table:
+    consider HIT whenever a patient on heparin has a significant fall). Provenance: the two
+    counts and the heparin order.
+
+    "On heparin": the lower count is taken at or after the first dated, active heparin
+    (LMWH or unfractionated) order or statement; the higher one no earlier than
+    PLATELET_BASELINE_DAYS before it. The population screen reads the same
+    (`screen/case_columns.platelet_fall_flags`).
+    """
+    if not builder.heparin_starts or len(builder.platelet_readings) < 2:
+        return
+    started, heparin_source = min(builder.heparin_starts)
+    baseline_from = started - timedelta(days=PLATELET_BASELINE_DAYS)
+    readings = sorted(r for r in builder.platelet_readings if r[0] >= baseline_from)
+    for index, (high_when, high, high_source) in enumerate(readings):
+        for low_when, low, low_source in readings[index + 1 :]:
+            if (
+                low_when > high_when
+                and low_when >= started
+                and low <= high * PLATELET_FALL_FRACTION
+            ):
+                builder.put(PLATELET_FALL_FIELD, True, heparin_source)
+                builder.report.provenance[PLATELET_FALL_FIELD] += [high_source, low_source]
+                builder.report.notes.append(
+                    f"platelets fell from {high:g} ({high_source}, {high_when.isoformat()}) to "
+                    f"{low:g} x10^9/L ({low_source}, {low_when.isoformat()}) on heparin since "
+                    f"{started.isoformat()} ({heparin_source}): read as suspected HIT"
+                )
+                return
+
+
+def _read_seizures(builder: _Builder) -> None:
+    """A seizure since the CVT began is a seizure of this episode; one after anticoagulation
+    started is also neurological deterioration (new seizures despite treatment), with the
+    seizure and the anticoagulant order as provenance.
+
+    The CVT began at the earliest time (onset, else recorded) of a CVT Condition that is not
+    refuted. A seizure without a time, or with no dated CVT, is not placed (a note says so):
+    an old seizure must not read as a new one. The population screen reads the same
+    (`screen/case_columns.seizure_flags`)."""
+    began = min(builder.cvt_times, default=None)
+    anticoagulation = builder.data.get("treatment", {}).get("anticoagulation", {})
+    started = anticoagulation.get("started_at")
+    for when, source in builder.seizures:
+        if when is None or began is None:
+            builder.report.notes.append(
+                f"{source}: seizure not placed in a CVT episode (its time, or a dated CVT, "
+                "is missing)"
+            )
+            continue
+        if when < began:
+            continue
+        builder.put(SEIZURE_FIELD, True, source)
+        if started is not None and when > started:
+            builder.put(DETERIORATION_FIELD, True, source)
+            builder.report.provenance[DETERIORATION_FIELD] += builder.report.provenance.get(
+                "/treatment/anticoagulation/started_at", []
+            )
+            builder.report.notes.append(
+                f"seizure ({source}, {when.isoformat()}) after anticoagulation started "
+                f"({started.isoformat()}): read as neurological deterioration"
+            )
 
 
 def _observation_time(observation: Any) -> datetime | None:
@@ -436,6 +564,8 @@ def _read_medication(medication: Any, builder: _Builder) -> None:
             if medication.status == "completed":
                 continue
             builder.put_latest("/treatment/anticoagulation/agent", target.agent.value, when, source)
+            if target.agent.value in HEPARINS and when is not None:
+                builder.heparin_starts.append((when, source))
             if when is not None and builder.latest["/treatment/anticoagulation/agent"] == when:
                 builder.put("/treatment/anticoagulation/started_at", when, source)
         elif isinstance(target, FlagTarget):

@@ -120,6 +120,15 @@ class AnticoagulantTarget(BaseModel):
     agent: AnticoagulantAgent
 
 
+class SeizureTarget(BaseModel):
+    """A seizure recorded as a problem or encounter diagnosis. Read with its time: a seizure
+    since the presenting symptoms began counts as a seizure (`/exam/seizure`), and one after
+    anticoagulation started as neurological deterioration (new seizures)."""
+
+    model_config = _STRICT
+    kind: Literal["seizure"]
+
+
 class ProcedureTarget(BaseModel):
     model_config = _STRICT
     kind: Literal["procedure"]
@@ -127,7 +136,12 @@ class ProcedureTarget(BaseModel):
 
 
 Target = Annotated[
-    DiagnosisTarget | FlagTarget | MeasurementTarget | AnticoagulantTarget | ProcedureTarget,
+    DiagnosisTarget
+    | FlagTarget
+    | MeasurementTarget
+    | AnticoagulantTarget
+    | ProcedureTarget
+    | SeizureTarget,
     Field(discriminator="kind"),
 ]
 

@@ -51,6 +51,9 @@ class Test:
     fact: str
     op: str = "is"
     value: bool | float = True
+    unless: str | None = None
+    """A boolean fact that, when true, makes the test false whatever `fact` says: a record
+    stating "normal" without a number (e.g. blood_pressure_recorded_normal)."""
 
     def __post_init__(self) -> None:
         if self.op != "is" and self.op not in COMPARISONS:
@@ -59,6 +62,8 @@ class Test:
             )
 
     def holds(self, facts: Facts) -> Truth:
+        if self.unless is not None and facts.get(self.unless) is True:
+            return False
         value = facts.get(self.fact)
         if value is None:
             return None
@@ -219,9 +224,20 @@ def flag(id_: str, label: str, fact: str, points: int) -> Item:
     return Item(id_, label, ItemKind.FLAG, (fact,), points, (Test(fact),))
 
 
-def threshold(id_: str, label: str, fact: str, points: int, op: str, value: float) -> Item:
-    """Points when a numeric fact compares true: `threshold(..., op="gt", value=160)`."""
-    return Item(id_, label, ItemKind.THRESHOLD, (fact,), points, (Test(fact, op, value),))
+def threshold(
+    id_: str,
+    label: str,
+    fact: str,
+    points: int,
+    op: str,
+    value: float,
+    *,
+    unless: str | None = None,
+) -> Item:
+    """Points when a numeric fact compares true: `threshold(..., op="gt", value=160)`;
+    zero when the `unless` fact is true (the record says the value is normal)."""
+    facts = (fact,) if unless is None else (fact, unless)
+    return Item(id_, label, ItemKind.THRESHOLD, facts, points, (Test(fact, op, value, unless),))
 
 
 def levels(id_: str, label: str, fact: str, points_by_level: Mapping[str, int]) -> Item:
@@ -241,7 +257,8 @@ def any_of(id_: str, label: str, facts_: tuple[str, ...], points: int) -> Item:
 
 def tests_item(id_: str, label: str, tests: tuple[Test, ...], points: int) -> Item:
     """Points when any of several tests holds (Kleene OR): a flag or a number over a limit."""
-    facts = tuple(dict.fromkeys(test.fact for test in tests))
+    named = [name for test in tests for name in (test.fact, test.unless) if name is not None]
+    facts = tuple(dict.fromkeys(named))
     return Item(id_, label, ItemKind.ANY_OF, facts, points, tests)
 
 

@@ -31,7 +31,10 @@ ABNORMAL_CREATININE_UMOL_L = 200.0
 ABNORMAL_RENAL_FUNCTION = tests_item(
     "abnormal_renal_function",
     "Abnormal renal function (chronic dialysis, renal transplant, or creatinine >= 200 umol/L)",
-    (Test(_DIALYSIS, "is", True), Test(_CREATININE, "ge", ABNORMAL_CREATININE_UMOL_L)),
+    (
+        Test(_DIALYSIS, "is", True),
+        Test(_CREATININE, "ge", ABNORMAL_CREATININE_UMOL_L, unless="creatinine_recorded_normal"),
+    ),
     1,
 )
 """1 when dialysis/transplant or creatinine >= 200 umol/L; 0 only when both rule it out
@@ -59,6 +62,7 @@ DEFINITION = ScoreDefinition(
             1,
             "gt",
             160,
+            unless="blood_pressure_recorded_normal",
         ),
         ABNORMAL_RENAL_FUNCTION,
         flag(
@@ -77,13 +81,11 @@ DEFINITION = ScoreDefinition(
         flag("labile_inr", "Labile INR (time in therapeutic range < 60%)", "labile_inr", 1),
         threshold("elderly", "Elderly (age > 65 years)", "age_years", 1, "gt", 65),
         flag("drugs", "Drugs: antiplatelet agent or NSAID", "antiplatelet_or_nsaid", 1),
-        threshold(
+        flag(
             "alcohol",
             "Alcohol 8 or more units a week",
-            "alcohol_units_per_week",
+            "alcohol_8_or_more_units_per_week",
             1,
-            "ge",
-            8,
         ),
     ),
     bands=(
@@ -112,7 +114,9 @@ DEFINITION = ScoreDefinition(
     notes=(
         "Derived in atrial fibrillation, not venous thromboembolism; not validated for "
         "thrombolysis or catheter-directed therapy.",
-        "Uncontrolled hypertension is read from the current systolic pressure.",
+        "Uncontrolled hypertension is read from the current systolic pressure; a record "
+        "saying the blood pressure is normal scores 0 without a number. So does a record "
+        "saying creatinine is normal, for the creatinine part of abnormal renal function.",
         "Liver: only chronic liver disease is read; the bilirubin/transaminase criterion is "
         "not captured. Bleeding predisposition: anaemia is not read.",
     ),

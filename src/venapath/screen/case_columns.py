@@ -37,9 +37,16 @@ from venapath.fhir.to_case import (
     _THROMBOLYSIS_DAYS,
     _USABLE_OBSERVATION,
     _VERIFICATION_STATUS,
+    CVT_CONDITION,
     DETERIORATION_FIELD,
     GCS_COURSE_DAYS,
     GCS_FIELD,
+    HEPARINS,
+    PLATELET_BASELINE_DAYS,
+    PLATELET_FALL_FIELD,
+    PLATELET_FALL_FRACTION,
+    PLATELETS_FIELD,
+    SEIZURE_FIELD,
     THROMBOLYSIS_FIELD,
 )
 from venapath.screen.codes import matched
@@ -277,6 +284,77 @@ class CaseColumns:
             .mutate(field=ibis.literal(DETERIORATION_FIELD), flag_value=ibis.literal("true"))
         )
 
+    def platelet_fall_flags(self, read: ir.Table, medications: ir.Table) -> ir.Table:
+        """A platelet count at or below half an earlier one while on heparin is suspected
+        HIT (`to_case._read_platelet_course`), as a course flag: the lower count at or after
+        the first dated, active heparin order, the higher no earlier than the baseline day."""
+        heparin = medications.filter(
+            (medications.kind == "anticoagulant")
+            & (medications.status != "completed")
+            & medications.agent.isin(sorted(HEPARINS))
+            & medications.when.notnull()
+        )
+        starts = heparin.group_by("patient_id").agg(heparin_started=heparin.when.min())
+        counts = read.filter((read.field == PLATELETS_FIELD) & read.when.notnull())
+        counts = counts.join(starts, "patient_id")
+        baseline_from = counts.heparin_started - ibis.interval(days=PLATELET_BASELINE_DAYS)
+        counts = counts.filter(counts.when >= baseline_from)
+        high = counts.select("patient_id", high_when=counts.when, high=counts.number)
+        low = counts.select(
+            "patient_id", "heparin_started", low_when=counts.when, low=counts.number
+        )
+        pairs = high.join(low, "patient_id")
+        fell = pairs.filter(
+            (pairs.low_when > pairs.high_when)
+            & (pairs.low_when >= pairs.heparin_started)
+            & (pairs.low <= pairs.high * PLATELET_FALL_FRACTION)
+        )
+        return (
+            fell.select("patient_id")
+            .distinct()
+            .mutate(field=ibis.literal(PLATELET_FALL_FIELD), flag_value=ibis.literal("true"))
+        )
+
+    def seizure_flags(self, conditions: ir.Table, anticoagulation: ir.Table) -> ir.Table:
+        """A confirmed seizure since the CVT began is a seizure; one after anticoagulation
+        started is also neurological deterioration (`to_case._read_seizures`)."""
+        cvt = conditions.filter(
+            (conditions.kind == "diagnosis") & (conditions.condition == CVT_CONDITION)
+        )
+        cvt = cvt.filter(_status(cvt.verification_status) != "excluded")
+        cvt = cvt.mutate(at=self._condition_time(cvt))
+        began = cvt.group_by("patient_id").agg(cvt_began=cvt.at.min())
+        rows = conditions.filter(
+            (conditions.kind == "seizure")
+            & (
+                conditions.verification_status.isnull()
+                | (conditions.verification_status == "confirmed")
+            )
+        )
+        rows = rows.select("patient_id", at=self._condition_time(rows))
+        rows = rows.join(began, "patient_id").select("patient_id", "at", "cvt_began")
+        rows = rows.join(
+            anticoagulation.select("patient_id", "anticoagulation_started"),
+            "patient_id",
+            how="left",
+        ).select("patient_id", "at", "cvt_began", "anticoagulation_started")
+        since_cvt = rows.filter(
+            rows.at.notnull() & rows.cvt_began.notnull() & (rows.at >= rows.cvt_began)
+        )
+        on_treatment = since_cvt.filter(
+            since_cvt.anticoagulation_started.notnull()
+            & (since_cvt.at > since_cvt.anticoagulation_started)
+        )
+        return _flag_rows(since_cvt, SEIZURE_FIELD).union(
+            _flag_rows(on_treatment, DETERIORATION_FIELD), distinct=False
+        )
+
+    def _condition_time(self, rows: ir.Table) -> ir.TimestampValue:
+        """Onset, else recorded date, as the per-patient mapping dates a Condition."""
+        return self.not_future(
+            self.moment(rows.onset.coalesce(rows.onset_period_start, rows.recorded))
+        )
+
     # ---------------------------------------------------------------------------- all
 
     def table(self) -> ir.Table:
@@ -284,11 +362,15 @@ class CaseColumns:
         conditions = self.materialise(self.conditions(), "matched_conditions")
         medications = self.materialise(self.medications(), "matched_medications")
         measured = self.materialise(self.readable_measurements(), "readable_measurements")
+        diagnoses = self.diagnoses(conditions)
+        anticoagulation = self.anticoagulation(medications)
         flags = (
             self.condition_flags(conditions)
             .union(self.allergy_flags(), distinct=False)
             .union(self.medication_flags(medications), distinct=False)
             .union(self.gcs_course_flags(measured), distinct=False)
+            .union(self.platelet_fall_flags(measured, medications), distinct=False)
+            .union(self.seizure_flags(conditions, anticoagulation), distinct=False)
         )
         flags = flags.mutate(label=flags.field + "=" + flags.flag_value)
         flag_lists = flags.group_by("patient_id").agg(
@@ -296,9 +378,9 @@ class CaseColumns:
         )
         result = self.patients()
         for part in (
-            self.diagnoses(conditions),
+            diagnoses,
             flag_lists,
-            self.anticoagulation(medications),
+            anticoagulation,
             self.procedures(),
             self.measurements(measured),
         ):
@@ -320,6 +402,15 @@ MEASUREMENT_COLUMNS = {
     "/patient/weight_kg": "weight_kg",
 }
 """Measurement target field -> case column (numbers already in the unit the facts use)."""
+
+
+def _flag_rows(rows: ir.Table, pointer: str) -> ir.Table:
+    """One `pointer=true` flag row per patient in `rows`."""
+    return (
+        rows.select("patient_id")
+        .distinct()
+        .mutate(field=ibis.literal(pointer), flag_value=ibis.literal("true"))
+    )
 
 
 def _status(verification: ir.StringValue) -> ir.StringValue:

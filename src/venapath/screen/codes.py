@@ -21,6 +21,7 @@ from venapath.kb.value_sets import (
     FlagTarget,
     MeasurementTarget,
     ProcedureTarget,
+    SeizureTarget,
 )
 
 _DOTTED_URIS = sorted(system.uri for system in DOTTED_SYSTEMS)
@@ -127,4 +128,6 @@ def _target_columns(target: object) -> dict[str, Any]:
         return {**empty, "kind": "anticoagulant", "agent": target.agent.value}
     if isinstance(target, ProcedureTarget):
         return {**empty, "kind": "procedure", "procedure": target.procedure.value}
+    if isinstance(target, SeizureTarget):
+        return {**empty, "kind": "seizure"}
     raise TypeError(f"no screen column for value-set target {target!r}")

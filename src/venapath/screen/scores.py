@@ -178,8 +178,12 @@ def _overlaps(
 def _test(test: Test, column: FactColumn) -> ir.BooleanValue:
     value = column(test.fact)
     if test.op == "is":
-        return value if test.value is True else ~value
-    return compare(value, test.op, test.value)
+        met = value if test.value is True else ~value
+    else:
+        met = compare(value, test.op, test.value)
+    if test.unless is None:
+        return met
+    return ibis.ifelse(is_true(column(test.unless)), FALSE, met)
 
 
 def _level_points(item: Item, value: ir.StringValue) -> ir.IntegerValue:

@@ -1,0 +1,145 @@
+"""Differential test for the clinical course read from the chart (issue 14 part 5).
+
+The synthetic cohorts chart one platelet count per patient, so they never show a platelet
+fall on heparin. These hand-built records do, beside records that must not read as one; the
+screen must give every patient what the per-patient engine gives (`test_differential`).
+Source of the fall criterion: ASH-EDU-2017-HIT-DIAGNOSIS (4Ts typical fall > 50%).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from test_differential import _compare, _expected, _screened
+
+from fhir_fixtures import ICD10, NOW, condition, medication_request, observation, patient
+from venapath.kb.model import KnowledgeBase
+from venapath.synth.bulk import MANIFEST_NAME
+
+ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
+APIXABAN = ("1364445", "apixaban 5 MG Oral Tablet")
+VITT_HIT = "CVT-THROMBOCYTOPENIA-VITT-HIT"
+
+COURSES: dict[str, tuple[tuple[str, str], list[tuple[float, float]]]] = {
+    "fall-on-enoxaparin": (ENOXAPARIN, [(240, 172), (230, 120), (110, 3)]),
+    "small-fall": (ENOXAPARIN, [(240, 172), (150, 3)]),
+    "fall-on-apixaban": (APIXABAN, [(240, 172), (110, 3)]),
+    "fall-before-heparin": (ENOXAPARIN, [(240, 400), (110, 300), (115, 3)]),
+    "rise": (ENOXAPARIN, [(110, 172), (240, 3)]),
+    "fall-in-other-units": (ENOXAPARIN, [(240000, 172), (100000, 3)]),
+}
+"""Patient id -> (anticoagulant ordered 168 h ago, platelet counts as (value, hours ago))."""
+
+SEIZURES: dict[str, tuple[float, str]] = {
+    "seizure-on-enoxaparin": (6, "confirmed"),
+    "seizure-at-presentation": (180, "confirmed"),
+    "seizure-long-ago": (24 * 400, "confirmed"),
+    "seizure-suspected": (6, "provisional"),
+}
+"""Patient id -> a seizure Condition (hours ago, verification), CVT 192 h ago, LMWH 168 h ago.
+Source: AHA 2024 CVT statement, Siddiqui 2015 (CVT-EVT-DETERIORATION-MT/-CDT)."""
+
+
+def _record(patient_id: str) -> list[dict[str, Any]]:
+    if patient_id in SEIZURES:
+        return _seizure_record(patient_id)
+    drug, counts = COURSES[patient_id]
+    unit = "/uL" if counts[0][0] > 1000 else "10*3/uL"
+    record = [
+        patient(patient_id, birth="1979-06-01"),
+        condition(
+            f"{patient_id}-cvt",
+            ICD10,
+            "I67.6",
+            "Nonpyogenic thrombosis of intracranial venous system",
+            patient_id=patient_id,
+            onset_hours_ago=192,
+        ),
+        medication_request(f"{patient_id}-ac", *drug, hours_ago=168, patient_id=patient_id),
+    ]
+    record += [
+        observation(
+            f"{patient_id}-plt-{index}",
+            "777-3",
+            "Platelets",
+            value,
+            unit,
+            hours_ago=hours_ago,
+            patient_id=patient_id,
+        )
+        for index, (value, hours_ago) in enumerate(counts)
+    ]
+    return record
+
+
+def _seizure_record(patient_id: str) -> list[dict[str, Any]]:
+    hours_ago, verification = SEIZURES[patient_id]
+    platelets = observation(
+        f"{patient_id}-plt", "777-3", "Platelets", 230, "10*3/uL", patient_id=patient_id
+    )
+    seizure = condition(
+        f"{patient_id}-seizure",
+        ICD10,
+        "R56.9",
+        "Unspecified convulsions",
+        patient_id=patient_id,
+        onset_hours_ago=hours_ago,
+        verification=verification,
+    )
+    return [*_cvt_on(patient_id, ENOXAPARIN), seizure, platelets]
+
+
+def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
+    return [
+        patient(patient_id, birth="1979-06-01"),
+        condition(
+            f"{patient_id}-cvt",
+            ICD10,
+            "I67.6",
+            "Nonpyogenic thrombosis of intracranial venous system",
+            patient_id=patient_id,
+            onset_hours_ago=192,
+        ),
+        medication_request(f"{patient_id}-ac", *drug, hours_ago=168, patient_id=patient_id),
+    ]
+
+
+def _write_export(target: Path) -> Path:
+    target.mkdir(parents=True)
+    by_type: dict[str, list[str]] = {}
+    for patient_id in [*COURSES, *SEIZURES]:
+        for resource in _record(patient_id):
+            by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
+    for resource_type, lines in by_type.items():
+        (target / f"{resource_type}.ndjson").write_text("\n".join(lines) + "\n")
+    manifest = {
+        "transactionTime": NOW.isoformat(),
+        "request": "https://test.venapath.invalid/fhir/$export",
+        "requiresAccessToken": False,
+        "output": [
+            {"type": t, "url": f"{t}.ndjson", "count": len(lines)} for t, lines in by_type.items()
+        ],
+        "error": [],
+    }
+    (target / MANIFEST_NAME).write_text(json.dumps(manifest))
+    return target
+
+
+def test_the_screen_reads_platelet_falls_and_seizures_as_the_engine_does(
+    kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    export = _write_export(tmp_path / "export")
+    expected = _expected(export, kb, NOW)
+    screened = _screened(export, tmp_path / "out", "duckdb", kb, NOW)
+
+    assert _compare(expected, screened) == []
+    alerted = {pid for pid, row in expected.items() if VITT_HIT in row.get("alerts", [])}
+    assert alerted == {"fall-on-enoxaparin", "fall-in-other-units"}
+    offered = {
+        pid
+        for pid, row in expected.items()
+        if any(r["rule_id"] == "CVT-EVT-DETERIORATION-MT" for r in row.get("recommendations", []))
+    }
+    assert offered == {"seizure-on-enoxaparin"}
