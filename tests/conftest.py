@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled knowledge base, loaded once per session; Hypothesis profiles;
-the `slow` marker on every test that needs Spark (a JVM)."""
+argon2 at its smallest cost for test accounts; the `slow` marker on every test that needs
+Spark (a JVM)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 import hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
@@ -17,6 +19,7 @@ from identity_support import bearer, identity_settings
 from jwt_support import BASE, issuer_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
+from venapath.identity import passwords
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
@@ -36,6 +39,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         spark = "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid
         if spark or item.nodeid.startswith(POPULATION_TESTS):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_password_hasher() -> Iterator[PasswordHasher]:
+    """Test accounts are hashed with argon2id at its smallest cost (one pass over 8 KiB).
+
+    The production parameters cost about 0.2 s of CPU per hash or sign-in, by design; the
+    web and security tests sign in hundreds of times. The hasher production uses is yielded
+    so that `test_passwords_and_scopes.py` can prove its parameters."""
+    production = passwords._hasher
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheap)
+        yield production
 
 
 @pytest.fixture(scope="session")
