@@ -30,6 +30,34 @@ POPULATION_TESTS = ("tests/screen/", "tests/cli/test_screen_cli.py", "tests/synt
 """Whole-population pipelines (DuckDB screens of generated cohorts): tens of seconds each."""
 
 
+SLOW_MODULES = (
+    "tests/api/test_openapi_fuzz.py",
+    "tests/api/test_server_e2e.py",
+    "tests/persistence/test_crash_safety.py",
+    "tests/persistence/test_database_restart.py",
+    "tests/web/test_browser.py",
+)
+"""Modules whose every test is `slow` (a `pytestmark`). Some do real work when imported (the
+schemathesis module builds the service and reads its OpenAPI), which `make unit` would pay
+for only to deselect every test: under `-m "not slow"` they are not even imported."""
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under exactly `-m "not slow"` (`make unit`), skip importing the modules and folders
+    whose every test is slow; any other selection (`make test`) collects everything."""
+    if config.getoption("markexpr", "") != "not slow":
+        return None
+    try:
+        relative = collection_path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return None
+    if relative in SLOW_MODULES or relative.startswith(POPULATION_TESTS):
+        return True
+    return None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`make unit` leaves out the `slow` tests. Besides the ones marked in their modules
     (servers in subprocesses, crash tests, fuzzing), that is every Spark test (a JVM, seconds
