@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled knowledge base, loaded once per session; Hypothesis profiles;
-the `slow` marker on every test that needs Spark (a JVM)."""
+argon2 at its smallest cost for test accounts; the `slow` marker on every test that needs
+Spark (a JVM)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 import hypothesis_profiles  # noqa: F401 - registers and loads the Hypothesis profile
@@ -17,6 +19,7 @@ from identity_support import bearer, identity_settings
 from jwt_support import BASE, issuer_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
+from venapath.identity import passwords
 from venapath.kb.loader import load_knowledge_base
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.database import Database
@@ -25,6 +28,34 @@ from venapath.settings import load_settings
 
 POPULATION_TESTS = ("tests/screen/", "tests/cli/test_screen_cli.py", "tests/synth/")
 """Whole-population pipelines (DuckDB screens of generated cohorts): tens of seconds each."""
+
+
+SLOW_MODULES = (
+    "tests/api/test_openapi_fuzz.py",
+    "tests/api/test_server_e2e.py",
+    "tests/persistence/test_crash_safety.py",
+    "tests/persistence/test_database_restart.py",
+    "tests/web/test_browser.py",
+)
+"""Modules whose every test is `slow` (a `pytestmark`). Some do real work when imported (the
+schemathesis module builds the service and reads its OpenAPI), which `make unit` would pay
+for only to deselect every test: under `-m "not slow"` they are not even imported."""
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under exactly `-m "not slow"` (`make unit`), skip importing the modules and folders
+    whose every test is slow; any other selection (`make test`) collects everything."""
+    if config.getoption("markexpr", "") != "not slow":
+        return None
+    try:
+        relative = collection_path.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return None
+    if relative in SLOW_MODULES or relative.startswith(POPULATION_TESTS):
+        return True
+    return None
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,6 +67,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         spark = "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid
         if spark or item.nodeid.startswith(POPULATION_TESTS):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def production_password_hasher() -> Iterator[PasswordHasher]:
+    """Test accounts are hashed with argon2id at its smallest cost (one pass over 8 KiB).
+
+    The production parameters cost about 0.2 s of CPU per hash or sign-in, by design; the
+    web and security tests sign in hundreds of times. The hasher production uses is yielded
+    so that `test_passwords_and_scopes.py` can prove its parameters."""
+    production = passwords._hasher
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "_hasher", cheap)
+        yield production
 
 
 @pytest.fixture(scope="session")

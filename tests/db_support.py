@@ -1,12 +1,21 @@
 """Databases for tests: a fresh SQLite file, and a fresh PostgreSQL schema when
-VENAPATH_TEST_DATABASE_URL is set (`.ci/run` sets it for the local server)."""
+VENAPATH_TEST_DATABASE_URL is set (`.ci/run` sets it for the local server).
+
+A fresh SQLite database is a copy of one migrated once per test process: running every
+migration again for each of hundreds of tests costs more than the tests themselves. The
+migrations themselves are tested in `tests/persistence/test_migrations.py`."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sqlite3
+import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -44,11 +53,35 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
+@cache
+def migrated_sqlite_template() -> Path:
+    """A SQLite file at the newest revision, made once per test process."""
+    folder = Path(tempfile.mkdtemp(prefix="venapath-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "template.sqlite3"
+    database = Database(f"sqlite:///{path}")
+    migrate.upgrade(database)
+    database.dispose()
+    return path
+
+
+def _copy_sqlite(source: Path, url: str) -> None:
+    """Copy with SQLite's backup API, so the copy is consistent whatever the journal mode."""
+    target = make_url(url).database
+    assert target is not None
+    with closing(sqlite3.connect(source)) as origin, closing(sqlite3.connect(target)) as copy:
+        origin.backup(copy)
+
+
 @contextmanager
 def fresh_database(backend: str, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database nobody else uses, disposed of afterwards."""
     with fresh_url(backend, tmp_path) as url:
+        if backend == "sqlite":
+            _copy_sqlite(migrated_sqlite_template(), url)
         database = Database(url)
-        migrate.upgrade(database)
+        if backend != "sqlite":
+            migrate.upgrade(database)
         try:
             yield database
         finally:

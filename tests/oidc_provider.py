@@ -9,6 +9,7 @@ import json
 import secrets
 import threading
 import time
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -20,9 +21,15 @@ CLIENT_ID = "venapath-test"
 KID = "idp-key-1"
 
 
+@cache
+def provider_key() -> rsa.RSAPrivateKey:
+    """One signing key for every provider of a run: an RSA key costs a tenth of a second."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 class OidcTestProvider:
     def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.key = provider_key()
         self.user: dict[str, Any] = {"sub": "u-1", "name": "Dr Test", "groups": ["vascular"]}
         self.wrong_nonce = False
         self.codes: dict[str, dict[str, str]] = {}

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,12 @@ CLIENT_ID = "venapath-test"
 BACKEND_CLIENT_ID = "venapath-screening-job"
 PRACTITIONER = "Practitioner/dr-okafor"
 PATIENT_ID = "p1"
+
+
+@cache
+def ehr_key() -> rsa.RSAPrivateKey:
+    """One signing key for every test EHR of a run: an RSA key costs a tenth of a second."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @dataclass
@@ -59,9 +66,7 @@ class LoopbackEhr:
     _codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     _seen_jti: set[str] = field(default_factory=set)
-    _key: rsa.RSAPrivateKey = field(
-        default_factory=lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    )
+    _key: rsa.RSAPrivateKey = field(default_factory=lambda: ehr_key())
 
     @property
     def fhir_base(self) -> str:

@@ -246,11 +246,24 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        problems = []
-        for detail in error.errors():
-            name = "VENAPATH_" + "_".join(str(p) for p in detail["loc"]).upper()
-            problems.append(detail["msg"] if not detail["loc"] else f"{name}: {detail['msg']}")
-        raise SettingsError("; ".join(problems)) from None
+        raise _settings_error(error) from None
+
+
+def load_account_settings() -> AccountSettings:
+    """The settings `venapath users` needs; a bad value is a SettingsError naming it."""
+    try:
+        return AccountSettings()
+    except ValidationError as error:
+        raise _settings_error(error) from None
+
+
+def _settings_error(error: ValidationError) -> SettingsError:
+    """Every problem of `error`, each named by its environment variable (VENAPATH_...)."""
+    problems = []
+    for detail in error.errors():
+        name = "VENAPATH_" + "_".join(str(p) for p in detail["loc"]).upper()
+        problems.append(detail["msg"] if not detail["loc"] else f"{name}: {detail['msg']}")
+    return SettingsError("; ".join(problems))
 
 
 def database_url(settings: StorageSettings | None = None) -> str:

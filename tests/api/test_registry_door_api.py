@@ -226,6 +226,7 @@ def test_a_write_whose_response_was_lost_is_stored_once_when_retried(app: FastAP
         ).json() == (patient.json())
 
 
+@pytest.mark.slow  # a load: 4 writers x many requests over a real socket (seconds)
 def test_four_clients_writing_one_episode_get_201_or_409_never_5xx(app: FastAPI) -> None:
     statuses: Counter[int] = Counter()
     with served(app) as base:

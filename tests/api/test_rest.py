@@ -155,6 +155,40 @@ def test_a_score_item_of_the_wrong_type_names_the_item(client: TestClient) -> No
     assert response.json()["errors"][0]["pointer"] == "/items/active_cancer"
 
 
+@pytest.mark.parametrize(
+    ("score_id", "item", "value", "expected"),
+    [
+        ("villalta", "villalta_pain", -1, "out of range: expected a whole number from 0 to 3"),
+        ("villalta", "villalta_redness", 7, "out of range: expected a whole number from 0 to 3"),
+        ("villalta", "villalta_cramps", 1.5, "expected a whole number"),
+        ("koopman", "age_years", -4, "out of range: expected a whole number from 0 to 120"),
+        ("koopman", "age_years", 400, "out of range: expected a whole number from 0 to 120"),
+        ("wells_dvt", "calf_difference_cm", -3.0, "out of range: expected a number from 0 to 40"),
+        ("has_bled", "alcohol_units_per_week", -2, "out of range: expected a whole number"),
+        ("has_bled", "creatinine_umol_l", -80.0, "out of range: expected a number of at least 0"),
+        ("has_bled", "systolic_bp_mmhg", 1e30, "out of range: expected a whole number"),
+    ],
+)
+def test_an_out_of_range_score_item_is_422_naming_it(
+    client: TestClient, score_id: str, item: str, value: float, expected: str
+) -> None:
+    """A Villalta item of 7 or an age of -4 is refused, never added up into a score."""
+    response = client.post(f"/api/v1/scores/{score_id}", json={"items": {item: value}})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problems = response.json()["errors"]
+    assert [p["pointer"] for p in problems] == [f"/items/{item}"]
+    assert problems[0]["detail"].startswith(expected)
+
+
+def test_score_items_at_their_bounds_are_scored(client: TestClient) -> None:
+    items = {f"villalta_{name}": 3 for name in ("pain", "cramps", "heaviness")}
+    items |= {"villalta_pruritus": 0, "villalta_redness": 2.0}  # 2.0 is the whole number 2
+    response = client.post("/api/v1/scores/villalta", json={"items": items})
+    assert response.status_code == 200, response.text
+    assert response.json()["min_points"] == 11
+
+
 def test_an_unknown_score_is_404(client: TestClient) -> None:
     assert client.post("/api/v1/scores/nope", json={"items": {}}).status_code == 404
 

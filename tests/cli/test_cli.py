@@ -146,6 +146,23 @@ def test_score_computes_known_items_and_reports_a_range_for_unknown_ones() -> No
     assert partial["max_points"] == 9
 
 
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (("score", "villalta", "villalta_pain=7"), "/items/villalta_pain"),
+        (("score", "koopman", "age_years=-4"), "/items/age_years"),
+        (("score", "villalta", "villalta_cramps=1.5"), "/items/villalta_cramps"),
+    ],
+)
+def test_score_refuses_out_of_range_items_with_exit_2_naming_them(
+    args: tuple[str, ...], named: str
+) -> None:
+    result = _run(*args)
+    assert result.exit_code == 2, result.output
+    assert f"error: {named}: " in result.output
+    assert "Traceback" not in result.output
+
+
 def test_score_lists_scores_without_a_name() -> None:
     result = _run("score")
     assert result.exit_code == 0

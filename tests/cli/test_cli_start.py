@@ -75,6 +75,7 @@ def _matches(module: str, prefix: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
+@pytest.mark.slow  # a fresh interpreter per test (seconds each)
 def test_evaluate_json_loads_the_decision_core_only(tmp_path: Path) -> None:
     modules, output = _imported_modules(tmp_path, "evaluate", "--format", "json", str(CASE))
     assert json.loads(output)["urgency"] == "emergency"
@@ -84,6 +85,7 @@ def test_evaluate_json_loads_the_decision_core_only(tmp_path: Path) -> None:
     assert not any(_matches(m, "rich") for m in modules), "JSON output needs no rich"
 
 
+@pytest.mark.slow  # a fresh interpreter per test (seconds each)
 def test_evaluate_text_loads_rich_but_nothing_heavier(tmp_path: Path) -> None:
     modules, output = _imported_modules(tmp_path, "evaluate", str(CASE))
     assert "Urgency: emergency" in output
@@ -91,6 +93,7 @@ def test_evaluate_text_loads_rich_but_nothing_heavier(tmp_path: Path) -> None:
     assert sorted(m for m in modules for p in FORBIDDEN if _matches(m, p)) == []
 
 
+@pytest.mark.slow  # a fresh interpreter per test (seconds each)
 def test_a_registry_command_still_loads_its_own_modules(tmp_path: Path) -> None:
     """The lazy table is not a way to lose a command: `db` pulls in SQLAlchemy when it runs."""
     modules, output = _imported_modules(tmp_path, "db", "--help")

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-VENAPATH = Path(sys.executable).parent / "venapath"
+from typer.testing import CliRunner
+
+from venapath.cli.main import app
+
+UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:1/venapath"
 
 
 def _run(tmp_path: Path, *args: str, stdin: str = "", env: str = "production") -> Any:
-    environment = {**os.environ, "VENAPATH_DATA_DIR": str(tmp_path), "VENAPATH_ENV": env}
-    return subprocess.run(
-        [str(VENAPATH), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=120,
-        check=False,
-    )
+    """`venapath ARGS` in process (the root group maps errors as the installed command does)."""
+    environment = {
+        "VENAPATH_DATA_DIR": str(tmp_path),
+        "VENAPATH_ENV": env,
+        "VENAPATH_DATABASE_URL": None,
+    }
+    result = CliRunner().invoke(app, list(args), input=stdin, env=environment)
+    result.returncode = result.exit_code
+    return result
 
 
 def test_users_lifecycle(tmp_path: Path) -> None:
@@ -64,3 +64,32 @@ def test_demo_accounts_only_in_development(tmp_path: Path) -> None:
     assert made.returncode == 0, made.stderr
     assert "demo-clinician" in made.stdout
     assert "demo-admin" in made.stdout
+
+
+def test_an_account_error_exits_2_naming_the_field(tmp_path: Path) -> None:
+    assert _run(tmp_path, "db", "upgrade").returncode == 0
+    missing = _run(tmp_path, "users", "disable", "nobody")
+    assert missing.returncode == 2
+    assert "error: account 'nobody' does not exist" in missing.stderr
+    role = _run(
+        tmp_path, "users", "add", "xavier", "--role", "pope", "--password-stdin", stdin="p" * 20
+    )
+    assert role.returncode == 2
+    assert "error: /role: " in role.stderr
+    assert "Traceback" not in missing.output + role.output
+
+
+def test_a_database_that_is_away_exits_3() -> None:
+    """Retry later (3), not "change your input" (2): the same map as every other command."""
+    result = CliRunner().invoke(app, ["users", "list"], env={"VENAPATH_DATABASE_URL": UNREACHABLE})
+    assert result.exit_code == 3, result.output
+    assert "unavailable: " in result.stderr
+    assert "cannot be reached" in result.stderr
+
+
+def test_bad_account_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["users", "list"], env={"VENAPATH_ENV": "staging", "VENAPATH_DATA_DIR": str(tmp_path)}
+    )
+    assert result.exit_code == 2, result.output
+    assert "VENAPATH_ENV" in result.stderr

@@ -164,7 +164,7 @@ def _urgency_rank(assessment: Assessment) -> int:
     return -1 if assessment.urgency is None else assessment.urgency.rank
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     facts=fact_sets(),
     forget=st.sets(st.sampled_from(SAFETY_ONLY_FACTS), min_size=1),
@@ -183,7 +183,7 @@ def test_an_unknown_safety_fact_never_lowers_urgency_or_drops_an_option(
             assert rec.rule_id in kept, (rec.rule_id, forget)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(facts=fact_sets())
 def test_no_action_is_both_advised_and_advised_against_without_a_declared_disagreement(
     facts: dict[str, FactValue],
@@ -210,7 +210,7 @@ def test_no_action_is_both_advised_and_advised_against_without_a_declared_disagr
 CHECKED_RULES = [rule for rule in KB.rules if rule.provided is not None]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(facts=fact_sets(), pick=st.integers(0, max(len(CHECKED_RULES) - 1, 0)))
 def test_forgetting_a_rules_safety_check_keeps_its_option(
     facts: dict[str, FactValue], pick: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from argon2 import PasswordHasher
 
 from venapath.domain.access import Permission
 from venapath.errors import InputError
@@ -41,6 +42,16 @@ def test_a_long_passphrase_is_accepted_without_composition_rules() -> None:
 def test_the_common_list_is_shipped() -> None:
     assert len(common_passwords()) > 10_000
     assert "1qaz2wsx3edc4rfv" in common_passwords()
+
+
+def test_production_hashes_use_rfc_9106_parameters(
+    production_password_hasher: PasswordHasher,
+) -> None:
+    """Tests hash with a cheap hasher (conftest); the one production uses is RFC 9106's second
+    recommended option: argon2id, 3 passes, 64 MiB, 4 lanes."""
+    stored = production_password_hasher.hash("a long and private pass phrase")
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert production_password_hasher.verify(stored, "a long and private pass phrase")
 
 
 def test_hashes_are_argon2id_and_verify_after_normalisation() -> None:

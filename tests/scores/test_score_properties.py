@@ -76,7 +76,7 @@ def test_nothing_known_gives_the_whole_range(definition: ScoreDefinition) -> Non
 
 
 @DEFINITIONS
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(data=st.data())
 def test_reused_item_lines_and_citation_keep_the_result_contract(
     definition: ScoreDefinition, data: st.DataObject

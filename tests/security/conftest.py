@@ -56,9 +56,19 @@ def app_factory(
     return make
 
 
-@pytest.fixture
-def anonymous(
+@pytest.fixture(scope="module")
+def shared_anonymous(
     app_factory: Callable[[Settings], TestClient], settings: Settings
 ) -> Iterator[TestClient]:
+    """One production-mode service per module: building one (and running its start-up) for
+    every test cost more than the tests."""
     with app_factory(settings) as client:
         yield client
+
+
+@pytest.fixture
+def anonymous(shared_anonymous: TestClient) -> TestClient:
+    """The module's service, called by a visitor with no session: an empty cookie jar and
+    no headers beyond the client's own, whatever the test before left."""
+    shared_anonymous.cookies.clear()
+    return shared_anonymous

@@ -17,6 +17,7 @@ from venapath import __version__
 from venapath.api import v1
 from venapath.api.docs import install_docs
 from venapath.api.errors import FHIR_JSON, FHIR_PREFIXES, PROBLEM_JSON, install_error_handlers
+from venapath.api.links import add_links
 from venapath.api.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
@@ -213,7 +214,8 @@ def _announce(settings: Settings, kb: KnowledgeBase) -> None:
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
-    """The generated schema, plus the case format (read from raw bodies, so not inferred)."""
+    """The generated schema, plus the case format (read from raw bodies, so not inferred) and
+    the links from each create to the reads and writes of what it created (`api/links.py`)."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
@@ -239,6 +241,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
             responses["5XX"] = {"description": "An unexpected error", "content": error}
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
+    add_links(schema)
     app.openapi_schema = schema
     return schema
 

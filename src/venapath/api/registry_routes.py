@@ -18,7 +18,7 @@ from fastapi import APIRouter, Body, Header, Path, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 
-from venapath.api.errors import ApiError
+from venapath.api.errors import FHIR_JSON, ApiError
 from venapath.domain.case import Case
 from venapath.domain.records import (
     MAX_VERSION,
@@ -81,6 +81,12 @@ def _moment(name: str, text: str) -> datetime:
     if moment is None or moment.tzinfo is None:
         raise InputError.at(name, "expected an ISO 8601 date-time with a time zone")
     return moment
+
+
+class FhirJSONResponse(JSONResponse):
+    """FHIR JSON, declared as such in the OpenAPI (not as application/json)."""
+
+    media_type = FHIR_JSON
 
 
 def _created(model: BaseModel) -> JSONResponse:
@@ -298,11 +304,11 @@ def _exchange_routes(router: APIRouter, registry: Registry) -> None:
         "/fhir/Patient/{patient_id}/$export-record",
         tags=["FHIR"],
         summary="One patient's record as a FHIR R4 collection Bundle",
+        response_class=FhirJSONResponse,
+        responses={200: {"content": {FHIR_JSON: {"schema": {"type": "object"}}}}},
     )
-    def export(patient_id: str, principal: CurrentPrincipal) -> JSONResponse:
-        return JSONResponse(
-            export_patient(registry, patient_id, principal), media_type="application/fhir+json"
-        )
+    def export(patient_id: str, principal: CurrentPrincipal) -> FhirJSONResponse:
+        return FhirJSONResponse(export_patient(registry, patient_id, principal))
 
     @router.post(
         "/fhir/$import-record",

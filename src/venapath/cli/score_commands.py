@@ -1,4 +1,8 @@
-"""`venapath score NAME item=value ...`: compute one risk score from its items."""
+"""`venapath score NAME item=value ...`: compute one risk score from its items.
+
+The text of each pair is read here; the score is computed through the same door as the REST
+endpoint (`services/scoring.py`), which refuses out-of-range items (exit 2, naming the item).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from rich.console import Console
 from venapath.cli.inputs import fail_input
 from venapath.domain.facts import FactType, FactValue, catalogue
 from venapath.scores import registry
-from venapath.scores.base import compute
+from venapath.services.scoring import compute_score
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
@@ -43,7 +47,7 @@ def score(
         fail_input(f"unknown score {name!r}; known: {', '.join(registry.SCORES)}")
     readable = {fact for item in definition.items for fact in item.facts}
     values = _parse_items(items or [], readable)
-    result = compute(definition, values)
+    result = compute_score(definition.id, values)
     if output_format == "json":
         sys.stdout.write(json.dumps(json.loads(result.model_dump_json()), indent=2) + "\n")
         return

@@ -5,6 +5,10 @@ Passwords are read from a hidden prompt (asked twice) or, for scripts, from stan
 with `--password-stdin`; never from an option, which would land in the shell history and the
 process list. Nothing here prints or logs a password, except `demo`, which makes throw-away
 development accounts and must show how to sign in with them.
+
+Errors are not caught here: the root group maps them (`cli/errors.py`), so a refused input
+exits 2 naming the field (`/password`, `/username`) and a database that is away or not
+migrated exits 3, as for every other command.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ from __future__ import annotations
 import getpass
 import secrets
 import sys
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -26,8 +31,8 @@ from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountService
 from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.persistence import migrate
 from venapath.persistence.audit import AuditAction, AuditTrail
-from venapath.persistence.database import Database, DatabaseUnavailableError
-from venapath.settings import AccountSettings, database_url
+from venapath.persistence.database import Database
+from venapath.settings import database_url, load_account_settings
 
 users_app = typer.Typer(help="Local accounts (sign-in without a hospital provider).")
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -36,16 +41,9 @@ ROLE_HELP = "clinician, coordinator, researcher or admin"
 
 
 def _service() -> AccountService:
-    """The accounts of the configured database (its schema brought up to date first)."""
-    try:
-        settings = AccountSettings()
-    except ValidationError as error:
-        fail_input(str(error).splitlines()[0])
+    settings = load_account_settings()
     database = Database(database_url(settings))
-    try:
-        migrate.ensure_current(database)
-    except (migrate.SchemaOutOfDateError, DatabaseUnavailableError) as error:
-        fail_input(f"database: {error}")
+    migrate.ensure_current(database)
     return AccountService(database, settings)
 
 
@@ -76,12 +74,9 @@ def _changed(service: AccountService, account: Account, what: str) -> None:
         raise typer.Exit(3) from None
 
 
-def _run(service: AccountService, action: str, call: object) -> Account:
-    assert callable(call)
-    try:
-        account: Account = call()
-    except VenaPathError as error:
-        fail_input(str(error))
+def _run(service: AccountService, action: str, call: Callable[[], Account]) -> Account:
+    """Make the change `call` makes and record it in the audit trail (only if it was made)."""
+    account = call()
     _changed(service, account, action)
     return account
 
@@ -168,14 +163,13 @@ def demo() -> None:
         username = f"demo-{role.value}"
         password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
         if username in existing:
-            _run(service, "reset", lambda u=username, p=password: service.reset_password(u, p))
+            _run(service, "reset", partial(service.reset_password, username, password))
         else:
+            name = f"Demo {role.value}"
             _run(
                 service,
                 "add",
-                lambda u=username, r=role, p=password: service.add(
-                    u, f"Demo {r.value}", r.value, p, demo=True
-                ),
+                partial(service.add, username, name, role.value, password, demo=True),
             )
         table.add_row(role.value, username, password)
     out.print("Demonstration accounts (development only; refused in production):")

@@ -71,6 +71,14 @@ class _Record(BaseModel):
         return value
 
 
+SegmentIds = Annotated[
+    tuple[str, ...],
+    Field(json_schema_extra={"items": {"type": "string", "enum": sorted(SEGMENT_IDS)}}),
+]
+"""Venous segment ids (`domain/anatomy.py`), each at most once; the schema lists the ids so
+that clients (and generated tests) know them, `_check_segments` names the ones refused."""
+
+
 def _check_segments(segments: tuple[str, ...], field: str) -> None:
     unknown = sorted(set(segments) - SEGMENT_IDS)
     if unknown:
@@ -126,7 +134,7 @@ class EpisodeIn(_Record):
     indication: Indication | None = Field(
         default=None, description="Why a venous procedure is done (follow-up protocols use it)."
     )
-    segments: tuple[str, ...] = ()
+    segments: SegmentIds = ()
     side: Side | None = None
     onset_at: Moment | None = None
     diagnosed_at: Moment | None = None
@@ -285,7 +293,7 @@ class ProcedureIn(_Record):
     access_vein: AccessVein | None = None
     access_side: Side | None = None
     sheath_french: float | None = Field(default=None, strict=True, ge=3, le=30)
-    treated_segments: tuple[str, ...] = ()
+    treated_segments: SegmentIds = ()
     devices: tuple[Device, ...] = Field(default=(), max_length=MAX_DEVICES)
     thrombolysis: Thrombolysis | None = None
     contrast_ml: NonNegative | None = Field(default=None, le=2000)

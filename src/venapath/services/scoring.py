@@ -1,10 +1,16 @@
-"""Compute one score from typed item values (REST sends JSON, not the CLI's strings)."""
+"""Compute one score from typed item values: the one door for REST and the command line.
+
+Every item is checked before anything is added up: its type, and for a number the range the
+case format allows for the same fact (`domain/ranges.py`), so a Villalta item of -5 or 7, or
+an age of 400, is refused naming the item instead of giving a score that means nothing.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from venapath.domain.facts import FactType, FactValue, catalogue
+from venapath.domain.ranges import number_range
 from venapath.errors import InputError, Problem
 from venapath.scores import registry
 from venapath.scores.base import ScoreResult, compute
@@ -40,8 +46,21 @@ def compute_score(score_id: str, items: dict[str, Any]) -> ScoreResult:
         if value is None:
             continue
         definition_of = definitions[name]
-        facts[name] = _typed(f"/items/{name}", value, definition_of.type, definition_of.choices)
+        field = f"/items/{name}"
+        typed = _typed(field, value, definition_of.type, definition_of.choices)
+        facts[name] = _in_range(field, name, typed)
     return compute(definition, facts)
+
+
+def _in_range(field: str, name: str, value: FactValue) -> FactValue:
+    """`value` when it fits the range of number fact `name`; refused naming `field` if not."""
+    bounds = number_range(name)
+    if bounds is None or not isinstance(value, float):
+        return value
+    problem = bounds.problem(value)
+    if problem is not None:
+        raise ScoreInputError(field, problem)
+    return value
 
 
 def _typed(field: str, value: Any, kind: FactType, choices: tuple[str, ...]) -> FactValue:
