@@ -6,6 +6,8 @@ token learns nothing about what a valid request would look like.
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
@@ -61,15 +63,20 @@ def build_router(api: CdsHooksApi) -> APIRouter:
     @router.post("/{service_id}", response_model=HookResponse, summary="Call a CDS service")
     async def call(service_id: str, body: HookRequest) -> Response:
         _known(service_id)
-        return _json(await api.services.call(service_id, body))
+        answer = await api.services.call(service_id, body)
+        if answer.issued:
+            await asyncio.to_thread(api.feedback.issue, answer)
+        return _json(answer.response)
 
     @router.post(
         "/{service_id}/feedback",
         response_model=FeedbackReceipt,
-        summary="Feedback on cards (idempotent: a repeated item is stored once)",
+        summary="Feedback on issued cards, attributed to their rules (a repeated item is stored once)",
     )
     async def feedback(service_id: str, body: Feedback) -> Response:
         _known(service_id)
+        # Every card is checked before any item is stored: nothing is half-written.
+        await asyncio.to_thread(api.feedback.check_issued, service_id, body.feedback)
         stored = sum(api.feedback.record(service_id, item) for item in body.feedback)
         return _json(FeedbackReceipt(received=len(body.feedback), stored=stored))
 
