@@ -33,6 +33,8 @@ def test_0008_upgrades_and_downgrades_on_sqlite(tmp_path: Path) -> None:
         migrate.check(database)
         assert "ix_assessments_episode_evaluated" in _indexes(database, "assessments")
         assert "ix_check_ins_submitted_at" in _indexes(database, "check_ins")
+        assert "ix_episodes_status_updated_id" in _indexes(database, "episodes")
+        assert "ix_episodes_status_updated" not in _indexes(database, "episodes")
         with database.engine.begin() as connection:
             connection.execute(
                 text(
@@ -47,6 +49,7 @@ def test_0008_upgrades_and_downgrades_on_sqlite(tmp_path: Path) -> None:
         assert "cds_issued_cards" not in inspect(database.engine).get_table_names()
         assert "ix_assessments_episode_evaluated" not in _indexes(database, "assessments")
         assert "ix_check_ins_submitted_at" not in _indexes(database, "check_ins")
+        assert "ix_episodes_status_updated" in _indexes(database, "episodes")
 
         migrate.upgrade(database)
         migrate.check(database)

@@ -383,3 +383,54 @@ def test_audit_trail_cannot_be_edited(reg: Registry) -> None:
     with pytest.raises(Exception, match="append-only"), reg.database.session() as session:
         session.execute(text("DELETE FROM audit_events"))
     assert reg.counts()["audit_events"] == 1
+
+
+def _early_symptoms_call(reg: Registry) -> None:
+    """A venoplasty whose check-in reports symptoms back within hours: an urgent task."""
+    _, episode_id = _episode(
+        reg, ConditionName.VENOUS_STENOSIS, indication=Indication.CCSVI_MULTIPLE_SCLEROSIS
+    )
+    procedure = reg.record_procedure(
+        ProcedureIn(
+            episode_id=episode_id,
+            kind=ProcedureKind.VENOPLASTY,
+            performed_at=NOW - timedelta(hours=10),
+        ),
+        OP,
+    )
+    reg.record_check_in(
+        CheckInIn(
+            procedure_id=procedure.id,
+            submitted_at=NOW - timedelta(hours=2),
+            symptoms_back_within_hours=True,
+        ),
+        OP,
+    )
+
+
+def test_worklist_pages_walk_every_task_and_episode_once_urgent_calls_first(
+    reg: Registry,
+) -> None:
+    for _ in range(2):
+        _early_symptoms_call(reg)
+    for _ in range(3):
+        _episode(reg, ConditionName.LEG_DVT, diagnosed_at=NOW - timedelta(days=200))
+    day, since, ahead, size = NOW.date(), NOW - timedelta(days=7), 400, 3
+    everything = reg.worklist(OP, day, days_ahead=ahead)
+    urgent = {item.task.id for item in everything if item.task.urgent}
+    assert len(urgent) == 2
+    assert len(everything) > 2 * size  # the walk crosses from urgent into routine pages
+    tasks: list[list[str]] = []
+    episodes: list[str] = []
+    for offset in range(0, 2 * len(everything) + size, size):  # a bounded walk
+        board = reg.worklist_board(OP, day, since, days_ahead=ahead, limit=size, offset=offset)
+        if not board.tasks and not board.episodes:
+            break
+        assert len(board.tasks) <= size
+        tasks.append([item.task.id for item in board.tasks])
+        episodes += [summary.episode_id for summary in board.episodes]
+    walked = [task_id for page in tasks for task_id in page]
+    assert len(walked) == len(set(walked))
+    assert set(walked) == {item.task.id for item in everything}
+    assert urgent <= set(tasks[0])
+    assert len(episodes) == len(set(episodes)) == 5

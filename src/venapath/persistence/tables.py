@@ -103,8 +103,9 @@ class PatientIdentifierRow(Base):
 
 class EpisodeRow(Versioned, Base):
     __tablename__ = "episodes"
-    # The worklist reads the newest active episodes first (migration 0007).
-    __table_args__ = (Index("ix_episodes_status_updated", "status", "updated_at"),)
+    # The worklist reads the newest active episodes first, a page at a time; the id settles
+    # ties so that pages neither repeat nor skip an episode (migration 0008).
+    __table_args__ = (Index("ix_episodes_status_updated_id", "status", "updated_at", "id"),)
     __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)

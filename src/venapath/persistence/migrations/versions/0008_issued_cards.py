@@ -1,5 +1,7 @@
 """Issued CDS cards (feedback is attributed to the rules of the card it names); the worklist's
-indexes: each episode's newest assessment, check-ins newest first.
+indexes: active episodes newest first with the id settling ties (so pages neither repeat nor
+skip one, and the order is read from the index instead of sorting every active episode), each
+episode's newest assessment, check-ins newest first.
 
 Revision ID: 0008
 Revises: 0007
@@ -44,9 +46,13 @@ def upgrade() -> None:
         "ix_assessments_episode_evaluated", "assessments", ["episode_id", "evaluated_at"]
     )
     op.create_index(op.f("ix_check_ins_submitted_at"), "check_ins", ["submitted_at"])
+    op.drop_index("ix_episodes_status_updated", table_name="episodes")
+    op.create_index("ix_episodes_status_updated_id", "episodes", ["status", "updated_at", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_episodes_status_updated_id", table_name="episodes")
+    op.create_index("ix_episodes_status_updated", "episodes", ["status", "updated_at"])
     op.drop_index(op.f("ix_check_ins_submitted_at"), table_name="check_ins")
     op.drop_index("ix_assessments_episode_evaluated", table_name="assessments")
     op.drop_table("cds_issued_cards")
