@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from venapath.domain.records import (
     TaskUpdate,
 )
 from venapath.errors import ConflictError, GoneError, InputError
+from venapath.services.case_input import load_case_file
 from venapath.services.evaluation import assess_case
 from venapath.services.registry import Registry
 
@@ -434,3 +436,25 @@ def test_worklist_pages_walk_every_task_and_episode_once_urgent_calls_first(
     assert set(walked) == {item.task.id for item in everything}
     assert urgent <= set(tasks[0])
     assert len(episodes) == len(set(episodes)) == 5
+
+
+def test_the_board_shows_each_episodes_newest_assessment(reg: Registry) -> None:
+    """Urgency and open windows come from the newest assessment of the episode only."""
+    cases = Path(__file__).resolve().parents[2] / "examples" / "cases"
+    patient_id, episode_id = _episode(reg, ConditionName.LEG_DVT)
+    stored = [
+        reg.record_assessment(patient_id, episode_id, load_case_file(cases / name), OP)
+        for name in ("leg-dvt-isolated-distal.yaml", "leg-dvt-phlegmasia.yaml")
+    ]
+    older, newest = sorted(stored, key=lambda a: a.evaluated_at)  # the case's own time
+    assert older.evaluated_at < newest.evaluated_at
+    assert older.result["urgency"] != newest.result["urgency"]
+    board = reg.worklist_board(OP, NOW.date(), NOW - timedelta(days=7), days_ahead=7, limit=10)
+    [summary] = [s for s in board.episodes if s.episode_id == episode_id]
+    assert summary.urgency == newest.result["urgency"]
+    assert summary.evaluated_at == newest.evaluated_at
+    assert summary.knowledge_version == reg.kb.version
+    open_windows = [w for w in newest.result["time_windows"] if w["status"] != "passed"]
+    assert open_windows
+    assert [w.label for w in summary.windows] == [w["label"] for w in open_windows]
+    assert [w.elapsed for w in summary.windows] == [w.get("elapsed") for w in open_windows]

@@ -62,7 +62,6 @@ class EpisodeSummary:
     urgency: str | None
     evaluated_at: datetime | None
     knowledge_version: str | None
-    recommendations: int
     windows: list[OpenWindow] = field(default_factory=list)
 
     @property
@@ -125,11 +124,13 @@ def _seconds(moment: datetime | None) -> float:
 
 
 def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, Any]:
-    """The newest assessment of each episode: its time, knowledge version and result.
+    """The newest assessment of each episode: its time, knowledge version, urgency and time
+    windows.
 
-    Only the newest row of each episode is read, its result document included: ranking
-    happens on the (episode_id, evaluated_at) index, so an episode assessed a hundred times
-    costs one document, not a hundred."""
+    Only the newest row of each episode is read (ranked on the (episode_id, evaluated_at)
+    index), and of its result document only the two members the worklist shows, extracted by
+    the database: a whole result (tens of kilobytes with its citations) is not parsed for a
+    row of the worklist."""
     if not episode_ids:
         return {}
     newest_first = (
@@ -150,7 +151,8 @@ def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, Any]:
             AssessmentRow.episode_id,
             AssessmentRow.evaluated_at,
             AssessmentRow.knowledge_version,
-            AssessmentRow.result,
+            AssessmentRow.result["urgency"].label("urgency"),
+            AssessmentRow.result["time_windows"].label("time_windows"),
         )
         .join(ranked, ranked.c.id == AssessmentRow.id)
         .where(ranked.c.newest_first == 1)
@@ -160,10 +162,10 @@ def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, Any]:
 
 def _summary(episode: Any, assessment: Any) -> EpisodeSummary:
     """One active episode (a row with its patient's pseudonym) and its newest assessment."""
-    result: dict[str, Any] = assessment.result if assessment is not None else {}
+    stored_windows = (assessment.time_windows if assessment is not None else None) or []
     windows = [
         OpenWindow(w["label"], w["status"], w.get("elapsed"), w["limit"], w["unit"], w["bound"])
-        for w in result.get("time_windows", [])
+        for w in stored_windows
         if w.get("status") != "passed"
     ]
     return EpisodeSummary(
@@ -172,10 +174,9 @@ def _summary(episode: Any, assessment: Any) -> EpisodeSummary:
         pseudonym=episode.pseudonym,
         condition=episode.condition,
         diagnosed_at=episode.diagnosed_at,
-        urgency=result.get("urgency"),
+        urgency=assessment.urgency if assessment is not None else None,
         evaluated_at=assessment.evaluated_at if assessment is not None else None,
         knowledge_version=assessment.knowledge_version if assessment is not None else None,
-        recommendations=len(result.get("recommendations", [])),
         windows=windows,
     )
 
