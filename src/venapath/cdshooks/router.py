@@ -64,6 +64,7 @@ def build_router(api: CdsHooksApi) -> APIRouter:
     async def call(service_id: str, body: HookRequest) -> Response:
         _known(service_id)
         answer = await api.services.call(service_id, body)
+        # Stored before the EHR sees the cards, so feedback on any of them finds its rules.
         if answer.issued:
             await asyncio.to_thread(api.feedback.issue, answer)
         return _json(answer.response)
