@@ -197,9 +197,18 @@ def test_a_prefetched_patient_must_be_the_context_patient(
     assert response.status_code == 400
 
 
-def test_feedback_is_stored_once(client: TestClient) -> None:
+def _signed_alteplase_card(client: TestClient, templates: dict[str, str]) -> str:
+    """The uuid of a critical card order-sign issued (alteplase, platelets 60)."""
+    order = medication_request("draft-1", ALTEPLASE[0], ALTEPLASE[1], status="draft")
+    prefetch = prefetch_for(dvt_record(platelets=60), templates)
+    body = hook_request("order-sign", prefetch, draftOrders=searchset(order))
+    cards = client.post(ORDER_SIGN, json=body).json()["cards"]
+    return str(next(c["uuid"] for c in cards if c["indicator"] == "critical"))
+
+
+def test_feedback_is_stored_once(client: TestClient, templates: dict[str, str]) -> None:
     item = {
-        "card": "0b3c6a38-3d28-4d26-9e6e-8ad3d0b6b1d1",
+        "card": _signed_alteplase_card(client, templates),
         "outcome": "overridden",
         "overrideReason": {"reason": {"code": "benefit-outweighs-risk"}},
         "outcomeTimestamp": "2026-11-20T09:00:00Z",
@@ -207,6 +216,36 @@ def test_feedback_is_stored_once(client: TestClient) -> None:
     path = f"{ORDER_SIGN}/feedback"
     assert client.post(path, json={"feedback": [item]}).json() == {"received": 1, "stored": 1}
     assert client.post(path, json={"feedback": [item]}).json() == {"received": 1, "stored": 0}
+
+
+def test_feedback_on_a_card_never_issued_is_404_naming_the_card(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    known = _signed_alteplase_card(client, templates)
+    unknown = "0b3c6a38-3d28-4d26-9e6e-8ad3d0b6b1d1"
+    items = [
+        {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:00:00Z"}
+        for card in (known, unknown)
+    ]
+    response = client.post(f"{ORDER_SIGN}/feedback", json={"feedback": items})
+    assert response.status_code == 404
+    issue = response.json()["issue"][0]
+    assert unknown in issue["diagnostics"]
+    assert "venapath-order-sign" in issue["diagnostics"]
+    assert issue["expression"] == ["/feedback/1/card"]
+    # Nothing was half-written: the known card's item is stored by the next, valid post.
+    again = client.post(f"{ORDER_SIGN}/feedback", json={"feedback": items[:1]})
+    assert again.json() == {"received": 1, "stored": 1}
+
+
+def test_feedback_names_the_service_that_issued_the_card(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    card = _signed_alteplase_card(client, templates)
+    item = {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-11-20T09:00:00Z"}
+    response = client.post(f"{ORDER_SELECT}/feedback", json={"feedback": [item]})
+    assert response.status_code == 404
+    assert card in response.json()["issue"][0]["diagnostics"]
 
 
 def test_feedback_accepted_needs_the_suggestions(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -26,6 +27,7 @@ from venapath.domain.records import (
     TaskUpdate,
 )
 from venapath.errors import ConflictError, GoneError, InputError
+from venapath.services.case_input import load_case_file
 from venapath.services.evaluation import assess_case
 from venapath.services.registry import Registry
 
@@ -431,3 +433,76 @@ def test_audit_trail_cannot_be_edited(reg: Registry) -> None:
     with pytest.raises(Exception, match="append-only"), reg.database.session() as session:
         session.execute(text("DELETE FROM audit_events"))
     assert reg.counts()["audit_events"] == 1
+
+
+def _early_symptoms_call(reg: Registry) -> None:
+    """A venoplasty whose check-in reports symptoms back within hours: an urgent task."""
+    _, episode_id = _episode(
+        reg, ConditionName.VENOUS_STENOSIS, indication=Indication.CCSVI_MULTIPLE_SCLEROSIS
+    )
+    procedure = reg.record_procedure(
+        ProcedureIn(
+            episode_id=episode_id,
+            kind=ProcedureKind.VENOPLASTY,
+            performed_at=NOW - timedelta(hours=10),
+        ),
+        OP,
+    )
+    reg.record_check_in(
+        CheckInIn(
+            procedure_id=procedure.id,
+            submitted_at=NOW - timedelta(hours=2),
+            symptoms_back_within_hours=True,
+        ),
+        OP,
+    )
+
+
+def test_worklist_pages_walk_every_task_and_episode_once_urgent_calls_first(
+    reg: Registry,
+) -> None:
+    for _ in range(2):
+        _early_symptoms_call(reg)
+    for _ in range(3):
+        _episode(reg, ConditionName.LEG_DVT, diagnosed_at=NOW - timedelta(days=200))
+    day, since, ahead, size = NOW.date(), NOW - timedelta(days=7), 400, 3
+    everything = reg.worklist(OP, day, days_ahead=ahead)
+    urgent = {item.task.id for item in everything if item.task.urgent}
+    assert len(urgent) == 2
+    assert len(everything) > 2 * size  # the walk crosses from urgent into routine pages
+    tasks: list[list[str]] = []
+    episodes: list[str] = []
+    for offset in range(0, 2 * len(everything) + size, size):  # a bounded walk
+        board = reg.worklist_board(OP, day, since, days_ahead=ahead, limit=size, offset=offset)
+        if not board.tasks and not board.episodes:
+            break
+        assert len(board.tasks) <= size
+        tasks.append([item.task.id for item in board.tasks])
+        episodes += [summary.episode_id for summary in board.episodes]
+    walked = [task_id for page in tasks for task_id in page]
+    assert len(walked) == len(set(walked))
+    assert set(walked) == {item.task.id for item in everything}
+    assert urgent <= set(tasks[0])
+    assert len(episodes) == len(set(episodes)) == 5
+
+
+def test_the_board_shows_each_episodes_newest_assessment(reg: Registry) -> None:
+    """Urgency and open windows come from the newest assessment of the episode only."""
+    cases = Path(__file__).resolve().parents[2] / "examples" / "cases"
+    patient_id, episode_id = _episode(reg, ConditionName.LEG_DVT)
+    stored = [
+        reg.record_assessment(patient_id, episode_id, load_case_file(cases / name), OP)
+        for name in ("leg-dvt-isolated-distal.yaml", "leg-dvt-phlegmasia.yaml")
+    ]
+    older, newest = sorted(stored, key=lambda a: a.evaluated_at)  # the case's own time
+    assert older.evaluated_at < newest.evaluated_at
+    assert older.result["urgency"] != newest.result["urgency"]
+    board = reg.worklist_board(OP, NOW.date(), NOW - timedelta(days=7), days_ahead=7, limit=10)
+    [summary] = [s for s in board.episodes if s.episode_id == episode_id]
+    assert summary.urgency == newest.result["urgency"]
+    assert summary.evaluated_at == newest.evaluated_at
+    assert summary.knowledge_version == reg.kb.version
+    open_windows = [w for w in newest.result["time_windows"] if w["status"] != "passed"]
+    assert open_windows
+    assert [w.label for w in summary.windows] == [w["label"] for w in open_windows]
+    assert [w.elapsed for w in summary.windows] == [w.get("elapsed") for w in open_windows]

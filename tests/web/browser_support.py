@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from db_support import fresh_database
+from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset
 from identity_support import PASSWORD
 from server_support import free_port
 from smart_ehr import CLIENT_ID, LoopbackEhr
-from venapath.cdshooks.feedback import MemoryFeedbackStore
+from venapath.cdshooks.feedback import DatabaseFeedbackStore
 from venapath.identity.accounts import ACCOUNT_ROLES, AccountService
 from venapath.kb.model import KnowledgeBase
 from venapath.service import build_service
@@ -75,7 +77,11 @@ def served_service(kb: KnowledgeBase, tmp: Path, ehr: LoopbackEhr) -> Iterator[S
             accounts.add(f"{role.value}-1", f"Test {role.value}", role.value, PASSWORD)
         smart = SmartSettings(client_id=CLIENT_ID, issuers=(ehr.fhir_base,))
         app = build_service(
-            settings, kb=kb, feedback=MemoryFeedbackStore(), registry=registry, smart=smart
+            settings,
+            kb=kb,
+            feedback=DatabaseFeedbackStore(database),
+            registry=registry,
+            smart=smart,
         )
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         server = uvicorn.Server(config)
@@ -85,10 +91,39 @@ def served_service(kb: KnowledgeBase, tmp: Path, ehr: LoopbackEhr) -> Iterator[S
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.05)
         try:
+            _card_feedback(base)
             yield Served(base, registry, ehr)
         finally:
             server.should_exit = True
             thread.join(timeout=10)
+
+
+def _card_feedback(base: str) -> None:
+    """An order-sign call and an override of its critical card, over HTTP, so that the card
+    feedback page has a rule to show."""
+    services = httpx.get(f"{base}/cds-services").json()["services"]
+    templates = dict(services[0]["prefetch"])
+    order = medication_request("draft-1", "8410", "alteplase", status="draft")
+    body = {
+        "hook": "order-sign",
+        "hookInstance": "browser-feedback",
+        "context": {
+            "userId": "Practitioner/example",
+            "patientId": "p1",
+            "draftOrders": searchset(order),
+        },
+        "prefetch": prefetch_for(dvt_record(platelets=60), templates),
+    }
+    path = f"{base}/cds-services/venapath-order-sign"
+    cards = httpx.post(path, json=body).json()["cards"]
+    critical = next(card for card in cards if card["indicator"] == "critical")
+    item = {
+        "card": critical["uuid"],
+        "outcome": "overridden",
+        "overrideReason": {"reason": critical["overrideReasons"][0]},
+        "outcomeTimestamp": "2026-12-01T09:00:00Z",
+    }
+    httpx.post(f"{path}/feedback", json={"feedback": [item]}).raise_for_status()
 
 
 @contextmanager

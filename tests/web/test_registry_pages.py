@@ -82,3 +82,18 @@ def test_an_unknown_patient_is_a_404_page(web: TestClient) -> None:
     page = web.get("/patients/no-such-patient")
     assert page.status_code == 404
     assert "Not found" in page.text
+
+
+def test_the_worklist_pages_and_refuses_a_bad_page_number(web: TestClient) -> None:
+    first = web.get("/worklist").text
+    assert "Page 1: up to 50 rows of each list" in first
+    assert 'rel="prev"' not in first
+    later = web.get("/worklist?page=2")
+    assert later.status_code == 200
+    assert "Page 2:" in later.text
+    assert 'href="/worklist" rel="prev"' in later.text
+    for bad in ("0", "two", "-1", "10001"):
+        answer = web.get(f"/worklist?page={bad}")
+        assert answer.status_code == 422, bad
+        assert "page must be a whole number" in answer.text
+        assert "Traceback" not in answer.text

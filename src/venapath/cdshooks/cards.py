@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from venapath.cdshooks.models import SUMMARY_LIMIT, Action, Card, Coding, Link, Source, Suggestion
 from venapath.domain.vocabulary import Action as ClinicalAction
@@ -49,6 +50,23 @@ OVERRIDE_REASONS = [
 ]
 _INDICATOR = {Urgency.EMERGENCY: "critical", Urgency.URGENT: "warning", Urgency.ROUTINE: "info"}
 _IN_FAVOUR = frozenset({Strength.RECOMMENDED, Strength.CONSIDER})
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    """A card and what it carries: the rules behind it and the actions it concerns. Feedback
+    on the card (accepted, overridden) is attributed to these rules."""
+
+    card: Card
+    rule_ids: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+def _issued(card: Card, rule_ids: Iterable[str], actions: Iterable[ClinicalAction]) -> IssuedCard:
+    """The card with its rules and actions, each named once, in the order first met."""
+    return IssuedCard(
+        card, tuple(dict.fromkeys(rule_ids)), tuple(dict.fromkeys(a.value for a in actions))
+    )
 
 
 def new_uuid() -> str:
@@ -101,7 +119,7 @@ def open_in_app_link(launch_url: str, patient_id: str) -> Link:
 
 def patient_view_cards(
     assessment: Assessment, kb: KnowledgeBase, open_in_app: Link | None = None
-) -> list[Card]:
+) -> list[IssuedCard]:
     """One card per pathway that applies (and one for contraindications found); each
     pathway card carries `open_in_app`, the SMART link to the full view, when given."""
     cards = []
@@ -114,9 +132,18 @@ def patient_view_cards(
         card = _pathway_card(assessment, pathway.id, pathway.title, recommendations, needs)
         if open_in_app is not None:
             card = card.model_copy(update={"links": [open_in_app, *(card.links or [])]})
-        cards.append(card)
+        cards.append(
+            _issued(card, (r.rule_id for r in recommendations), (r.action for r in recommendations))
+        )
     if assessment.contraindications and cards:
-        cards.append(_contraindications_card(assessment))
+        found = assessment.contraindications
+        cards.append(
+            _issued(
+                _contraindications_card(assessment),
+                (c.rule_id for c in found),
+                (action for c in found for action in c.actions),
+            )
+        )
     return cards
 
 
@@ -224,21 +251,30 @@ def _contraindications_card(assessment: Assessment) -> Card:
 # ------------------------------------------------------------------ order-select / sign
 
 
-def order_cards(assessment: Assessment, orders: list[DraftOrder], kb: KnowledgeBase) -> list[Card]:
-    cards: list[Card] = []
+def order_cards(
+    assessment: Assessment, orders: list[DraftOrder], kb: KnowledgeBase
+) -> list[IssuedCard]:
+    """Each card concerns the ordered action and carries the rules that raised it."""
+    cards: list[IssuedCard] = []
     for order in orders:
+        ordered = (order.action,)
         fired = [c for c in assessment.contraindications if order.action in c.actions]
-        cards += [_contraindicated_card(assessment, order, c) for c in fired]
+        cards += [
+            _issued(_contraindicated_card(assessment, order, c), (c.rule_id,), ordered)
+            for c in fired
+        ]
         pending = _unchecked_contraindications(assessment, order.action, kb)
         if pending:
-            cards.append(_unchecked_card(assessment, order, pending))
+            card = _unchecked_card(assessment, order, pending)
+            cards.append(_issued(card, (rule_id for rule_id, _, _ in pending), ordered))
         against = [
             r
             for r in assessment.recommendations
             if r.action is order.action and r.rule_strength is Strength.NOT_RECOMMENDED
         ]
         if against:
-            cards.append(_advised_against_card(assessment, order, against))
+            card = _advised_against_card(assessment, order, against)
+            cards.append(_issued(card, (r.rule_id for r in against), ordered))
     return cards
 
 

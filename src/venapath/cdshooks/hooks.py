@@ -9,12 +9,18 @@ queries `fhirServer` itself, and answers 412 when it cannot.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from venapath.cdshooks.cards import open_in_app_link, order_cards, patient_view_cards
+from venapath.cdshooks.cards import (
+    IssuedCard,
+    open_in_app_link,
+    order_cards,
+    patient_view_cards,
+)
 from venapath.cdshooks.fhir_client import FhirFetcher, FhirServerUnavailableError
 from venapath.cdshooks.models import Discovery, HookRequest, HookResponse, ServiceDescriptor
 from venapath.cdshooks.prefetch import (
@@ -91,6 +97,25 @@ SERVICES = (
 SERVICES_BY_ID = {service.id: service for service in SERVICES}
 
 
+@dataclass(frozen=True)
+class HookAnswer:
+    """A service's answer and the cards it issued, with what feedback on them is attributed
+    to: the rules each card carries, the knowledge version, the patient (as a digest)."""
+
+    response: HookResponse
+    issued: list[IssuedCard]
+    service_id: str
+    knowledge_version: str
+    patient_ref: str
+    issued_at: datetime
+
+
+def patient_reference(fhir_server: str | None, patient_id: str) -> str:
+    """A SHA-256 digest of the EHR's FHIR server and patient id: it groups one patient's cards
+    without storing the EHR's patient id in clear."""
+    return hashlib.sha256(f"{fhir_server or ''}\x1f{patient_id}".encode()).hexdigest()
+
+
 Offload = Callable[..., Awaitable[Any]]
 """Runs a blocking function with its arguments away from the event loop (the HTTP service
 passes its bounded worker pool); the default runs it in place."""
@@ -155,7 +180,7 @@ class CdsServices:
 
     async def call(
         self, service_id: str, request: HookRequest, now: datetime | None = None
-    ) -> HookResponse:
+    ) -> HookAnswer:
         service = SERVICES_BY_ID.get(service_id)
         if service is None:
             raise NotFoundError("CDS service", service_id)
@@ -166,10 +191,18 @@ class CdsServices:
         _check_context(service, request.context)
         moment = now or datetime.now(UTC)
         answered, complete = await self._gather(request)
-        response: HookResponse = await self._offload(
+        issued: list[IssuedCard] = await self._offload(
             self._answer, service, request, answered, complete, moment
         )
-        return response
+        server = str(request.fhirServer) if request.fhirServer is not None else None
+        return HookAnswer(
+            response=HookResponse(cards=[i.card for i in issued]),
+            issued=issued,
+            service_id=service.id,
+            knowledge_version=self.kb.version,
+            patient_ref=patient_reference(server, str(request.context["patientId"])),
+            issued_at=moment,
+        )
 
     def _answer(
         self,
@@ -178,7 +211,7 @@ class CdsServices:
         answered: dict[str, Any],
         complete: frozenset[str],
         moment: datetime,
-    ) -> HookResponse:
+    ) -> list[IssuedCard]:
         """The CPU-heavy part (FHIR validation, evaluation, cards): blocking, run off the loop."""
         parsed = _parse_answers(answered, self._history_for(answered))
         patient_id = str(request.context["patientId"])
@@ -190,15 +223,15 @@ class CdsServices:
                 if self._smart_launch_url
                 else None
             )
-            return HookResponse(cards=patient_view_cards(result.assessment, self.kb, link))
+            return patient_view_cards(result.assessment, self.kb, link)
         orders = self._orders(service, request.context)
         if not orders:
-            return HookResponse(cards=[])
+            return []
         proposed = tuple(ProposedProcedure(action=o.action) for o in orders)
         result = assess_parsed(
             parsed, now=moment, kb=self.kb, complete=complete, proposed=proposed, trace=True
         )
-        return HookResponse(cards=order_cards(result.assessment, orders, self.kb))
+        return order_cards(result.assessment, orders, self.kb)
 
     def _orders(self, service: ServiceDefinition, context: dict[str, Any]) -> list[DraftOrder]:
         try:

@@ -12,6 +12,7 @@ coalesced like the middleware's).
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 
 from fastapi import APIRouter, Depends, Request
@@ -144,16 +145,21 @@ def build_router(api: CdsHooksApi) -> APIRouter:
         except VenaPathError as error:
             await api.audit_call(request, service_id, body, error)
             raise
+        # Stored before the EHR sees the cards, so feedback on any of them finds its rules.
+        if answer.issued:
+            await asyncio.to_thread(api.feedback.issue, answer)
         await api.audit_call(request, service_id, body)
-        return _json(answer)
+        return _json(answer.response)
 
     @router.post(
         "/{service_id}/feedback",
         response_model=FeedbackReceipt,
-        summary="Feedback on cards (idempotent: a repeated item is stored once)",
+        summary="Feedback on issued cards, attributed to their rules (a repeated item is stored once)",
     )
     async def feedback(service_id: str, body: Feedback) -> Response:
         _known(service_id)
+        # Every card is checked before any item is stored: nothing is half-written.
+        await asyncio.to_thread(api.feedback.check_issued, service_id, body.feedback)
         stored = sum(api.feedback.record(service_id, item) for item in body.feedback)
         return _json(FeedbackReceipt(received=len(body.feedback), stored=stored))
 

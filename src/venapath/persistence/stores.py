@@ -3,16 +3,17 @@ worker process (and every restart) sees the same state."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from venapath.persistence.database import Database
-from venapath.persistence.tables import CdsFeedbackRow, JwtReplayRow
+from venapath.persistence.tables import CdsFeedbackRow, CdsIssuedCardRow, JwtReplayRow
 
 
 class DbFeedbackStore:
@@ -39,11 +40,81 @@ class DbFeedbackStore:
             return False
         return True
 
-    def all_items(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(service id, outcome, item) of every stored feedback item, oldest first."""
+    def all_items(self) -> list[AttributedItem]:
+        """Every stored feedback item, oldest first, with the card it names when that card
+        was issued by the same service (None for feedback on a card no longer known)."""
+        feedback, issued = CdsFeedbackRow, CdsIssuedCardRow
+        statement = (
+            select(
+                feedback.service_id,
+                feedback.outcome,
+                feedback.item,
+                issued.rule_ids,
+                issued.actions,
+                issued.knowledge_version,
+            )
+            .outerjoin(
+                issued, and_(issued.uuid == feedback.card, issued.service_id == feedback.service_id)
+            )
+            .order_by(feedback.received_at)
+        )
         with self._database.session() as session:
-            rows = session.scalars(select(CdsFeedbackRow).order_by(CdsFeedbackRow.received_at))
-            return [(row.service_id, row.outcome, dict(row.item)) for row in rows]
+            return [
+                AttributedItem(
+                    row.service_id,
+                    row.outcome,
+                    dict(row.item),
+                    None
+                    if row.knowledge_version is None
+                    else IssuedCardFacts(
+                        tuple(row.rule_ids), tuple(row.actions), row.knowledge_version
+                    ),
+                )
+                for row in session.execute(statement)
+            ]
+
+
+@dataclass(frozen=True)
+class IssuedCardFacts:
+    """What an issued card carried: the rules behind it, its actions, its knowledge version."""
+
+    rule_ids: tuple[str, ...]
+    actions: tuple[str, ...]
+    knowledge_version: str
+
+
+@dataclass(frozen=True)
+class AttributedItem:
+    service_id: str
+    outcome: str
+    item: dict[str, Any]
+    card: IssuedCardFacts | None
+
+
+class DbIssuedCardStore:
+    """Cards as the CDS services sent them. A call's cards are written by one INSERT of a
+    batch (a Core statement, no ORM unit of work): it runs on every CDS call."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._statement = insert(CdsIssuedCardRow)
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        """Store the cards of one call; each row holds every column of `cds_issued_cards`."""
+        if not rows:
+            return
+        with self._database.transaction() as connection:
+            connection.execute(self._statement, rows)
+
+    def issued_by(self, service_id: str, uuids: set[str]) -> set[str]:
+        """Those of `uuids` that `service_id` issued."""
+        if not uuids:
+            return set()
+        statement = select(CdsIssuedCardRow.uuid).where(
+            CdsIssuedCardRow.service_id == service_id, CdsIssuedCardRow.uuid.in_(uuids)
+        )
+        with self._database.transaction() as connection:
+            return set(connection.scalars(statement))
 
 
 class DbReplayStore:

@@ -103,8 +103,9 @@ class PatientIdentifierRow(Base):
 
 class EpisodeRow(Versioned, Base):
     __tablename__ = "episodes"
-    # The worklist reads the newest active episodes first (migration 0007).
-    __table_args__ = (Index("ix_episodes_status_updated", "status", "updated_at"),)
+    # The worklist reads the newest active episodes first, a page at a time; the id settles
+    # ties so that pages neither repeat nor skip an episode (migration 0008).
+    __table_args__ = (Index("ix_episodes_status_updated_id", "status", "updated_at", "id"),)
     __mapper_args__ = {"version_id_col": Versioned.version}  # noqa: RUF012
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
@@ -131,6 +132,8 @@ class AssessmentRow(Base):
     """An evaluation as made: inputs, knowledge version and result. Never changed."""
 
     __tablename__ = "assessments"
+    # The worklist reads each episode's newest assessment (migration 0008).
+    __table_args__ = (Index("ix_assessments_episode_evaluated", "episode_id", "evaluated_at"),)
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
     episode_id: Mapped[str | None] = mapped_column(ForeignKey("episodes.id"), index=True)
@@ -147,7 +150,7 @@ class CheckInRow(Base):
     id: Mapped[str] = _id()
     patient_id: Mapped[str] = mapped_column(ForeignKey("patients.id"), index=True)
     procedure_id: Mapped[str] = mapped_column(ForeignKey("procedures.id"), index=True)
-    submitted_at: Mapped[datetime]
+    submitted_at: Mapped[datetime] = mapped_column(index=True)  # the worklist's newest first
     answers: Mapped[dict[str, Any]]
     advice: Mapped[str] = mapped_column(String(16))
     advice_text: Mapped[str] = mapped_column(Text)
@@ -220,6 +223,23 @@ class CdsFeedbackRow(Base):
     outcome_timestamp: Mapped[str] = mapped_column(String(64), primary_key=True)
     item: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class CdsIssuedCardRow(Base):
+    """A card as a CDS service sent it, so that feedback naming the card is attributed to the
+    rules it carries. Written once per call (one batch insert), never changed.
+
+    `patient_ref` is a SHA-256 digest of the EHR's FHIR server and patient id, so cards of
+    one patient can be grouped without this table holding the EHR's patient id in clear."""
+
+    __tablename__ = "cds_issued_cards"
+    uuid: Mapped[str] = mapped_column(String(128), primary_key=True)
+    service_id: Mapped[str] = mapped_column(String(100))
+    rule_ids: Mapped[list[str]] = mapped_column(Document, comment="Rules behind the card.")
+    actions: Mapped[list[str]] = mapped_column(Document, comment="Actions the card concerns.")
+    knowledge_version: Mapped[str] = mapped_column(String(64))
+    patient_ref: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
 
 
 class JwtReplayRow(Base):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from venapath.domain.records import TaskOut, TaskState, TaskStatus
@@ -202,9 +202,10 @@ class WorklistItem:
 
 
 def worklist(
-    session: Session, as_of: date, *, days_ahead: int = 0, limit: int = 1000
+    session: Session, as_of: date, *, days_ahead: int = 0, limit: int = 1000, offset: int = 0
 ) -> list[WorklistItem]:
-    """Open tasks that need a call today, are overdue, are due, or open within `days_ahead`.
+    """Open tasks that need a call today, are overdue, are due, or open within `days_ahead`;
+    `offset` skips that many of them (a later page), in the same order.
 
     Two queries, each walking the (status, urgent, due_by) index in deadline order and
     stopping at `limit`: urgent calls first, then the rest. One query with an OR would sort
@@ -217,14 +218,23 @@ def worklist(
         .where(TaskRow.status == TaskStatus.SCHEDULED.value, PatientRow.deleted_at.is_(None))
         .order_by(TaskRow.due_by, TaskRow.id)
     )
-    rows = list(session.execute(base.where(TaskRow.urgent.is_(True)).limit(limit)))
+    urgent = base.where(TaskRow.urgent.is_(True))
+    rows = list(session.execute(urgent.offset(offset).limit(limit)))
     if len(rows) < limit:
+        # The page starts among the routine tasks only when it is past every urgent one.
+        skipped = 0 if rows or offset == 0 else offset - _count(session, urgent)
         routine = base.where(TaskRow.urgent.is_(False), TaskRow.due_from <= horizon)
-        rows += session.execute(routine.limit(limit - len(rows)))
+        rows += session.execute(routine.offset(max(0, skipped)).limit(limit - len(rows)))
     items = [
         WorklistItem(task_state(row, as_of), task_out(row, pseudonym)) for row, pseudonym in rows
     ]
     return sorted(items, key=lambda item: (_ORDER[item.state], item.task.due_by))
+
+
+def _count(session: Session, query: Select[TaskRow, str]) -> int:
+    """How many rows `query` would return (its order dropped)."""
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    return int(session.scalar(counted) or 0)
 
 
 def task_out(row: TaskRow, pseudonym: str) -> TaskOut:

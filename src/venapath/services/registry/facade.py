@@ -329,12 +329,22 @@ class Registry:
         return self.door.run(principal, operation, lambda c: overview.active_episodes(c, limit))
 
     def worklist_board(
-        self, principal: Principal, as_of: date, since: datetime, *, days_ahead: int, limit: int
+        self,
+        principal: Principal,
+        as_of: date,
+        since: datetime,
+        *,
+        days_ahead: int,
+        limit: int,
+        offset: int = 0,
     ) -> overview.Board:
-        """The worklist page: tasks, active episodes and check-ins, one read, one audit entry."""
+        """The worklist page: tasks, active episodes and check-ins, one read, one audit entry;
+        `limit` rows of each list after its first `offset` (the page's paging)."""
         operation = _op("worklist_board", (Permission.WORKLIST_READ,), AuditAction.QUERY)
         return self.door.run(
-            principal, operation, lambda c: overview.board(c, as_of, since, days_ahead, limit)
+            principal,
+            operation,
+            lambda c: overview.board(c, as_of, since, days_ahead, limit, offset),
         )
 
     def patient_chart(self, patient_id: str, principal: Principal) -> overview.PatientChart:

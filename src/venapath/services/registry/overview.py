@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from venapath.domain.records import (
     AssessmentOut,
@@ -62,7 +62,6 @@ class EpisodeSummary:
     urgency: str | None
     evaluated_at: datetime | None
     knowledge_version: str | None
-    recommendations: int
     windows: list[OpenWindow] = field(default_factory=list)
 
     @property
@@ -87,10 +86,11 @@ def _across_patients(call: Call) -> None:
         raise RefusedError("this view spans patients; this sign-in is limited to one")
 
 
-def active_episodes(call: Call, limit: int) -> list[EpisodeSummary]:
+def active_episodes(call: Call, limit: int, offset: int = 0) -> list[EpisodeSummary]:
     """Active episodes, the most urgent first (no assessment yet: last), then the oldest.
-    The newest `limit` active episodes are read (the (status, updated_at) index), without
-    their stored documents."""
+    The newest `limit` active episodes after `offset` are read (the (status, updated_at, id)
+    index, a page at a time), without their stored documents; the urgency order is within
+    that page."""
     _across_patients(call)
     rows = call.session.execute(
         select(
@@ -102,11 +102,12 @@ def active_episodes(call: Call, limit: int) -> list[EpisodeSummary]:
         )
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(EpisodeRow.status == EpisodeStatus.ACTIVE.value, PatientRow.deleted_at.is_(None))
-        .order_by(EpisodeRow.updated_at.desc())
+        .order_by(EpisodeRow.updated_at.desc(), EpisodeRow.id.desc())
+        .offset(offset)
         .limit(limit)
     ).all()
     latest = _latest_assessments(call, [row.id for row in rows])
-    call.query = f"episodes?status=active&limit={limit}"
+    call.query = f"episodes?status=active&limit={limit}&offset={offset}"
     summaries = []
     for row in rows:
         call.touch("episode", row.id)
@@ -123,32 +124,48 @@ def _seconds(moment: datetime | None) -> float:
 
 
 def _latest_assessments(call: Call, episode_ids: list[str]) -> dict[str, Any]:
-    """The newest assessment of each episode: its time, knowledge version and result."""
+    """The newest assessment of each episode: its time, knowledge version, urgency and time
+    windows.
+
+    Only the newest row of each episode is read (ranked on the (episode_id, evaluated_at)
+    index), and of its result document only the two members the worklist shows, extracted by
+    the database: a whole result (tens of kilobytes with its citations) is not parsed for a
+    row of the worklist."""
     if not episode_ids:
         return {}
+    newest_first = (
+        func.row_number()
+        .over(
+            partition_by=AssessmentRow.episode_id,
+            order_by=(AssessmentRow.evaluated_at.desc(), AssessmentRow.id.desc()),
+        )
+        .label("newest_first")
+    )
+    ranked = (
+        select(AssessmentRow.id, newest_first)
+        .where(AssessmentRow.episode_id.in_(episode_ids))
+        .subquery()
+    )
     rows = call.session.execute(
         select(
             AssessmentRow.episode_id,
             AssessmentRow.evaluated_at,
             AssessmentRow.knowledge_version,
-            AssessmentRow.result,
+            AssessmentRow.result["urgency"].label("urgency"),
+            AssessmentRow.result["time_windows"].label("time_windows"),
         )
-        .where(AssessmentRow.episode_id.in_(episode_ids))
-        .order_by(AssessmentRow.evaluated_at.desc())
+        .join(ranked, ranked.c.id == AssessmentRow.id)
+        .where(ranked.c.newest_first == 1)
     )
-    latest: dict[str, Any] = {}
-    for row in rows:
-        if row.episode_id is not None:
-            latest.setdefault(row.episode_id, row)
-    return latest
+    return {row.episode_id: row for row in rows if row.episode_id is not None}
 
 
 def _summary(episode: Any, assessment: Any) -> EpisodeSummary:
     """One active episode (a row with its patient's pseudonym) and its newest assessment."""
-    result: dict[str, Any] = assessment.result if assessment is not None else {}
+    stored_windows = (assessment.time_windows if assessment is not None else None) or []
     windows = [
         OpenWindow(w["label"], w["status"], w.get("elapsed"), w["limit"], w["unit"], w["bound"])
-        for w in result.get("time_windows", [])
+        for w in stored_windows
         if w.get("status") != "passed"
     ]
     return EpisodeSummary(
@@ -157,25 +174,28 @@ def _summary(episode: Any, assessment: Any) -> EpisodeSummary:
         pseudonym=episode.pseudonym,
         condition=episode.condition,
         diagnosed_at=episode.diagnosed_at,
-        urgency=result.get("urgency"),
+        urgency=assessment.urgency if assessment is not None else None,
         evaluated_at=assessment.evaluated_at if assessment is not None else None,
         knowledge_version=assessment.knowledge_version if assessment is not None else None,
-        recommendations=len(result.get("recommendations", [])),
         windows=windows,
     )
 
 
-def recent_check_ins(call: Call, since: datetime, limit: int) -> list[CheckInSummary]:
-    """Check-ins submitted since `since`, those asking for care first, then the newest."""
+def recent_check_ins(
+    call: Call, since: datetime, limit: int, offset: int = 0
+) -> list[CheckInSummary]:
+    """Check-ins submitted since `since`, newest first, a page of `limit` after `offset`;
+    within the page those asking for care come first."""
     _across_patients(call)
     rows = call.session.execute(
         select(CheckInRow, PatientRow.pseudonym)
         .join(PatientRow, PatientRow.id == CheckInRow.patient_id)
         .where(CheckInRow.submitted_at >= since, PatientRow.deleted_at.is_(None))
-        .order_by(CheckInRow.submitted_at.desc())
+        .order_by(CheckInRow.submitted_at.desc(), CheckInRow.id.desc())
+        .offset(offset)
         .limit(limit)
     ).all()
-    call.query = f"check_ins?since={since.isoformat()}&limit={limit}"
+    call.query = f"check_ins?since={since.isoformat()}&limit={limit}&offset={offset}"
     found = []
     for row, pseudonym in rows:
         call.touch("check_in", row.id)
@@ -204,11 +224,14 @@ class Board:
     check_ins: list[CheckInSummary]
 
 
-def board(call: Call, as_of: date, since: datetime, days_ahead: int, limit: int) -> Board:
+def board(
+    call: Call, as_of: date, since: datetime, days_ahead: int, limit: int, offset: int = 0
+) -> Board:
+    """One page of each list: `limit` rows after the first `offset` of each."""
     return Board(
-        tasks.worklist(call, as_of, days_ahead, limit),
-        active_episodes(call, limit),
-        recent_check_ins(call, since, limit),
+        tasks.worklist(call, as_of, days_ahead, limit, offset),
+        active_episodes(call, limit, offset),
+        recent_check_ins(call, since, limit, offset),
     )
 
 

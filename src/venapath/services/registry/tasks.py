@@ -50,13 +50,17 @@ def update(door: Door, call: Call, task_id: str, change: TaskUpdate) -> TaskOut:
     return followup.task_out(row, patient.pseudonym)
 
 
-def worklist(call: Call, as_of: date, days_ahead: int, limit: int) -> list[followup.WorklistItem]:
+def worklist(
+    call: Call, as_of: date, days_ahead: int, limit: int, offset: int = 0
+) -> list[followup.WorklistItem]:
     """Open tasks across patients (a search): every patient listed is named in the audit.
     A caller bound to one patient has no worklist."""
     if call.principal.patient_id is not None:
         raise RefusedError("the worklist spans patients; this sign-in is limited to one")
-    call.query = f"as_of={as_of.isoformat()}&days_ahead={days_ahead}&limit={limit}"
-    items = followup.worklist(call.session, as_of, days_ahead=days_ahead, limit=limit)
+    call.query = f"as_of={as_of.isoformat()}&days_ahead={days_ahead}&limit={limit}&offset={offset}"
+    items = followup.worklist(
+        call.session, as_of, days_ahead=days_ahead, limit=limit, offset=offset
+    )
     for patient_id in dict.fromkeys(item.task.patient_id for item in items):
         call.touch("patient", patient_id)
     return items

@@ -1,5 +1,6 @@
 """CDS card feedback: what clinicians did with VenaPath's cards in the EHR (accepted or
-overridden, and the coded override reasons), counted per CDS service.
+overridden, and the coded override reasons), counted per rule (through the issued card the
+feedback names) and per CDS service.
 
 Counts and coded reasons only (AGGREGATE_READ): the free-text comments an EHR may send are
 not shown, since they may name a patient. The read is audited as a query.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from venapath.cdshooks.feedback import feedback_summary
+from venapath.cdshooks.feedback import feedback_report
 from venapath.domain.access import Permission
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditAction, AuditFact
@@ -26,9 +27,16 @@ def build_feedback_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
     @router.get("/feedback", response_class=HTMLResponse)
     def feedback_page(request: Request) -> HTMLResponse:
         principal = page_principal(request, Permission.AGGREGATE_READ)
-        services = feedback_summary(registry.database)
+        report = feedback_report(registry.database)
         registry.audit.record_event(AuditFact(AuditAction.QUERY, principal, query="cds_feedback"))
-        context = page_context(request, principal, kb, services=services)
+        context = page_context(
+            request,
+            principal,
+            kb,
+            services=report.services,
+            rules=report.rules,
+            unattributed=report.unattributed,
+        )
         return HTMLResponse(render("feedback.html", context))
 
     return router
