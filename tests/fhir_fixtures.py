@@ -142,8 +142,9 @@ def medication_request(
     status: str = "active",
     hours_ago: float = 3,
     patient_id: str = "p1",
+    dosage: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    return {
+    request = {
         "resourceType": "MedicationRequest",
         "id": resource_id,
         "status": status,
@@ -154,6 +155,64 @@ def medication_request(
         },
         "subject": {"reference": f"Patient/{patient_id}"},
         "authoredOn": at(hours_ago),
+    }
+    if dosage is not None:
+        request["dosageInstruction"] = dosage
+    return request
+
+
+def dose_every(mg: float, hours: float) -> dict[str, Any]:
+    """A Dosage: `mg` every `hours` hours."""
+    return {
+        "timing": {"repeat": {"frequency": 1, "period": hours, "periodUnit": "h"}},
+        "doseAndRate": [
+            {"doseQuantity": {"value": mg, "unit": "mg", "system": UCUM, "code": "mg"}}
+        ],
+    }
+
+
+def infusion(units_per_hour: float) -> dict[str, Any]:
+    """A Dosage (request) or dosage (administration) part: a rate in U/h."""
+    return {"rateQuantity": {"value": units_per_hour, "unit": "U/h", "system": UCUM, "code": "U/h"}}
+
+
+def medication_administration(
+    resource_id: str,
+    rxnorm: str,
+    display: str,
+    *,
+    hours_ago: float = 3,
+    until_hours_ago: float | None = None,
+    status: str = "completed",
+    mg: float | None = None,
+    units_per_hour: float | None = None,
+    patient_id: str = "p1",
+) -> dict[str, Any]:
+    """An administration given `hours_ago` (an infusion: until `until_hours_ago`, or running)."""
+    given: dict[str, Any] = (
+        {"effectiveDateTime": at(hours_ago)}
+        if until_hours_ago is None and status != "in-progress"
+        else {
+            "effectivePeriod": {"start": at(hours_ago)}
+            | ({} if until_hours_ago is None else {"end": at(until_hours_ago)})
+        }
+    )
+    dosage: dict[str, Any] = {}
+    if mg is not None:
+        dosage["dose"] = {"value": mg, "unit": "mg", "system": UCUM, "code": "mg"}
+    if units_per_hour is not None:
+        dosage |= infusion(units_per_hour)
+    return {
+        "resourceType": "MedicationAdministration",
+        "id": resource_id,
+        "status": status,
+        "medicationCodeableConcept": {
+            "coding": [{"system": RXNORM, "code": rxnorm, "display": display}],
+            "text": display,
+        },
+        "subject": {"reference": f"Patient/{patient_id}"},
+        **given,
+        **({"dosage": dosage} if dosage else {}),
     }
 
 

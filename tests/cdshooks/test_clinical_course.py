@@ -17,6 +17,7 @@ from test_services import PATIENT_VIEW, hook_request
 from fhir_fixtures import (
     ICD10,
     condition,
+    medication_administration,
     medication_request,
     observation,
     patient,
@@ -24,6 +25,7 @@ from fhir_fixtures import (
     searchset,
 )
 from venapath.cdshooks.hooks import _names_a_code
+from venapath.fhir.requirements import feed_for_pointers
 from venapath.fhir.to_case import (
     HISTORY_FIELDS,
     HISTORY_ON_HEPARIN_FIELDS,
@@ -136,6 +138,7 @@ def test_the_prefetch_asks_for_platelet_counts_within_its_bounded_observation_qu
         "observations",
         "medicationRequests",
         "medicationStatements",
+        "medicationAdministrations",
         "procedures",
         "allergies",
     }
@@ -170,3 +173,43 @@ def test_a_seizure_after_enoxaparin_started_offers_endovascular_therapy(
     before = condition("seiz", ICD10, "R56.9", "Unspecified convulsions", onset_hours_ago=95)
     card = _cvt_card(client, templates, [*_deteriorating_cvt(14, 14), before])
     assert "CVT-EVT-DETERIORATION-MT" not in card["detail"]
+
+
+HEPARIN_BAG = ("1658717", "250 ML heparin sodium, porcine 100 UNT/ML Injection")
+
+
+def test_the_prefetch_asks_for_administrations_because_the_rules_read_therapeutic_dose(
+    kb: KnowledgeBase, templates: dict[str, str]
+) -> None:
+    """MedicationAdministration feeds only the anticoagulation fields (start, agent, dose);
+    it is asked for because CVT-EVT-DETERIORATION-MT/-CDT read on_therapeutic_anticoagulation,
+    and not for facts that administrations cannot settle."""
+    assert templates["medicationAdministrations"] == (
+        "MedicationAdministration?patient={{context.patientId}}"
+    )
+    assert (
+        "MedicationAdministration"
+        in feed_for_pointers(kb, {"/treatment/anticoagulation/therapeutic"}).resource_types
+    )
+    for pointer in ("/labs/platelets", "/treatment/antiplatelet_or_nsaid"):
+        assert "MedicationAdministration" not in feed_for_pointers(kb, {pointer}).resource_types
+
+
+def test_a_full_dose_heparin_infusion_in_the_prefetch_checks_the_therapeutic_dose(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: HEPARIN-USPI (full-dose continuous infusion 20,000-40,000 U/24 h). The same
+    GCS fall as above, on a running 1,250 U/h heparin infusion instead of an undosed order:
+    the card no longer asks to check the therapeutic dose (herniation is still unknown)."""
+    record = [r for r in _deteriorating_cvt(14, 8) if r["id"] != "enox"]
+    record.append(
+        medication_administration(
+            "ufh", *HEPARIN_BAG, hours_ago=90, status="in-progress", units_per_hour=1250
+        )
+    )
+    card = _cvt_card(client, templates, record)
+    thrombectomy = next(
+        line for line in card["detail"].splitlines() if "CVT-EVT-DETERIORATION-MT" in line
+    )
+    assert "herniation" in thrombectomy
+    assert "on therapeutic anticoagulation" not in thrombectomy

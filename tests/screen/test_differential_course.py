@@ -14,7 +14,15 @@ from typing import Any
 
 from test_differential import _compare, _expected, _screened
 
-from fhir_fixtures import ICD10, NOW, condition, medication_request, observation, patient
+from fhir_fixtures import (
+    ICD10,
+    NOW,
+    condition,
+    medication_administration,
+    medication_request,
+    observation,
+    patient,
+)
 from venapath.kb.model import KnowledgeBase
 from venapath.synth.bulk import MANIFEST_NAME
 
@@ -41,10 +49,26 @@ SEIZURES: dict[str, tuple[float, str]] = {
 """Patient id -> a seizure Condition (hours ago, verification), CVT 192 h ago, LMWH 168 h ago.
 Source: AHA 2024 CVT statement, Siddiqui 2015 (CVT-EVT-DETERIORATION-MT/-CDT)."""
 
+COURSES_GIVEN: dict[str, tuple[list[tuple[float, float | None]], float | None]] = {
+    "seizure-after-infusion-began": ([(100, 60)], 60),
+    "seizure-before-a-gap": ([(300, 299)], 40),
+    "administrations-ended": ([(72, None)], None),
+    "infusion-running": ([(50, -1)], None),
+}
+"""Patient id -> (heparin administrations as (hours ago, ended hours ago; -1 still running),
+enoxaparin order hours ago or none); CVT 192 h ago, a seizure 80 h ago. The course of
+anticoagulation starts at the first record of the run that reaches now (gaps over 24 h
+break it): only "seizure-after-infusion-began" is deterioration despite anticoagulation. No
+rate is charted: the screen does not read doses and leaves `therapeutic` unknown, which the
+per-patient mapping also does without a dose."""
+HEPARIN_BAG = ("1658717", "250 ML heparin sodium, porcine 100 UNT/ML Injection")
+
 
 def _record(patient_id: str) -> list[dict[str, Any]]:
     if patient_id in SEIZURES:
         return _seizure_record(patient_id)
+    if patient_id in COURSES_GIVEN:
+        return _course_record(patient_id)
     drug, counts = COURSES[patient_id]
     unit = "/uL" if counts[0][0] > 1000 else "10*3/uL"
     record = [
@@ -91,6 +115,44 @@ def _seizure_record(patient_id: str) -> list[dict[str, Any]]:
     return [*_cvt_on(patient_id, ENOXAPARIN), seizure, platelets]
 
 
+def _course_record(patient_id: str) -> list[dict[str, Any]]:
+    given, ordered = COURSES_GIVEN[patient_id]
+    record = _cvt_on(patient_id, ENOXAPARIN)[:2]
+    if ordered is not None:
+        record.append(
+            medication_request(
+                f"{patient_id}-ac", *ENOXAPARIN, hours_ago=ordered, patient_id=patient_id
+            )
+        )
+    for index, (hours_ago, ended) in enumerate(given):
+        record.append(
+            medication_administration(
+                f"{patient_id}-given-{index}",
+                *HEPARIN_BAG,
+                hours_ago=hours_ago,
+                until_hours_ago=None if ended is None or ended < 0 else ended,
+                status="in-progress" if ended == -1 else "completed",
+                patient_id=patient_id,
+            )
+        )
+    record.append(
+        condition(
+            f"{patient_id}-seizure",
+            ICD10,
+            "R56.9",
+            "Unspecified convulsions",
+            patient_id=patient_id,
+            onset_hours_ago=80,
+        )
+    )
+    record.append(
+        observation(
+            f"{patient_id}-plt", "777-3", "Platelets", 230, "10*3/uL", patient_id=patient_id
+        )
+    )
+    return record
+
+
 def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
     return [
         patient(patient_id, birth="1979-06-01"),
@@ -109,7 +171,7 @@ def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
 def _write_export(target: Path) -> Path:
     target.mkdir(parents=True)
     by_type: dict[str, list[str]] = {}
-    for patient_id in [*COURSES, *SEIZURES]:
+    for patient_id in [*COURSES, *SEIZURES, *COURSES_GIVEN]:
         for resource in _record(patient_id):
             by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
     for resource_type, lines in by_type.items():
@@ -142,4 +204,4 @@ def test_the_screen_reads_platelet_falls_and_seizures_as_the_engine_does(
         for pid, row in expected.items()
         if any(r["rule_id"] == "CVT-EVT-DETERIORATION-MT" for r in row.get("recommendations", []))
     }
-    assert offered == {"seizure-on-enoxaparin"}
+    assert offered == {"seizure-on-enoxaparin", "seizure-after-infusion-began"}

@@ -20,6 +20,7 @@ KEY_BY_TYPE = {
     "Observation": "observations",
     "MedicationRequest": "medicationRequests",
     "MedicationStatement": "medicationStatements",
+    "MedicationAdministration": "medicationAdministrations",
     "Procedure": "procedures",
     "AllergyIntolerance": "allergies",
 }

@@ -30,6 +30,7 @@ READ_TYPES = frozenset(
         "Observation",
         "MedicationRequest",
         "MedicationStatement",
+        "MedicationAdministration",
         "Procedure",
         "AllergyIntolerance",
         "ServiceRequest",

@@ -26,6 +26,12 @@ from venapath.kb.value_sets import (
 
 PATIENT_FIELDS = ("/patient/age_years", "/patient/sex")
 """Case fields read from the Patient resource itself."""
+ANTICOAGULATION_FIELDS = (
+    "/treatment/anticoagulation/agent",
+    "/treatment/anticoagulation/started_at",
+    "/treatment/anticoagulation/therapeutic",
+)
+"""Case fields an anticoagulant order, statement or administration sets (to_case.py)."""
 
 
 @dataclass
@@ -51,7 +57,7 @@ def fields_written(value_set: ValueSet) -> tuple[str, ...]:
     if isinstance(target, FlagTarget | MeasurementTarget):
         return (target.field,)
     if isinstance(target, AnticoagulantTarget):
-        return ("/treatment/anticoagulation/agent", "/treatment/anticoagulation/started_at")
+        return ANTICOAGULATION_FIELDS
     if isinstance(target, ProcedureTarget):
         return ("/treatment/procedures",)
     if isinstance(target, SeizureTarget):
@@ -73,15 +79,20 @@ def feed_for_pointers(kb: KnowledgeBase, pointers: set[str]) -> Feed:
         feed.add("Patient")
     for value_set in kb.value_sets:
         if any(_overlaps(p, w) for p in pointers for w in fields_written(value_set)):
-            for resource_type in _resource_types(value_set.resource):
+            for resource_type in _resource_types(value_set):
                 feed.add(resource_type, value_set.codes)
     return feed
 
 
-def _resource_types(resource: Resource) -> tuple[str, ...]:
-    if resource is Resource.MEDICATION:
-        return ("MedicationRequest", "MedicationStatement")
-    return (resource.value,)
+def _resource_types(value_set: ValueSet) -> tuple[str, ...]:
+    """The resource types a value set is read from. Administrations are read for
+    anticoagulants only (the days on therapy and its dose), so they are asked for only when
+    a rule reads a fact those fields settle."""
+    if value_set.resource is not Resource.MEDICATION:
+        return (value_set.resource.value,)
+    if isinstance(value_set.target, AnticoagulantTarget):
+        return ("MedicationRequest", "MedicationStatement", "MedicationAdministration")
+    return ("MedicationRequest", "MedicationStatement")
 
 
 def facts_read_by_rules(kb: KnowledgeBase) -> set[str]:

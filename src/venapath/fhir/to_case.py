@@ -31,6 +31,13 @@ from pydantic import ValidationError
 
 from venapath.domain.case import Case, ContradictionError, ProcedureKind, UnknownWordError
 from venapath.domain.units import Platelets
+from venapath.fhir.doses import (
+    Dose,
+    administered_infusion,
+    administered_mg,
+    is_treatment_dose,
+    request_doses,
+)
 from venapath.fhir.errors import FhirInputError, FhirProblem
 from venapath.fhir.parse import ParsedResources
 from venapath.fhir.quantities import UnreadableQuantityError, measurement_value
@@ -43,6 +50,7 @@ from venapath.kb.value_sets import (
     ProcedureTarget,
     Resource,
     SeizureTarget,
+    TreatmentDose,
     ValueSet,
 )
 
@@ -57,6 +65,8 @@ _VERIFICATION_STATUS = {
 _ACTIVE_CLINICAL = frozenset({"active", "recurrence", "relapse"})
 _USABLE_OBSERVATION = frozenset({"final", "amended", "corrected", "preliminary"})
 _ACTIVE_MEDICATION = frozenset({"active", "on-hold", "intended", "completed"})
+_GIVEN = frozenset({"completed", "in-progress"})
+"""MedicationAdministration statuses that mean the dose was (or is being) given."""
 _DONE_PROCEDURE = frozenset({"completed", "in-progress"})
 _FOLLOWED_UP = frozenset({ProcedureKind.VENOPLASTY, ProcedureKind.VENOUS_STENT})
 THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
@@ -82,6 +92,28 @@ PLATELET_BASELINE_DAYS = 1
 the fall with the highest count before it)."""
 PLATELET_FALL_FRACTION = 0.5
 """A count at or below half an earlier one on heparin is the 4Ts score's typical fall."""
+STARTED_FIELD = "/treatment/anticoagulation/started_at"
+AGENT_FIELD = "/treatment/anticoagulation/agent"
+THERAPEUTIC_FIELD = "/treatment/anticoagulation/therapeutic"
+DOSE_COVER_HOURS = 24
+"""An administration keeps anticoagulation continuous for this long after it was given
+(or its infusion ended): the longest treatment dosing interval of the agents read is once
+daily. A longer gap ends one course; the days on anticoagulation count from the start of
+the course that reaches the evaluation time."""
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """One dated anticoagulant record: an active order or statement (it covers until now) or
+    an administration (it covers DOSE_COVER_HOURS after it was given)."""
+
+    start: datetime
+    covered_until: datetime
+    agent: str
+    source: str
+    floor: TreatmentDose | None
+    doses: tuple[Dose, ...] = ()
+    administered_mg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +170,7 @@ class _Builder:
     platelet_readings: list[tuple[datetime, float, str]] = field(default_factory=list)
     heparin_starts: list[tuple[datetime, str]] = field(default_factory=list)
     seizures: list[tuple[datetime | None, str]] = field(default_factory=list)
+    exposures: list[Exposure] = field(default_factory=list)
     cvt_times: list[datetime] = field(default_factory=list)
     unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=Counter
@@ -234,6 +267,9 @@ def case_from_fhir(
     for kind in ("MedicationRequest", "MedicationStatement"):
         for medication in parsed.of(kind):
             _read_medication(medication, builder)
+    for administration in parsed.of("MedicationAdministration"):
+        _read_administration(administration, builder)
+    _read_anticoagulation_course(builder)
     _read_platelet_course(builder)
     _read_seizures(builder)
     for procedure in parsed.of("Procedure"):
@@ -563,13 +599,148 @@ def _read_medication(medication: Any, builder: _Builder) -> None:
         if isinstance(target, AnticoagulantTarget):
             if medication.status == "completed":
                 continue
-            builder.put_latest("/treatment/anticoagulation/agent", target.agent.value, when, source)
-            if target.agent.value in HEPARINS and when is not None:
+            builder.put_latest(AGENT_FIELD, target.agent.value, when, source)
+            if when is None:
+                continue
+            if target.agent.value in HEPARINS:
                 builder.heparin_starts.append((when, source))
-            if when is not None and builder.latest["/treatment/anticoagulation/agent"] == when:
-                builder.put("/treatment/anticoagulation/started_at", when, source)
+            dosages = (
+                medication.dosageInstruction
+                if medication.get_resource_type() == "MedicationRequest"
+                else medication.dosage
+            )
+            doses = request_doses(dosages, _weight(builder))
+            builder.exposures.append(
+                Exposure(
+                    when, builder.now, target.agent.value, source, target.treatment_dose, doses
+                )
+            )
         elif isinstance(target, FlagTarget):
             _medication_flag(builder, target, medication, when, source)
+
+
+def _read_administration(administration: Any, builder: _Builder) -> None:
+    """An anticoagulant given (completed or in progress) is an exposure for the course; its
+    dose is kept for the treatment-dose check. Other drugs are not read from administrations."""
+    if administration.status not in _GIVEN:
+        return
+    source = _ref(administration)
+    concept = administration.medicationCodeableConcept or _contained_medication_code(administration)
+    if concept is None:
+        builder.report.notes.append(f"{source}: medicationReference not resolved; not read")
+        return
+    period = administration.effectivePeriod
+    given = _not_future(
+        _moment(administration.effectiveDateTime) or _period_start(period), builder, source
+    )
+    for match in builder.matches(Resource.MEDICATION, concept, "MedicationAdministration"):
+        target = match.value_set.target
+        if not isinstance(target, AnticoagulantTarget):
+            continue
+        if given is None:
+            builder.report.notes.append(f"{source}: administration without a time; not read")
+            return
+        ended = builder.now if administration.status == "in-progress" else given
+        if period is not None and administration.status != "in-progress":
+            ended = _not_future(_period_end(period), builder, source) or given
+        dosage = administration.dosage
+        infused = administered_infusion(dosage, _weight(builder))
+        builder.exposures.append(
+            Exposure(
+                start=given,
+                covered_until=ended + timedelta(hours=DOSE_COVER_HOURS),
+                agent=target.agent.value,
+                source=source,
+                floor=target.treatment_dose,
+                doses=(Dose(infused_units_per_day=infused),) if infused is not None else (),
+                administered_mg=administered_mg(dosage),
+            )
+        )
+
+
+def _read_anticoagulation_course(builder: _Builder) -> None:
+    """The course of anticoagulation that reaches now: when it started, its newest agent, and
+    whether its newest readable dose is a treatment dose (then `therapeutic` is true; a lower
+    or unreadable dose leaves it unknown). Provenance: every record of the course.
+
+    Records overlap or follow within DOSE_COVER_HOURS to be one course. The population screen
+    reads orders and statements alike (`screen/case_columns.anticoagulation`)."""
+    course = current_course(builder.exposures, builder.now)
+    if not course:
+        if builder.exposures:
+            builder.report.notes.append(
+                "anticoagulant administrations ended more than "
+                f"{DOSE_COVER_HOURS} h ago: not read as current anticoagulation"
+            )
+        return
+    first = course[0]
+    builder.put(STARTED_FIELD, first.start, first.source)
+    builder.report.provenance[STARTED_FIELD] += [e.source for e in course[1:]]
+    newest = course[-1]
+    builder.put_latest(AGENT_FIELD, newest.agent, newest.start, newest.source)
+    _read_therapeutic(builder, course)
+
+
+def current_course(exposures: list[Exposure], now: datetime) -> list[Exposure]:
+    """The exposures of the course that reaches `now`, oldest first (empty if none does)."""
+    course: list[Exposure] = []
+    covered_until: datetime | None = None
+    for exposure in sorted(exposures, key=lambda e: (e.start, e.source)):
+        if covered_until is None or exposure.start > covered_until:
+            course = []
+            covered_until = exposure.covered_until
+        course.append(exposure)
+        covered_until = max(covered_until, exposure.covered_until)
+    return course if covered_until is not None and covered_until >= now else []
+
+
+def _read_therapeutic(builder: _Builder, course: list[Exposure]) -> None:
+    """Only the newest record speaks for the current dose: an earlier treatment dose says
+    nothing about a later order or dose whose amount the chart does not give."""
+    newest = course[-1]
+    verdict = _treatment_verdict(newest, course, _weight(builder))
+    if verdict is True:
+        builder.put(THERAPEUTIC_FIELD, True, newest.source)
+        builder.report.notes.append(
+            f"{newest.source}: treatment dose of {newest.agent}: read as therapeutic "
+            "anticoagulation"
+        )
+    elif verdict is False:
+        builder.report.notes.append(
+            f"{newest.source}: {newest.agent} below its treatment dose; therapeutic left "
+            "unknown (a reduced treatment dose cannot be told from prophylaxis)"
+        )
+
+
+def _treatment_verdict(
+    exposure: Exposure, course: list[Exposure], weight: float | None
+) -> bool | None:
+    """Whether this record is at treatment dose (None: its dose cannot tell). Several
+    regimens (apixaban 10 mg then 5 mg) must all reach the floor. An administration's mg are
+    summed with the same agent's given in the DOSE_COVER_HOURS before it (1 mg/kg twice a day)."""
+    if exposure.floor is None:
+        return None
+    doses = list(exposure.doses)
+    if exposure.administered_mg is not None:
+        since = exposure.start - timedelta(hours=DOSE_COVER_HOURS)
+        daily = sum(
+            e.administered_mg
+            for e in course
+            if e.administered_mg is not None
+            and e.agent == exposure.agent
+            and since < e.start <= exposure.start
+        )
+        doses.append(Dose(mg_per_day=daily))
+    verdicts = [is_treatment_dose(dose, exposure.floor, weight) for dose in doses]
+    known = [v for v in verdicts if v is not None]
+    if not known:
+        return None
+    return all(known)
+
+
+def _weight(builder: _Builder) -> float | None:
+    weight = builder.data.get("patient", {}).get("weight_kg")
+    return float(weight) if isinstance(weight, int | float) else None
 
 
 def _medication_flag(

@@ -41,7 +41,13 @@ from venapath.kb.model import (
 )
 from venapath.kb.parsed_cache import parsed_documents
 from venapath.kb.protocols import FollowUpProtocol
-from venapath.kb.value_sets import DiagnosisTarget, FlagTarget, ValueSet, flag_field_problem
+from venapath.kb.value_sets import (
+    AnticoagulantTarget,
+    DiagnosisTarget,
+    FlagTarget,
+    ValueSet,
+    flag_field_problem,
+)
 
 DEFAULT_KB_DIR = Path(__file__).parent / "data"
 VALUE_SET_DIR = "value_sets"
@@ -470,6 +476,9 @@ def _value_set_problems(value_set: ValueSet, sources: Mapping[str, Source]) -> l
     if value_set.source not in sources:
         found.append(f"cites unknown source {value_set.source!r}")
     target = value_set.target
+    dose = target.treatment_dose if isinstance(target, AnticoagulantTarget) else None
+    if dose is not None and dose.source not in sources:
+        found.append(f"treatment_dose cites unknown source {dose.source!r}")
     segment = target.segment if isinstance(target, DiagnosisTarget) else None
     if segment is not None and segment not in SEGMENTS_BY_ID:
         found.append(f"unknown segment {segment!r}")

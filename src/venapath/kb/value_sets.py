@@ -55,7 +55,7 @@ class Resource(StrEnum):
 
     CONDITION = "Condition"
     OBSERVATION = "Observation"
-    MEDICATION = "MedicationRequest"  # also read from MedicationStatement
+    MEDICATION = "MedicationRequest"  # also MedicationStatement; anticoagulants also MedicationAdministration
     PROCEDURE = "Procedure"
     ALLERGY = "AllergyIntolerance"
 
@@ -114,10 +114,31 @@ class MeasurementTarget(BaseModel):
     basis: DDimerBasis | None = Field(default=None, description="D-dimer only: FEU or DDU.")
 
 
+class TreatmentDose(BaseModel):
+    """The least dose of an agent that is a treatment dose for venous thrombosis, as its
+    source states it. A dose at or above it makes anticoagulation therapeutic
+    (`/treatment/anticoagulation/therapeutic`); a lower or unreadable dose leaves that
+    unknown, never false (renal or weight-reduced treatment doses sit below these floors).
+
+    Each floor reads one kind of dose: `mg_per_day` a total oral or subcutaneous dose in mg,
+    `mg_per_kg_per_day` the same per kg of the charted weight (a mg dose of an LMWH is
+    enoxaparin: dalteparin is dosed in units), `infused_units_per_day` a continuous
+    intravenous infusion rate in units (IU) per day."""
+
+    model_config = _STRICT
+    mg_per_day: float | None = Field(default=None, gt=0)
+    mg_per_kg_per_day: float | None = Field(default=None, gt=0)
+    infused_units_per_day: float | None = Field(default=None, gt=0)
+    source: str
+    locator: str = Field(min_length=1)
+    quote: str = Field(min_length=1)
+
+
 class AnticoagulantTarget(BaseModel):
     model_config = _STRICT
     kind: Literal["anticoagulant"]
     agent: AnticoagulantAgent
+    treatment_dose: TreatmentDose | None = None
 
 
 class SeizureTarget(BaseModel):

@@ -33,12 +33,14 @@ from venapath.fhir.to_case import (
     _CLOCK_SKEW,
     _DONE_PROCEDURE,
     _FOLLOWED_UP,
+    _GIVEN,
     _STATUS_RANK,
     _THROMBOLYSIS_DAYS,
     _USABLE_OBSERVATION,
     _VERIFICATION_STATUS,
     CVT_CONDITION,
     DETERIORATION_FIELD,
+    DOSE_COVER_HOURS,
     GCS_COURSE_DAYS,
     GCS_FIELD,
     HEPARINS,
@@ -196,14 +198,63 @@ class CaseColumns:
         rows = rows.mutate(when=self.not_future(self.moment(rows.when_text)))
         return matched(rows, self.codes, "MedicationRequest")
 
-    def anticoagulation(self, medications: ir.Table) -> ir.Table:
-        rows = medications.filter(
+    def administered_anticoagulants(self) -> ir.Table:
+        """Anticoagulants given (completed or in progress), with when each was given and how
+        long it keeps the course continuous (`to_case._read_administration`)."""
+        rows = self.view("MedicationAdministration")
+        rows = rows.filter(rows.status.isin(sorted(_GIVEN)))
+        given = self.not_future(self.moment(rows.effective.coalesce(rows.effective_period_start)))
+        ended = self.not_future(self.moment(rows.effective_period_end)).coalesce(given)
+        now = ibis.literal(self.now, type="timestamp('UTC')")
+        ended = (rows.status == "in-progress").ifelse(now, ended)
+        rows = rows.mutate(when=given, ended=ended)
+        hits = matched(rows, self.codes, "MedicationRequest")
+        hits = hits.filter((hits.kind == "anticoagulant") & hits.when.notnull())
+        return hits.select(
+            "patient_id",
+            "agent",
+            "when",
+            covered_until=hits.ended + ibis.interval(hours=DOSE_COVER_HOURS),
+        )
+
+    def anticoagulation(self, medications: ir.Table, administered: ir.Table) -> ir.Table:
+        """The newest agent and the start of the course that reaches now
+        (`to_case._read_anticoagulation_course`): orders and statements cover until now, an
+        administration DOSE_COVER_HOURS after it; a later gap starts a new course.
+        `therapeutic` is not read here (the dose is not in the views): it stays unknown."""
+        orders = medications.filter(
             (medications.kind == "anticoagulant") & (medications.status != "completed")
         )
-        key = rows.when.fill_null(ibis.literal(_OLDEST, type="timestamp('UTC')"))
-        rows = rows.mutate(key=key)
-        return rows.group_by("patient_id").agg(
-            agent=rows.agent.argmax(rows.key), anticoagulation_started=rows.when.max()
+        now = ibis.literal(self.now, type="timestamp('UTC')")
+        dated = orders.filter(orders.when.notnull())
+        stamp = "timestamp('UTC')"
+        exposures = dated.select(
+            "patient_id", "agent", when=dated.when.cast(stamp), covered_until=now
+        ).union(
+            administered.select(
+                "patient_id",
+                "agent",
+                when=administered.when.cast(stamp),
+                covered_until=administered.covered_until.cast(stamp),
+            ),
+            distinct=False,
+        )
+        course = _current_course(exposures, now)
+        in_course = administered.join(course, "patient_id").filter(
+            lambda t: t.when >= t.anticoagulation_started
+        )
+        candidates = orders.select("patient_id", "agent", when=orders.when.cast(stamp)).union(
+            in_course.select("patient_id", "agent", when=in_course.when.cast(stamp)),
+            distinct=False,
+        )
+        key = candidates.when.fill_null(ibis.literal(_OLDEST, type="timestamp('UTC')"))
+        agents = (
+            candidates.mutate(key=key)
+            .group_by("patient_id")
+            .agg(agent=lambda t: t.agent.argmax(t.key))
+        )
+        return agents.join(course, "patient_id", how="left").select(
+            "patient_id", "agent", "anticoagulation_started"
         )
 
     def medication_flags(self, medications: ir.Table) -> ir.Table:
@@ -363,7 +414,8 @@ class CaseColumns:
         medications = self.materialise(self.medications(), "matched_medications")
         measured = self.materialise(self.readable_measurements(), "readable_measurements")
         diagnoses = self.diagnoses(conditions)
-        anticoagulation = self.anticoagulation(medications)
+        administered = self.materialise(self.administered_anticoagulants(), "administered")
+        anticoagulation = self.anticoagulation(medications, administered)
         flags = (
             self.condition_flags(conditions)
             .union(self.allergy_flags(), distinct=False)
@@ -402,6 +454,26 @@ MEASUREMENT_COLUMNS = {
     "/patient/weight_kg": "weight_kg",
 }
 """Measurement target field -> case column (numbers already in the unit the facts use)."""
+
+
+def _current_course(exposures: ir.Table, now: ir.TimestampValue) -> ir.Table:
+    """Per patient, the start of the course of exposures that reaches `now`: an exposure
+    starting after everything before it had ended begins a new course (gaps and islands)."""
+    order = ["when", "covered_until", "agent"]  # one row order for both windows
+    running = ibis.window(group_by="patient_id", order_by=order, rows=(None, 0))
+    ordered = ibis.window(group_by="patient_id", order_by=order)
+    marked = exposures.mutate(covered_so_far=exposures.covered_until.max().over(running))
+    marked = marked.mutate(covered_before=marked.covered_so_far.lag().over(ordered))
+    marked = marked.mutate(
+        begins=marked.covered_before.isnull() | (marked.when > marked.covered_before)
+    )
+    courses = marked.group_by("patient_id").agg(
+        anticoagulation_started=marked.when.max(where=marked.begins),
+        covered_until=marked.covered_until.max(),
+    )
+    return courses.filter(courses.covered_until >= now).select(
+        "patient_id", "anticoagulation_started"
+    )
 
 
 def _flag_rows(rows: ir.Table, pointer: str) -> ir.Table:

@@ -35,6 +35,7 @@ RESOURCE_VIEWS: Mapping[str, str] = {
     "Observation": "observation.json",
     "MedicationRequest": "medication_request.json",
     "MedicationStatement": "medication_statement.json",
+    "MedicationAdministration": "medication_administration.json",
     "Procedure": "procedure.json",
     "AllergyIntolerance": "allergy_intolerance.json",
 }
