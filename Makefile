@@ -55,9 +55,10 @@ test-cluster: install
 	$(BIN)/pytest -m cluster
 
 # The inner loop: pure and in-process tests, Hypothesis at a twentieth of its examples (profile
-# dev), no Spark, no subprocess servers, no crash tests. `make test` runs everything.
+# dev), no Spark, no subprocess servers, no crash tests, one worker per core (pytest-xdist).
+# `make test` runs everything.
 unit: install
-	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow" $(UNIT_TESTS)
+	HYPOTHESIS_PROFILE=dev $(BIN)/pytest -q -m "not slow" -n auto $(UNIT_TESTS)
 
 bench: install
 	$(BIN)/python bench/evaluate.py

@@ -64,7 +64,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     per query) and every population pipeline test."""
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
-        spark = "spark_session" in fixtures or "[spark" in item.nodeid or "-spark" in item.nodeid
+        spark = "spark_session" in fixtures or any(
+            tag in item.nodeid for tag in ("[spark", "-spark", "/spark]")
+        )
         if spark or item.nodeid.startswith(POPULATION_TESTS):
             item.add_marker(pytest.mark.slow)
 
