@@ -17,7 +17,7 @@ from venapath.domain.access import Role, local_operator
 from venapath.services.demo import load_demo
 from venapath.services.registry import Registry
 from venapath.services.registry.aggregates import SurvivalSample
-from venapath.web.charts import fit_survival
+from venapath.web.charts import Chart, fit_survival
 from venapath.web.pages.dashboards import CHART_IDS
 
 
@@ -159,3 +159,21 @@ def test_venoplasty_and_stent_curves_differ_in_the_demo(module_registry: Registr
         for kind, curve in by_kind.items()
     }
     assert at_a_year["venoplasty"] < at_a_year["venous_stent"]
+
+
+def test_the_survival_time_axis_is_marked_in_days() -> None:
+    curve = fit_survival("After venoplasty", [SurvivalSample("venoplasty", 400.0, True)])
+    chart = Chart(
+        id="t",
+        title="t",
+        description="d",
+        definition="d",
+        columns=[],
+        rows=[],
+        kind="survival",
+        curves=[curve],
+        x_label="Days",
+    )
+    svg = str(chart.svg())
+    for day in (0, 100, 200, 300, 400):
+        assert f">{day}</text>" in svg

@@ -225,9 +225,22 @@ def _axes(chart: Chart) -> str:
     return (
         f'<line x1="{LEFT}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#333"/>'
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{bottom}" stroke="#333"/>'
-        f"{ticks}"
+        f"{ticks}{_day_ticks(chart)}"
         f'<text x="{(LEFT + right) / 2}" y="{HEIGHT - 8}" text-anchor="middle" '
         f'font-size="12">{escape(chart.x_label)}</text>'
+    )
+
+
+def _day_ticks(chart: Chart) -> str:
+    """Whole-day marks under a survival chart's time axis (bar charts label their bars)."""
+    if chart.kind != "survival":
+        return ""
+    top = _x_max(chart)
+    marks = sorted({round(top * quarter / 4) for quarter in range(5)})
+    return "".join(
+        f'<text x="{_x(day, top):.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
+        f'font-size="11">{day}</text>'
+        for day in marks
     )
 
 
