@@ -236,3 +236,53 @@ def test_two_applications_do_not_share_a_trail(tmp_path: Path) -> None:
         )
         assert len(events_in(first)) == 1
         assert events_in(second) == []
+
+
+# ------------------------------------------------- account changes and their entries, as one
+
+
+def _accounts(database: Database) -> Any:
+    from venapath.identity.accounts import AccountService
+    from venapath.settings import AccountSettings
+
+    return AccountService(database, AccountSettings(env="development"))
+
+
+def _recording(events: SecurityEvents) -> Any:
+    def record(session: Any, account: Any) -> None:
+        record_security_event(
+            events,
+            SecurityEvent.ACCOUNT_CHANGED,
+            principal=local_operator("root"),
+            resources=(f"account/{account.id}",),
+            detail=f"role set to {account.role.value}",
+            session=session,
+        )
+
+    return record
+
+
+def test_an_account_change_and_its_audit_entry_commit_together(database: Database) -> None:
+    accounts = _accounts(database)
+    accounts.add("dr-d", "Dr D", "clinician", "a long enough passphrase here")
+    accounts.set_role("dr-d", "coordinator", audit=_recording(SecurityEvents(AuditTrail(database))))
+    (entry,) = events_in(database)
+    assert entry["outcomeDesc"] == "role set to coordinator"
+    assert accounts.get("dr-d").role is Role.COORDINATOR
+
+
+def test_an_account_change_whose_entry_cannot_be_written_is_not_made(
+    database: Database,
+) -> None:
+    accounts = _accounts(database)
+    accounts.add("dr-e", "Dr E", "clinician", "a long enough passphrase here")
+    broken = SecurityEvents(BrokenTrail())  # type: ignore[arg-type]
+    with pytest.raises(AuditUnavailableError):
+        accounts.set_role("dr-e", "admin", audit=_recording(broken))
+    with pytest.raises(AuditUnavailableError):
+        accounts.add(
+            "dr-f", "Dr F", "admin", "another long passphrase here", audit=_recording(broken)
+        )
+    assert accounts.get("dr-e").role is Role.CLINICIAN  # rolled back with its entry
+    assert [a.username for a in accounts.list()] == ["dr-e"]
+    assert events_in(database) == []

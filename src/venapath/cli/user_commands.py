@@ -23,11 +23,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from venapath.cli.inputs import fail_input
 from venapath.domain.access import local_operator
-from venapath.errors import VenaPathError
-from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountService
+from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountAudit, AccountService
 from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.persistence import migrate
 from venapath.persistence.audit import AuditAction, AuditTrail
@@ -56,11 +56,12 @@ def _password(from_stdin: bool) -> str:
     return first
 
 
-def _changed(service: AccountService, account: Account, what: str) -> None:
-    """The change in the audit trail, as the operator at this command line; a change that
-    could not be recorded is reported (exit 3) so the operator knows it is unrecorded."""
+def _recorder(service: AccountService, what: str) -> AccountAudit:
+    """The change's audit entry, as the operator at this command line, written in the
+    change's own transaction: if it cannot be recorded, the change is not made (exit 3)."""
     security = SecurityEvents(AuditTrail(service.database))
-    try:
+
+    def record(session: Session, account: Account) -> None:
         record_security_event(
             security,
             SecurityEvent.ACCOUNT_CHANGED,
@@ -68,17 +69,15 @@ def _changed(service: AccountService, account: Account, what: str) -> None:
             action=AuditAction.CREATE if what == "add" else AuditAction.UPDATE,
             resources=(f"account/{account.id}",),
             detail=f"{what} {account.username}",
+            session=session,
         )
-    except VenaPathError as error:
-        out.print(f"[bold red]error:[/] {account.username}: {what} done, but {error}")
-        raise typer.Exit(3) from None
+
+    return record
 
 
-def _run(service: AccountService, action: str, call: Callable[[], Account]) -> Account:
-    """Make the change `call` makes and record it in the audit trail (only if it was made)."""
-    account = call()
-    _changed(service, account, action)
-    return account
+def _run(service: AccountService, action: str, call: Callable[..., Account]) -> Account:
+    """Make the change `call` makes, recorded in the audit trail in the same transaction."""
+    return call(audit=_recorder(service, action))
 
 
 @users_app.command("add")
@@ -91,7 +90,7 @@ def add(
     """Add an account; asks for its password (at least 15 characters; a passphrase)."""
     service = _service()
     password = _password(password_stdin)
-    account = _run(service, "add", lambda: service.add(username, name or username, role, password))
+    account = _run(service, "add", partial(service.add, username, name or username, role, password))
     out.print(f"added {account.username} ({account.role.value})")
 
 
@@ -119,7 +118,7 @@ def list_accounts() -> None:
 def disable(username: str) -> None:
     """Disable an account and end its sessions."""
     service = _service()
-    account = _run(service, "disable", lambda: service.set_disabled(username, True))
+    account = _run(service, "disable", partial(service.set_disabled, username, True))
     out.print(f"disabled {account.username}; its sessions have ended")
 
 
@@ -127,7 +126,7 @@ def disable(username: str) -> None:
 def enable(username: str) -> None:
     """Enable a disabled account."""
     service = _service()
-    account = _run(service, "enable", lambda: service.set_disabled(username, False))
+    account = _run(service, "enable", partial(service.set_disabled, username, False))
     out.print(f"enabled {account.username}")
 
 
@@ -135,7 +134,7 @@ def enable(username: str) -> None:
 def set_role(username: str, role: Annotated[str, typer.Argument(help=ROLE_HELP)]) -> None:
     """Change an account's role; its sessions end, the new role applies at next sign-in."""
     service = _service()
-    account = _run(service, "set-role", lambda: service.set_role(username, role))
+    account = _run(service, "set-role", partial(service.set_role, username, role))
     out.print(f"{account.username} is now {account.role.value}; its sessions have ended")
 
 
@@ -147,7 +146,7 @@ def reset(
     """Set a new password, lift a lock-out and end the account's sessions."""
     service = _service()
     password = _password(password_stdin)
-    account = _run(service, "reset", lambda: service.reset_password(username, password))
+    account = _run(service, "reset", partial(service.reset_password, username, password))
     out.print(f"new password set for {account.username}; lock lifted, sessions ended")
 
 

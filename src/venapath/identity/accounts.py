@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -81,13 +82,30 @@ def account_role(role: str) -> Role:
     return parsed
 
 
+AccountAudit = Callable[[Session, "Account"], None]
+"""Records an account change inside the change's own transaction: if the entry cannot be
+written, the change is rolled back with it (no unrecorded change, no record of a change that
+was not made)."""
+
+
+def _no_audit(session: Session, account: Account) -> None:
+    """For callers that record nothing (tests, the demo accounts of `make run`)."""
+
+
 class AccountService:
     def __init__(self, database: Database, settings: AccountSettings) -> None:
         self.database = database
         self.settings = settings
 
     def add(
-        self, username: str, display_name: str, role: str, password: str, *, demo: bool = False
+        self,
+        username: str,
+        display_name: str,
+        role: str,
+        password: str,
+        *,
+        demo: bool = False,
+        audit: AccountAudit = _no_audit,
     ) -> Account:
         name = normal_username(username)
         parsed_role = account_role(role)
@@ -112,7 +130,9 @@ class AccountService:
             if taken is not None:
                 raise ConflictError(f"the user name {name!r} is taken", pointer="/username")
             session.add(row)
-        return _account(row)
+            account = _account(row)
+            audit(session, account)
+        return account
 
     def list(self) -> list[Account]:
         with self.database.session() as session:
@@ -123,7 +143,9 @@ class AccountService:
         with self.database.session() as session:
             return _account(self._row(session, username))
 
-    def set_disabled(self, username: str, disabled: bool) -> Account:
+    def set_disabled(
+        self, username: str, disabled: bool, *, audit: AccountAudit = _no_audit
+    ) -> Account:
         """Disabling also ends every session of the account."""
         with self.database.session() as session:
             row = self._row(session, username)
@@ -131,9 +153,9 @@ class AccountService:
             row.updated_at = datetime.now(UTC)
             if disabled:
                 _end_sessions(session, row.id)
-            return _account(row)
+            return _audited(session, row, audit)
 
-    def set_role(self, username: str, role: str) -> Account:
+    def set_role(self, username: str, role: str, *, audit: AccountAudit = _no_audit) -> Account:
         """A new role takes effect at the next sign-in: the account's sessions are ended."""
         parsed = account_role(role)
         with self.database.session() as session:
@@ -141,9 +163,11 @@ class AccountService:
             row.role = parsed.value
             row.updated_at = datetime.now(UTC)
             _end_sessions(session, row.id)
-            return _account(row)
+            return _audited(session, row, audit)
 
-    def reset_password(self, username: str, password: str) -> Account:
+    def reset_password(
+        self, username: str, password: str, *, audit: AccountAudit = _no_audit
+    ) -> Account:
         """A new password, the lock lifted and every session ended."""
         with self.database.session() as session:
             row = self._row(session, username)
@@ -155,7 +179,7 @@ class AccountService:
             row.locked_until = None
             row.updated_at = now
             _end_sessions(session, row.id)
-            return _account(row)
+            return _audited(session, row, audit)
 
     def verify(self, username: str, password: str) -> Account:
         """The account when the password is right and the account may sign in; else
@@ -204,6 +228,12 @@ class AccountService:
         if row is None:
             raise NotFoundError("account", name, pointer="/username")
         return row
+
+
+def _audited(session: Session, row: AccountRow, audit: AccountAudit) -> Account:
+    account = _account(row)
+    audit(session, account)
+    return account
 
 
 def _end_sessions(session: Session, account_id: str) -> None:

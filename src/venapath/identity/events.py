@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from venapath.domain.access import Principal
 from venapath.errors import UnavailableError, VenaPathError
@@ -193,16 +194,18 @@ class SecurityEvents:
         for fact in self.coalescer.drain():
             self.write(SecurityEvent.REFUSED, fact)
 
-    def write(self, event: SecurityEvent, fact: AuditFact) -> None:
-        """Append one entry; on failure log it, and raise for a FAIL_CLOSED event."""
+    def write(self, event: SecurityEvent, fact: AuditFact, session: Session | None = None) -> None:
+        """Append one entry; on failure log it, and raise for a FAIL_CLOSED event. Inside
+        `session` (the audited change's transaction) a failure always raises, so the change
+        is rolled back with its entry."""
         try:
-            self.trail.record_event(fact)
+            self.trail.record_event(fact, session)
         except (SQLAlchemyError, VenaPathError) as error:
             security_log.error(
                 "audit write failed",
                 extra={"event": event.value, "subject": fact.actor, "error": type(error).__name__},
             )
-            if event in FAIL_CLOSED:
+            if event in FAIL_CLOSED or session is not None:
                 raise AuditUnavailableError(
                     f"the {event.value} could not be recorded in the audit trail; try again"
                 ) from None
@@ -221,13 +224,15 @@ def record_security_event(
     detail: str | None = None,
     resources: tuple[str, ...] = (),
     action: AuditAction | None = None,
+    session: Session | None = None,
 ) -> None:
     """Record one security event in the audit trail (and the security log). Blocking: call
     it off the event loop. `principal` is the verified actor; without one, `subject` is
     what was claimed (never verified). `code` is the short status (`401 missing`, `locked`);
     `path` a route template; `action` overrides the default audit action (an account
-    created rather than changed). Raises AuditUnavailableError for a FAIL_CLOSED event
-    whose entry could not be written."""
+    created rather than changed); `session`, the transaction of the change being recorded
+    (the entry then commits or rolls back with it). Raises AuditUnavailableError for a
+    FAIL_CLOSED event whose entry could not be written."""
     address = client_address or (principal.client_address if principal else None)
     reason = ": ".join(part for part in (code, (detail or "")[:200]) if part) or None
     security_log.info(
@@ -258,7 +263,7 @@ def record_security_event(
     for entry in events.coalescer.admit(fact if coalesced else None):
         events.write(SecurityEvent.REFUSED, entry)
     if not coalesced:
-        events.write(event, fact)
+        events.write(event, fact, session)
 
 
 def _action(

@@ -2,8 +2,8 @@
 enable it, change its role, reset its password, all through `AccountService`.
 
 Every change is a security event (identity/events.py, the one door): an AuditEvent in the
-hash-chained audit trail (who changed which account, never a password) and a line of the
-`venapath.security` log. An administrator may not disable or demote their own account
+hash-chained audit trail, written in the change's own transaction (who changed which
+account, never a password), and a line of the `venapath.security` log. An administrator may not disable or demote their own account
 (no one locks the last door from inside). Forms are plain posts carrying the CSRF token.
 """
 
@@ -13,10 +13,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.orm import Session
 
 from venapath.domain.access import Permission, Principal
 from venapath.errors import InputError
-from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountService
+from venapath.identity.accounts import ACCOUNT_ROLES, Account, AccountAudit, AccountService
 from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditAction, AuditFact, AuditTrail
@@ -29,21 +30,23 @@ LOCAL_SUBJECT = "local:"
 """How a local account's sessions name their subject (identity/routes.py)."""
 
 
-def _audit(
-    security: SecurityEvents,
-    principal: Principal,
-    action: AuditAction,
-    account: Account,
-    what: str,
-) -> None:
-    record_security_event(
-        security,
-        SecurityEvent.ACCOUNT_CHANGED,
-        principal=principal,
-        action=action,
-        resources=(f"account/{account.id}",),
-        detail=f"{what} {account.username}",
-    )
+def _recorded(
+    security: SecurityEvents, principal: Principal, action: AuditAction, what: str
+) -> AccountAudit:
+    """The change's audit entry, written in the change's own transaction (both or neither)."""
+
+    def record(session: Session, account: Account) -> None:
+        record_security_event(
+            security,
+            SecurityEvent.ACCOUNT_CHANGED,
+            principal=principal,
+            action=action,
+            resources=(f"account/{account.id}",),
+            detail=f"{what.format(role=account.role.value)} {account.username}",
+            session=session,
+        )
+
+    return record
 
 
 def _not_self(principal: Principal, username: str, pointer: str) -> None:
@@ -81,8 +84,13 @@ def build_accounts_router(
         password: Annotated[str, Form()] = "",
     ) -> RedirectResponse:
         principal = page_principal(request, Permission.ACCOUNTS_MANAGE)
-        account = accounts.add(username, display_name, role, password)
-        _audit(security, principal, AuditAction.CREATE, account, f"added as {account.role.value}")
+        accounts.add(
+            username,
+            display_name,
+            role,
+            password,
+            audit=_recorded(security, principal, AuditAction.CREATE, "added as {role}"),
+        )
         return RedirectResponse(f"{PAGE}?done=added", status_code=303)
 
     @router.post(PAGE + "/{username}/disabled")
@@ -93,9 +101,12 @@ def build_accounts_router(
         if disabled not in ("true", "false"):
             raise InputError.at("/disabled", "must be true or false")
         _not_self(principal, username, "/disabled")
-        account = accounts.set_disabled(username, disabled == "true")
-        what = "disabled" if account.disabled else "enabled"
-        _audit(security, principal, AuditAction.UPDATE, account, what)
+        what = "disabled" if disabled == "true" else "enabled"
+        accounts.set_disabled(
+            username,
+            disabled == "true",
+            audit=_recorded(security, principal, AuditAction.UPDATE, what),
+        )
         return RedirectResponse(f"{PAGE}?done={what}", status_code=303)
 
     @router.post(PAGE + "/{username}/role")
@@ -104,9 +115,10 @@ def build_accounts_router(
     ) -> RedirectResponse:
         principal = page_principal(request, Permission.ACCOUNTS_MANAGE)
         _not_self(principal, username, "/role")
-        account = accounts.set_role(username, role)
-        _audit(
-            security, principal, AuditAction.UPDATE, account, f"role set to {account.role.value}"
+        accounts.set_role(
+            username,
+            role,
+            audit=_recorded(security, principal, AuditAction.UPDATE, "role set to {role}"),
         )
         return RedirectResponse(f"{PAGE}?done=role", status_code=303)
 
@@ -115,8 +127,11 @@ def build_accounts_router(
         request: Request, username: str, password: Annotated[str, Form()] = ""
     ) -> RedirectResponse:
         principal = page_principal(request, Permission.ACCOUNTS_MANAGE)
-        account = accounts.reset_password(username, password)
-        _audit(security, principal, AuditAction.UPDATE, account, "password reset")
+        accounts.reset_password(
+            username,
+            password,
+            audit=_recorded(security, principal, AuditAction.UPDATE, "password reset"),
+        )
         return RedirectResponse(f"{PAGE}?done=password", status_code=303)
 
     return router
