@@ -4,7 +4,8 @@
 
 A fresh SQLite registry gets --patients patients in bulk (each with an episode, a stent and its
 six follow-up tasks, as bench/registry.py loads them), the demonstration patients, and 200
-stored assessments; a clinician signs in through the real form. Each page is then asked for
+stored assessments; each role signs in through the real form (clinician, coordinator,
+researcher, admin) and asks for the main pages it uses. Each page is asked for
 --requests times in process (the whole service: authentication, policy, the registry door and
 its audit entry, rendering), after three warm-up requests, and the wall time of each answer is
 recorded. Goal: p95 under 200 ms for every page on the 2-core development machine.
@@ -42,6 +43,7 @@ from venapath.web.case_form import values_from_case
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL_MS = 200.0
+ROLES = ("clinician", "coordinator", "researcher", "admin")
 OPERATOR = local_operator("bench")
 
 
@@ -58,13 +60,27 @@ def _prepare(registry: Registry, patients: int) -> tuple[str, str]:
     return patient, episode
 
 
-def _sign_in(client: TestClient) -> None:
+def _a_check_in_with_a_task(registry: Registry) -> str:
+    """A demo check-in that raised a call-today task (the demo patients follow the bulk)."""
+    offset = 0
+    while page := registry.list_patients(OPERATOR, limit=100, offset=offset):
+        for patient in page:
+            if not patient.pseudonym.startswith("DEMO-"):
+                continue
+            for check_in in registry.check_ins_of(patient.id, OPERATOR):
+                if check_in.urgent_task_id is not None:
+                    return check_in.id
+        offset += len(page)
+    raise SystemExit("the demo registry holds no check-in that raised a task")
+
+
+def _sign_in(client: TestClient, username: str) -> None:
     page = client.get("/auth/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token is not None
     answer = client.post(
         "/auth/login",
-        data={"username": "bench-clinician", "password": PASSWORD, "csrf_token": token[1]},
+        data={"username": username, "password": PASSWORD, "csrf_token": token[1]},
         follow_redirects=False,
     )
     assert answer.status_code == 303, answer.text
@@ -85,6 +101,17 @@ def _time(client: TestClient, method: str, path: str, body: object, requests: in
     return [ask() for _ in range(requests)]
 
 
+def _report(role: str, method: str, path: str, times: list[float]) -> None:
+    times = sorted(times)
+    p95 = times[int(0.95 * (len(times) - 1))]
+    label = f"{method} {re.sub(r'[0-9a-f-]{36}', '{id}', path)}"
+    verdict = "met" if p95 < GOAL_MS else "NOT met"
+    print(
+        f"{role:<12} {label:<58} {statistics.median(times):8.1f} {p95:8.1f} "
+        f"{times[-1]:8.1f}  {verdict}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=10_000)
@@ -97,34 +124,38 @@ def main() -> None:
         registry = Registry(database, kb)
         patient, episode = _prepare(registry, arguments.patients)
         settings = load_settings(env="development", **identity_settings())
-        AccountService(database, settings).add("bench-clinician", "Bench", "clinician", PASSWORD)
+        accounts = AccountService(database, settings)
+        for role in ROLES:
+            accounts.add(f"bench-{role}", f"Bench {role}", role, PASSWORD)
+        check_in = _a_check_in_with_a_task(registry)
         app = build_service(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=registry)
         case = load_case_file(
             REPO / "examples" / "cases" / "seed-cvt-intracranial-hypotension.yaml"
         )
         pages = [
-            ("GET", "/worklist", None),
-            ("GET", "/patients", None),
-            ("GET", f"/patients/{patient}", None),
-            ("GET", "/evaluate", None),
-            ("POST", "/evaluate/result", values_from_case(case)),
-            ("GET", f"/patients/{patient}/procedures/new?episode={episode}", None),
-            ("GET", "/knowledge", None),
-            ("GET", "/knowledge/rules/CVT-ANTICOAGULATION-PARENTERAL", None),
+            ("clinician", "GET", "/worklist", None),
+            ("clinician", "GET", "/patients", None),
+            ("clinician", "GET", f"/patients/{patient}", None),
+            ("clinician", "GET", "/evaluate", None),
+            ("clinician", "POST", "/evaluate/result", values_from_case(case)),
+            ("clinician", "GET", f"/patients/{patient}/procedures/new?episode={episode}", None),
+            ("clinician", "GET", "/knowledge", None),
+            ("clinician", "GET", "/knowledge/rules/CVT-ANTICOAGULATION-PARENTERAL", None),
+            ("coordinator", "GET", f"/check-ins/{check_in}", None),
+            ("researcher", "GET", "/dashboards", None),
+            ("researcher", "GET", "/screening", None),
+            ("researcher", "GET", "/feedback", None),
+            ("admin", "GET", "/admin/accounts", None),
         ]
-        with TestClient(app, follow_redirects=False) as client:
-            _sign_in(client)
-            print(f"\n{arguments.requests} requests per page, {arguments.patients:,} patients")
-            print(f"{'page':<58} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  goal")
-            for method, path, body in pages:
-                times = sorted(_time(client, method, path, body, arguments.requests))
-                p95 = times[int(0.95 * (len(times) - 1))]
-                label = f"{method} {re.sub(r'[0-9a-f-]{36}', '{id}', path)}"
-                verdict = "met" if p95 < GOAL_MS else "NOT met"
-                print(
-                    f"{label:<58} {statistics.median(times):8.1f} {p95:8.1f} "
-                    f"{times[-1]:8.1f}  {verdict}"
-                )
+        print(f"\n{arguments.requests} requests per page, {arguments.patients:,} patients")
+        print(f"{'role':<12} {'page':<58} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  goal")
+        for role in ROLES:
+            with TestClient(app, follow_redirects=False) as client:
+                _sign_in(client, f"bench-{role}")
+                for _, method, path, body in (page for page in pages if page[0] == role):
+                    _report(
+                        role, method, path, _time(client, method, path, body, arguments.requests)
+                    )
         database.dispose()
 
 
