@@ -3,6 +3,7 @@ mRS-at-90-days window, and that the read needs AGGREGATE_READ and names no patie
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -87,3 +88,40 @@ def test_the_read_needs_aggregate_read(registry: Registry) -> None:
     assert not coordinator.may(Permission.AGGREGATE_READ)
     with pytest.raises(RefusedError):
         registry.outcome_aggregates(coordinator)
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def audited_queries(registry: Registry) -> int:
+    """Entries for the dashboards' query (BALP carries the query base64-encoded)."""
+    query = base64.b64encode(b"aggregates/outcomes").decode()
+    events = registry.audit.export(local_operator("auditor"), since=NOW - timedelta(days=1))
+    return sum(1 for e in events if query in str(e))
+
+
+def test_figures_are_reused_until_a_write_or_a_minute_and_every_read_is_audited(
+    registry: Registry,
+) -> None:
+    clock = FakeMonotonic()
+    registry.aggregates_cache.clock = clock
+    episode = stenosis_episode(registry, "AGG-C")
+    procedure(registry, episode, "venoplasty", 100)
+    reader = local_operator("test")
+
+    first = registry.outcome_aggregates(reader)
+    assert registry.outcome_aggregates(reader) is first  # nothing written: reused
+
+    procedure(registry, episode, "venoplasty", 40)  # a write through the door
+    after_write = registry.outcome_aggregates(reader)
+    assert after_write is not first
+    assert [s.event for s in after_write.survival] == [True]
+
+    clock.now += 61  # another process may have written: recomputed after a minute at most
+    assert registry.outcome_aggregates(reader) is not after_write
+    assert audited_queries(registry) == 4

@@ -15,10 +15,13 @@ Definitions the dashboards print beside each chart:
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import median
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -58,6 +61,7 @@ VILLALTA_BANDS: tuple[tuple[str, float], ...] = (
     ("12 to 24 months", 730.0),
     ("over 24 months", float("inf")),
 )
+QUERY = "aggregates/outcomes"
 MRS_DAY = 90
 MRS_WINDOW_DAYS = 30
 """mRS "at 90 days": an mRS assessed 60 to 120 days after diagnosis (or onset when the
@@ -89,6 +93,15 @@ class OutcomeAggregates:
     villalta: list[BandSummary] = field(default_factory=list)
     mrs_90: dict[int, int] = field(default_factory=dict)
     episodes: int = 0
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+Episode = Any
+"""An episode's id, diagnosed_at and onset_at (the ISO string of its document, or None)."""
+Procedure = Any
+"""A procedure's id, episode_id, kind and performed_at."""
+Outcome = Any
+"""An outcome's episode_id, measure, assessed_at and record (its document)."""
 
 
 def _utc(moment: datetime) -> datetime:
@@ -103,25 +116,72 @@ def _band(value: float, bands: tuple[tuple[str, float], ...]) -> str:
     return next(label for label, upper in bands if value < upper)
 
 
-def outcome_aggregates(call: Call) -> OutcomeAggregates:
-    """Every figure of the outcome dashboards, read in one transaction."""
+class AggregatesCache:
+    """The last figures computed, reused while nothing has been written through this
+    registry's door and for at most `max_age_seconds` (the bound on staleness when another
+    process writes to the same database). Every read is still audited by the door; only the
+    computation is saved (about a second of work at 10,000 stented patients)."""
+
+    def __init__(
+        self, max_age_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_age_seconds = max_age_seconds
+        self.clock = clock
+        self._last: tuple[int, float, OutcomeAggregates] | None = None
+
+    def read(self, call: Call, writes: int) -> OutcomeAggregates:
+        """The figures for `call`; `writes` is the door's committed-write count now."""
+        _refuse_one_patient_sign_ins(call)
+        call.query = QUERY
+        last, now = self._last, self.clock()
+        if last is not None and last[0] == writes and now - last[1] < self.max_age_seconds:
+            return last[2]
+        figures = outcome_aggregates(call)
+        self._last = (writes, now, figures)
+        return figures
+
+
+def _refuse_one_patient_sign_ins(call: Call) -> None:
     if call.principal.patient_id is not None:
         raise RefusedError("this view spans patients; this sign-in is limited to one")
+
+
+def outcome_aggregates(call: Call) -> OutcomeAggregates:
+    """Every figure of the outcome dashboards, read in one transaction."""
+    _refuse_one_patient_sign_ins(call)
     live = select(PatientRow.id).where(PatientRow.deleted_at.is_(None))
-    episodes = list(call.session.scalars(select(EpisodeRow).where(EpisodeRow.patient_id.in_(live))))
+    # Only the columns the figures use: no ORM objects, and no procedure document parsed
+    # (at 10,000 stented patients whole rows cost most of the page's time).
+    episodes = list(
+        call.session.execute(
+            select(
+                EpisodeRow.id,
+                EpisodeRow.diagnosed_at,
+                EpisodeRow.record["onset_at"].as_string().label("onset_at"),
+            ).where(EpisodeRow.patient_id.in_(live))
+        ).all()
+    )
     procedures = list(
-        call.session.scalars(
-            select(ProcedureRow)
+        call.session.execute(
+            select(
+                ProcedureRow.id,
+                ProcedureRow.episode_id,
+                ProcedureRow.kind,
+                ProcedureRow.performed_at,
+            )
             .where(ProcedureRow.patient_id.in_(live))
             .order_by(ProcedureRow.performed_at)
-        )
+        ).all()
     )
     outcomes = list(
-        call.session.scalars(
-            select(OutcomeRow).where(
-                OutcomeRow.patient_id.in_(live), OutcomeRow.deleted_at.is_(None)
-            )
-        )
+        call.session.execute(
+            select(
+                OutcomeRow.episode_id,
+                OutcomeRow.measure,
+                OutcomeRow.assessed_at,
+                OutcomeRow.record,
+            ).where(OutcomeRow.patient_id.in_(live), OutcomeRow.deleted_at.is_(None))
+        ).all()
     )
     check_ins = list(
         call.session.execute(
@@ -130,11 +190,11 @@ def outcome_aggregates(call: Call) -> OutcomeAggregates:
             )
         ).all()
     )
-    call.query = "aggregates/outcomes"
-    by_episode: dict[str, list[ProcedureRow]] = defaultdict(list)
+    call.query = QUERY
+    by_episode: dict[str, list[Procedure]] = defaultdict(list)
     for procedure in procedures:
         by_episode[procedure.episode_id].append(procedure)
-    outcomes_by_episode: dict[str, list[OutcomeRow]] = defaultdict(list)
+    outcomes_by_episode: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         outcomes_by_episode[outcome.episode_id].append(outcome)
     check_in_times: dict[str, list[datetime]] = defaultdict(list)
@@ -165,7 +225,7 @@ def outcome_aggregates(call: Call) -> OutcomeAggregates:
 
 
 def _survival(
-    procedures: list[ProcedureRow], outcomes: list[OutcomeRow], check_ins: list[datetime]
+    procedures: list[Procedure], outcomes: list[Outcome], check_ins: list[datetime]
 ) -> SurvivalSample | None:
     index = next((p for p in procedures if p.kind in INDEX_KINDS), None)
     if index is None:
@@ -187,7 +247,7 @@ def _survival(
     return SurvivalSample(index.kind, _days(start, max(after)) if after else 0.0, False)
 
 
-def _recanalisation(outcomes: list[OutcomeRow]) -> dict[str, int]:
+def _recanalisation(outcomes: list[Outcome]) -> dict[str, int]:
     counts = Counter(
         str(o.record.get("recanalisation"))
         for o in outcomes
@@ -196,16 +256,16 @@ def _recanalisation(outcomes: list[OutcomeRow]) -> dict[str, int]:
     return {grade.value: counts.get(grade.value, 0) for grade in Recanalisation}
 
 
-def _episode_start(episode: EpisodeRow) -> datetime | None:
+def _episode_start(episode: Episode) -> datetime | None:
     """When an episode's clock starts: its diagnosis, else the recorded onset."""
     if episode.diagnosed_at is not None:
-        return episode.diagnosed_at
-    onset = episode.record.get("onset_at")
+        return cast(datetime, episode.diagnosed_at)
+    onset = episode.onset_at
     return datetime.fromisoformat(onset) if isinstance(onset, str) else None
 
 
 def _onset_to_treatment(
-    episodes: list[EpisodeRow], by_episode: dict[str, list[ProcedureRow]]
+    episodes: list[Episode], by_episode: dict[str, list[Procedure]]
 ) -> tuple[list[BandSummary], int]:
     hours: dict[str, list[float]] = defaultdict(list)
     unknown = 0
@@ -213,7 +273,7 @@ def _onset_to_treatment(
         treated = by_episode.get(episode.id)
         if not treated:
             continue
-        onset = episode.record.get("onset_at")
+        onset = episode.onset_at
         if not isinstance(onset, str):
             unknown += 1
             continue
@@ -227,9 +287,9 @@ def _onset_to_treatment(
 
 
 def _villalta(
-    episodes: list[EpisodeRow],
-    by_episode: dict[str, list[ProcedureRow]],
-    outcomes_by_episode: dict[str, list[OutcomeRow]],
+    episodes: list[Episode],
+    by_episode: dict[str, list[Procedure]],
+    outcomes_by_episode: dict[str, list[Outcome]],
 ) -> list[BandSummary]:
     """Villalta scores by time since the first procedure (or diagnosis when none)."""
     scores: dict[str, list[float]] = defaultdict(list)
@@ -250,7 +310,7 @@ def _villalta(
 
 
 def _mrs_90(
-    episodes: list[EpisodeRow], outcomes_by_episode: dict[str, list[OutcomeRow]]
+    episodes: list[Episode], outcomes_by_episode: dict[str, list[Outcome]]
 ) -> dict[int, int]:
     counts = Counter[int]()
     for episode in episodes:

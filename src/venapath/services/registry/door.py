@@ -12,6 +12,7 @@ transaction rolls back whole.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -163,6 +164,10 @@ class Door:
     kb: KnowledgeBase
     clock: Callable[[], datetime]
     audit: AuditTrail
+    committed_writes: int = 0
+    """How many write transactions this door has committed: a cheap "has anything changed"
+    for what is computed from the whole registry (the outcome dashboards' cache)."""
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def not_in_future(self, moment: datetime, pointer: str) -> None:
         if moment > self.clock() + CLOCK_SKEW:
@@ -255,6 +260,9 @@ class Door:
                     )
                 )
             self.audit.record_event(call.fact(operation.action), session)
+        if operation.write:
+            with self._count_lock:
+                self.committed_writes += 1
         return result
 
     def _record_failure(

@@ -95,6 +95,9 @@ class Registry:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     audit: AuditTrail = field(init=False)
     door: Door = field(init=False)
+    aggregates_cache: aggregates.AggregatesCache = field(
+        init=False, default_factory=aggregates.AggregatesCache
+    )
 
     def __post_init__(self) -> None:
         # Late-bound: tests and the demo loader set `registry.clock` after construction.
@@ -365,7 +368,11 @@ class Registry:
         """De-identified outcome figures for the dashboards (no patient named; audited as one
         query)."""
         operation = _op("outcome_aggregates", (Permission.AGGREGATE_READ,), AuditAction.QUERY)
-        return self.door.run(principal, operation, aggregates.outcome_aggregates)
+        return self.door.run(
+            principal,
+            operation,
+            lambda c: self.aggregates_cache.read(c, self.door.committed_writes),
+        )
 
     # ------------------------------------------------------------------ export, import
 

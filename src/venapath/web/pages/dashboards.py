@@ -210,6 +210,7 @@ def build_dashboard_router(kb: KnowledgeBase, registry: Registry) -> APIRouter:
             kb,
             charts=charts,
             episodes=data.episodes,
+            computed_at=data.computed_at.strftime("%Y-%m-%d %H:%M:%S"),
             at_risk_days=AT_RISK_DAYS,
         )
         return HTMLResponse(render("dashboards.html", context))
