@@ -177,3 +177,15 @@ def test_the_survival_time_axis_is_marked_in_days() -> None:
     svg = str(chart.svg())
     for day in (0, 100, 200, 300, 400):
         assert f">{day}</text>" in svg
+
+
+def test_a_survival_fit_is_reused_for_the_same_figures_only() -> None:
+    from venapath.services.registry.aggregates import OutcomeAggregates
+    from venapath.web.pages.dashboards import restenosis_chart
+
+    samples = [SurvivalSample("venoplasty", float(d), d % 2 == 0) for d in range(1, 50)]
+    figures = OutcomeAggregates(survival=samples)
+    first = restenosis_chart(figures).curves[0]
+    assert restenosis_chart(figures).curves[0] is first
+    newer = OutcomeAggregates(survival=samples[:10])
+    assert restenosis_chart(newer).curves[0].patients == 10

@@ -24,7 +24,14 @@ from venapath.services.registry.aggregates import (
     OutcomeAggregates,
 )
 from venapath.web.access import page_principal
-from venapath.web.charts import AT_RISK_DAYS, Cell, Chart, fit_survival, survival_rows
+from venapath.web.charts import (
+    AT_RISK_DAYS,
+    Cell,
+    Chart,
+    SurvivalCurve,
+    fit_survival,
+    survival_rows,
+)
 from venapath.web.context import page_context
 from venapath.web.templating import render, translations
 
@@ -50,13 +57,31 @@ def _band_label(band: str) -> str:
     return labels.get(band, band)
 
 
+_FITTED: dict[tuple[int, str, str], tuple[OutcomeAggregates, SurvivalCurve]] = {}
+"""Kaplan-Meier fits of the figures the registry last handed out (it hands out the same
+object until something changes), so a page view does not refit thousands of samples."""
+_FITTED_KEEP = 16
+
+
+def _fitted_curve(data: OutcomeAggregates, kind: str, label: str) -> SurvivalCurve:
+    key = (id(data), kind, label)
+    hit = _FITTED.get(key)
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    curve = fit_survival(label, [s for s in data.survival if s.kind == kind])
+    if len(_FITTED) >= _FITTED_KEEP:
+        _FITTED.clear()
+    _FITTED[key] = (data, curve)
+    return curve
+
+
 def restenosis_chart(data: OutcomeAggregates) -> Chart:
     names = {
         ProcedureKind.VENOPLASTY.value: _("After venoplasty"),
         ProcedureKind.VENOUS_STENT.value: _("After stenting"),
     }
     curves = [
-        fit_survival(label, [s for s in data.survival if s.kind == kind])
+        _fitted_curve(data, kind, label)
         for kind, label in names.items()
         if any(s.kind == kind for s in data.survival)
     ]
