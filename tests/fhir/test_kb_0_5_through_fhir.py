@@ -161,3 +161,41 @@ def test_a_charted_cvt_with_intracranial_hypotension_on_enoxaparin(kb: Knowledge
     assert timing.severity == "critical"
     assert "24 h" in timing.message
     assert "ASRA-2010-NEURAXIAL" in {c.id for c in timing.citations}
+
+
+def test_a_charted_cvt_deteriorating_weeks_after_onset_keeps_rescue_therapy(
+    kb: KnowledgeBase,
+) -> None:
+    """Source: the practice's 8 h / 12 h statement (VIP-DVST-PAGE) and TO-ACT's 10-day
+    enrolment limit are not treatment windows (clinical review, issue 14); Siddiqui 2015
+    (SIDDIQUI-2015) behind CVT-EVT-DETERIORATION-MT. A CVT three weeks old whose GCS falls
+    from 14 to 8 on enoxaparin still gets the endovascular option, and no "passed" window
+    stands against it."""
+    record = [r for r in cvt_record() if r["resourceType"] not in ("Condition", "Observation")]
+    record += [
+        condition(
+            "cvt",
+            ICD10,
+            "I67.6",
+            "Nonpyogenic thrombosis of intracranial venous system",
+            onset_hours_ago=24 * 21,
+        ),
+        medication_request("enox", *ENOXAPARIN, hours_ago=24 * 20),
+        observation("gcs-1", "9269-2", "Glasgow coma score total", 14, "{score}", hours_ago=50),
+        observation("gcs-2", "9269-2", "Glasgow coma score total", 8, "{score}", hours_ago=2),
+        observation("plt", "777-3", "Platelets", 210, "10*3/uL"),
+    ]
+    result = _assess(kb, record)
+
+    thrombectomy = next(
+        r for r in result.recommendations if r.rule_id == "CVT-EVT-DETERIORATION-MT"
+    )
+    assert thrombectomy.strength == "consider"
+    assert thrombectomy.detail["time_limit"].startswith("None")
+    assert "SIDDIQUI-2015" in {c.id for c in thrombectomy.citations}
+    passed = [
+        w
+        for w in result.time_windows
+        if "mechanical_thrombectomy" in w.actions and w.status == "passed"
+    ]
+    assert passed == []
