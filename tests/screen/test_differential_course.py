@@ -97,7 +97,17 @@ PROPAGATION: dict[str, tuple[tuple[str, str, str], tuple[tuple[str, str, str], f
         (ICD10, "I67.6", "Nonpyogenic thrombosis of intracranial venous system"),
         (CORTICAL_VEIN, 12),
     ),
+    "later-refuted": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "later-entered-in-error": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "earlier-resolved": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "later-in-the-future": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), -48)),
 }
+ROUGH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "later-refuted": ({}, {"verification": "refuted"}),
+    "later-entered-in-error": ({}, {"verification": "entered-in-error"}),
+    "earlier-resolved": ({"clinical": "resolved"}, {}),
+}
+"""Statuses on the first or the later Condition, as real exports carry them."""
 """Patient id -> (first thrombosis Condition, onset 120 h ago; a later one and its onset in
 hours ago, or none: only a recorded date); enoxaparin ordered 110 h ago. Sources: AHA-2011-VTE
 (iliofemoral DVT extending despite anticoagulation), CHEST-2021 statement 2 (distal DVT
@@ -197,12 +207,23 @@ def _course_record(patient_id: str) -> list[dict[str, Any]]:
 
 def _propagation_record(patient_id: str) -> list[dict[str, Any]]:
     first, (later, onset_hours_ago) = PROPAGATION[patient_id]
+    first_status, later_status = ROUGH.get(patient_id, ({}, {}))
     return [
         patient(patient_id, birth="1975-03-09"),
-        condition(f"{patient_id}-first", *first, patient_id=patient_id, onset_hours_ago=120),
+        condition(
+            f"{patient_id}-first",
+            *first,
+            patient_id=patient_id,
+            onset_hours_ago=120,
+            **first_status,
+        ),
         medication_request(f"{patient_id}-ac", *ENOXAPARIN, hours_ago=110, patient_id=patient_id),
         condition(
-            f"{patient_id}-later", *later, patient_id=patient_id, onset_hours_ago=onset_hours_ago
+            f"{patient_id}-later",
+            *later,
+            patient_id=patient_id,
+            onset_hours_ago=onset_hours_ago,
+            **later_status,
         ),
         observation(
             f"{patient_id}-plt", "777-3", "Platelets", 230, "10*3/uL", patient_id=patient_id
