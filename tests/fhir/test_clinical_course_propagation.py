@@ -22,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fhir_fixtures import ICD10, NOW, SNOMED, collection, condition, medication_request, patient
 from venapath.fhir.parse import read_resources
@@ -237,3 +239,71 @@ def test_cortical_thrombosis_before_treatment_is_the_presenting_extent(
 
     assert _course_flag(mapped) is None
     assert "CVT-EVT-DETERIORATION-MT" not in _rules(mapped, kb)
+
+
+VEINS = [
+    LEFT_FEMORAL,
+    LEFT_ILIAC,
+    RIGHT_ILIAC,
+    ILIAC_NO_SIDE,
+    LEFT_TIBIAL,
+    LEFT_POPLITEAL,
+    LEFT_PERONEAL,
+    (
+        "I82.409",
+        "Acute embolism and thrombosis of unspecified deep veins of unspecified lower extremity",
+    ),
+]
+VERIFICATIONS = ["confirmed", "provisional", "refuted", "entered-in-error"]
+
+
+@settings(deadline=None)
+@given(
+    conditions=st.lists(
+        st.tuples(
+            st.sampled_from(VEINS),
+            st.one_of(st.none(), st.floats(min_value=-24, max_value=400)),
+            st.sampled_from(VERIFICATIONS),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    order_hours_ago=st.one_of(st.none(), st.floats(min_value=0, max_value=400)),
+)
+def test_the_chart_never_says_a_thrombus_did_not_spread(
+    kb: KnowledgeBase,
+    conditions: list[tuple[tuple[str, str], float | None, str]],
+    order_hours_ago: float | None,
+) -> None:
+    """Unknown is not false: whatever Conditions and order a chart holds, propagation and
+    extension are true (with at least two records behind them) or unknown, never false."""
+    record = [patient(birth="1975-03-09")]
+    for index, (vein, onset, verification) in enumerate(conditions):
+        record.append(
+            condition(
+                f"dvt-{index}",
+                ICD10,
+                *vein,
+                onset_hours_ago=onset,
+                verification=verification,
+            )
+        )
+    if order_hours_ago is not None:
+        record.append(medication_request("enox", *ENOXAPARIN, hours_ago=order_hours_ago))
+    mapped = _map(kb, record)
+
+    course, imaging = mapped.case.course, mapped.case.imaging
+    values = {
+        PROPAGATION_FIELD: None if course is None else course.thrombus_propagation,
+        PROXIMAL_EXTENSION_FIELD: (
+            None if imaging is None else imaging.thrombus_extension_to_proximal_veins
+        ),
+        DISTAL_EXTENSION_FIELD: None if imaging is None else imaging.distal_thrombus_extension,
+    }
+    for pointer, value in values.items():
+        assert value in (True, None), pointer
+        if value is True:
+            sources = mapped.report.provenance[pointer]
+            assert len({s for s in sources if s.startswith("Condition/")}) >= 2, pointer
+    if order_hours_ago is None:
+        assert values[PROPAGATION_FIELD] is None  # never "despite anticoagulation" without it
