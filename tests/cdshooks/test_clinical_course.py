@@ -8,6 +8,7 @@ are checked with `provided`: unknown leaves the option on the card, provisional,
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from test_services import PATIENT_VIEW, hook_request
 
 from fhir_fixtures import (
     ICD10,
+    NOW,
+    SNOMED,
     condition,
     medication_administration,
     medication_request,
@@ -213,3 +216,89 @@ def test_a_full_dose_heparin_infusion_in_the_prefetch_checks_the_therapeutic_dos
     )
     assert "herniation" in thrombectomy
     assert "on therapeutic anticoagulation" not in thrombectomy
+
+
+LEFT_FEMORAL = ("I82.412", "Acute embolism and thrombosis of left femoral vein")
+LEFT_ILIAC = ("I82.422", "Acute embolism and thrombosis of left iliac vein")
+
+
+def _before_the_call(hours: float) -> float:
+    """`hours` before the hook is called, as the fixtures count (from their fixed NOW): the
+    service reads the chart at the real time, and the 21-day limit on catheter therapy
+    (CI-AHA-CHRONIC-21D) must see a five-day-old DVT."""
+    return hours - (datetime.now(UTC) - NOW).total_seconds() / 3600
+
+
+def _femoral_dvt_extending(iliac_onset_hours_ago: float) -> list[dict[str, Any]]:
+    """Left femoral DVT five days ago on enoxaparin; a left iliac DVT charted later."""
+    return [
+        patient(birth="1975-03-09"),
+        condition("dvt", ICD10, *LEFT_FEMORAL, onset_hours_ago=_before_the_call(120)),
+        medication_request("enox", *ENOXAPARIN, hours_ago=_before_the_call(110)),
+        condition(
+            "iliac", ICD10, *LEFT_ILIAC, onset_hours_ago=_before_the_call(iliac_onset_hours_ago)
+        ),
+        observation("plt", "777-3", "Platelets", 230, "10*3/uL", hours_ago=_before_the_call(3)),
+    ]
+
+
+def _card_for(client: TestClient, templates: dict[str, str], record: list, topic: str) -> dict:
+    body = hook_request("patient-view", prefetch_for(record, templates))
+    response = client.post(PATIENT_VIEW, json=body)
+    assert response.status_code == 200, response.text
+    cards = [c for c in response.json()["cards"] if c["source"].get("topic", {}).get("code")]
+    return next(c for c in cards if c["source"]["topic"]["code"] == topic)
+
+
+def test_iliac_extension_on_enoxaparin_offers_catheter_therapy_and_transfer(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: AHA-2011-VTE, Class IIa: CDT or PCDT is reasonable for iliofemoral DVT with
+    rapid thrombus extension despite anticoagulation (DVT-IFDVT-ESCALATION-CDT/-PMT), not
+    routine systemic fibrinolysis (Class III); Class I: transfer to a centre with the
+    expertise (DVT-IFDVT-TRANSFER). Only the later iliac Condition, whose thrombus began
+    after the enoxaparin order, shows the extension."""
+    card = _card_for(client, templates, _femoral_dvt_extending(20), "leg_dvt")
+    detail = card["detail"]
+    escalation = next(line for line in detail.splitlines() if "DVT-IFDVT-ESCALATION-CDT" in line)
+    assert "consider" in escalation
+    assert "catheter directed thrombolysis" in escalation
+    assert "Class III" in escalation  # not routine systemic fibrinolysis
+    assert "DVT-IFDVT-ESCALATION-PMT" in detail
+    assert "DVT-IFDVT-TRANSFER" in detail
+
+    before = _card_for(client, templates, _femoral_dvt_extending(115), "leg_dvt")
+    assert "DVT-IFDVT-ESCALATION-CDT" not in before["detail"]
+
+
+def test_cvt_reaching_the_cortical_veins_on_enoxaparin_offers_endovascular_therapy(
+    client: TestClient, templates: dict[str, str]
+) -> None:
+    """Source: SIDDIQUI-2015 and TO-ACT-2020 (CVT-EVT-DETERIORATION-MT): endovascular
+    therapy is an option for CVT propagating despite anticoagulation. The GCS is steady;
+    only a cortical vein thrombosis Condition dated after the order shows the propagation."""
+    cortical = condition(
+        "cortical",
+        SNOMED,
+        "433971000124107",
+        "Cerebral venous thrombosis of cortical vein with infarction",
+        onset_hours_ago=12,
+    )
+    card = _cvt_card(client, templates, [*_deteriorating_cvt(14, 14), cortical])
+    thrombectomy = next(
+        line for line in card["detail"].splitlines() if "CVT-EVT-DETERIORATION-MT" in line
+    )
+    assert "consider" in thrombectomy
+    assert "mechanical thrombectomy" in thrombectomy
+
+
+def test_the_prefetch_asks_for_what_propagation_is_read_from(kb: KnowledgeBase) -> None:
+    """Propagation is read from segment Conditions placed in time and the start of
+    anticoagulation: the feed for the course field names both, derived from the value sets."""
+    feed = feed_for_pointers(kb, {"/course/thrombus_propagation"})
+    assert {"Condition", "MedicationRequest", "MedicationAdministration"} <= set(
+        feed.resource_types
+    )
+    assert "Observation" not in feed.resource_types
+    extension = feed_for_pointers(kb, {"/imaging/thrombus_extension_to_proximal_veins"})
+    assert extension.resource_types == ["Condition"]

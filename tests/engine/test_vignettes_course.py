@@ -16,6 +16,7 @@ import pytest
 from vignette_support import (
     ACUTE_CVT,
     DELETE,
+    LEG_DVT,
     SUSPECTED_LEG_DVT,
     VENOPLASTY_FOLLOW_UP,
     assess,
@@ -28,7 +29,16 @@ from vignette_support import (
     urgency,
 )
 
-from fhir_fixtures import ICD10, collection, condition, observation, patient
+from fhir_fixtures import (
+    ICD10,
+    NOW,
+    SNOMED,
+    collection,
+    condition,
+    medication_request,
+    observation,
+    patient,
+)
 from venapath.services.fhir_evaluation import assess_fhir_data
 
 AS_OF = "2026-03-10T12:00:00+00:00"
@@ -237,6 +247,132 @@ def test_fhir_steady_or_old_gcs_is_no_deterioration() -> None:
 
     assert result.case.course is None or result.case.course.neurological_deterioration is None
     assert not RED_FLAG_RULES & rule_ids(result.assessment)
+
+
+# ------------------------------------------------------------ thrombus propagation
+
+ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
+
+
+def test_iliofemoral_thrombus_propagating_on_anticoagulation_is_escalated() -> None:
+    """Source: AHA-2011-VTE, Class IIa (LOE C): CDT or PCDT is reasonable for iliofemoral
+    DVT with rapid thrombus extension despite anticoagulation; Class III (LOE A): no routine
+    systemic fibrinolysis; Class I: transfer to a centre with the expertise. Rules
+    DVT-IFDVT-ESCALATION-CDT/-PMT and DVT-IFDVT-TRANSFER, read from thrombus propagation
+    alone (the leg is not said to be worse)."""
+    result = assess(
+        build(
+            LEG_DVT,
+            {"course": {"thrombus_propagation": True, "leg_symptoms_worsening": False}},
+        )
+    )
+
+    escalate = rec(result, "DVT-IFDVT-ESCALATION-CDT")
+    assert (escalate.action, escalate.strength) == ("catheter_directed_thrombolysis", "consider")
+    assert "AHA-2011-VTE" in {c.id for c in escalate.citations}
+    assert rec(result, "DVT-IFDVT-ESCALATION-PMT").strength == "consider"
+    assert rec(result, "DVT-IFDVT-TRANSFER").strength == "recommended"
+
+
+def test_fhir_iliac_vein_thrombus_after_enoxaparin_started_is_escalated() -> None:
+    """Through FHIR, the same source (AHA-2011-VTE Class IIa): a left femoral DVT, enoxaparin,
+    and later a left iliac vein thrombosis whose onset follows the order. Both Conditions and
+    the order are the provenance of the propagation."""
+    record = [
+        patient(birth="1975-03-09"),
+        condition(
+            "dvt",
+            ICD10,
+            "I82.412",
+            "Acute embolism and thrombosis of left femoral vein",
+            onset_hours_ago=120,
+        ),
+        medication_request("enox", *ENOXAPARIN, hours_ago=110),
+        condition(
+            "iliac",
+            ICD10,
+            "I82.422",
+            "Acute embolism and thrombosis of left iliac vein",
+            onset_hours_ago=20,
+        ),
+    ]
+    result = assess_fhir_data(collection(*record), now=NOW)
+
+    assert result.case.course is not None
+    assert result.case.course.thrombus_propagation is True
+    assert result.report.provenance["/course/thrombus_propagation"] == [
+        "Condition/dvt",
+        "Condition/iliac",
+        "MedicationRequest/enox",
+    ]
+    escalate = rec(result.assessment, "DVT-IFDVT-ESCALATION-CDT")
+    assert escalate.strength == "consider"
+    assert "DVT-IFDVT-TRANSFER" in rule_ids(result.assessment)
+
+
+def test_fhir_calf_dvt_reaching_the_popliteal_vein_is_anticoagulated() -> None:
+    """Source: CHEST-2021 guidance statement 2 (iii): in isolated distal DVT followed with
+    serial imaging, recommend anticoagulation if the thrombus extends into the proximal
+    veins (strong, moderate certainty); rule DVT-DISTAL-EXTENDED-PROXIMALLY. Through FHIR: a
+    left tibial DVT, no anticoagulant, and later a left popliteal vein thrombosis."""
+    record = [
+        patient(birth="1981-10-21"),
+        condition(
+            "calf",
+            ICD10,
+            "I82.442",
+            "Acute embolism and thrombosis of left tibial vein",
+            onset_hours_ago=200,
+        ),
+        condition(
+            "popliteal",
+            ICD10,
+            "I82.432",
+            "Acute embolism and thrombosis of left popliteal vein",
+            onset_hours_ago=30,
+        ),
+    ]
+    result = assess_fhir_data(collection(*record), now=NOW)
+
+    assert result.case.imaging is not None
+    assert result.case.imaging.thrombus_extension_to_proximal_veins is True
+    assert result.case.course is None or result.case.course.thrombus_propagation is None
+    extended = rec(result.assessment, "DVT-DISTAL-EXTENDED-PROXIMALLY")
+    assert (extended.action, extended.strength) == ("anticoagulation", "recommended")
+    assert "CHEST-2021" in {c.id for c in extended.citations}
+
+
+def test_fhir_cvt_reaching_the_cortical_veins_on_enoxaparin_keeps_the_endovascular_option() -> None:
+    """Source: SIDDIQUI-2015 (185 cases; 12% died, 10% new or larger haemorrhage) and
+    TO-ACT-2020 (perforation 9%): endovascular therapy is an option ("consider") for CVT
+    propagating despite anticoagulation; rules CVT-EVT-DETERIORATION-MT/-CDT. Through FHIR:
+    CVT, enoxaparin, then a cortical vein thrombosis whose onset follows the order."""
+    record = [
+        patient(birth="1990-01-15"),
+        condition(
+            "cvt",
+            ICD10,
+            "I67.6",
+            "Nonpyogenic thrombosis of intracranial venous system",
+            onset_hours_ago=100,
+        ),
+        medication_request("enox", *ENOXAPARIN, hours_ago=90),
+        condition(
+            "cortical",
+            SNOMED,
+            "433971000124107",
+            "Cerebral venous thrombosis of cortical vein with infarction",
+            onset_hours_ago=12,
+        ),
+    ]
+    result = assess_fhir_data(collection(*record), now=NOW)
+
+    assert result.case.course is not None
+    assert result.case.course.thrombus_propagation is True
+    thrombectomy = rec(result.assessment, "CVT-EVT-DETERIORATION-MT")
+    assert (thrombectomy.strength, thrombectomy.urgency) == ("consider", "emergency")
+    assert "harms" in thrombectomy.detail
+    assert "CVT-EVT-DETERIORATION-CDT" in rule_ids(result.assessment)
 
 
 # ------------------------------------------- image first, and safe work-up never waits

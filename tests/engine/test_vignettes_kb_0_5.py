@@ -6,6 +6,7 @@ corrections of the December 2026 clinical review and the guidance it found missi
 
 from __future__ import annotations
 
+import pytest
 from vignette_support import (
     ACUTE_CVT,
     DELETE,
@@ -334,3 +335,34 @@ def test_venoplasty_retreatment_with_unrecorded_indication_shows_the_ccsvi_evide
     assert retreat.strength == "consider"
     assert {"BRAVE-DREAMS-2018", "FDA-2012-CCSVI"} <= {c.id for c in retreat.citations}
     assert "Brave Dreams" in retreat.detail["ccsvi_evidence"]
+
+
+@pytest.mark.parametrize(
+    "finding",
+    ["right_to_left_shunt", "severe_illness_precluding_procedure"],
+)
+def test_left_heart_thrombus_or_severe_illness_caps_catheter_lysis(finding: str) -> None:
+    """Source: SIR 2014 quality-improvement guideline, Table 2 (relative contraindications:
+    "right-to-left shunt or left heart thrombus"; "severe dyspnea or severe acute medical
+    illness precluding safe procedure performance"); rule CI-SIR-OTHER-RELATIVE caps CDT
+    and PCDT at "consider" for the limb-threatening leg that would otherwise get them."""
+    result = assess(build(PHLEGMASIA, {"bleeding_risk": {finding: True}}))
+
+    assert "CI-SIR-OTHER-RELATIVE" in contraindication_ids(result), finding
+    lysis = rec(result, "DVT-PHLEGMASIA-CDT")
+    assert lysis.rule_strength == "recommended", finding
+    assert lysis.strength == "consider", finding
+    assert "CI-SIR-OTHER-RELATIVE" in lysis.capped_by, finding
+    assert "CI-SIR-OTHER-RELATIVE" not in contraindication_ids(assess(PHLEGMASIA))
+
+
+def test_progestin_only_contraception_is_not_the_oestrogen_alert() -> None:
+    """Source: ESO 2017 (avoid oestrogen-containing contraceptives after CVT); alert
+    CVT-AVOID-OESTROGEN. The case field counts oestrogen-containing methods only: a woman
+    on a progestin-only pill is recorded as `oral_contraceptives: false` and gets no alert,
+    and the alert says what it does not cover."""
+    progestin_only = assess(build(ACUTE_CVT, {"risk_factors": {"oral_contraceptives": False}}))
+    assert "CVT-AVOID-OESTROGEN" not in alert_ids(progestin_only)
+
+    oestrogen = assess(build(ACUTE_CVT, {"risk_factors": {"oral_contraceptives": True}}))
+    assert "Progestin-only" in alert(oestrogen, "CVT-AVOID-OESTROGEN").message

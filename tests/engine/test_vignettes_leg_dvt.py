@@ -378,6 +378,25 @@ def test_distal_dvt_without_extension_after_one_week_is_not_yet_told_to_stop() -
     assert rec(result, "DVT-DISTAL-SERIAL-IMAGING").action == "repeat_imaging"
 
 
+def test_distal_dvt_with_active_cancer_is_never_told_to_stop_on_clear_scans() -> None:
+    """Source: CHEST 2021 guidance statement 2 (no anticoagulation if the thrombus does not
+    extend) is for patients managed with serial imaging; active cancer is a risk factor for
+    extension (statement 1) and brings statement 16 (oral Xa inhibitor, strong) instead
+    (clinical review 2026-12: "no extension, stop" must not be offered beside cancer); rules
+    DVT-DISTAL-NO-EXTENSION (requires cancer known absent) and DVT-CANCER-ORAL-XA."""
+    with_cancer = build(
+        ISOLATED_DISTAL_DVT,
+        NO_EXTENSION_ON_SERIAL_SCAN,
+        {"as_of": "2026-06-24T11:00:00+00:00", "risk_factors": {"active_cancer": True}},
+    )
+    result = assess(with_cancer)
+
+    assert "DVT-DISTAL-NO-EXTENSION" not in rule_ids(result)
+    assert "not_recommended" not in strengths(result, "anticoagulation")
+    oral_xa = rec(result, "DVT-CANCER-ORAL-XA")
+    assert (oral_xa.action, oral_xa.strength) == ("direct_oral_anticoagulant", "recommended")
+
+
 def test_anticoagulated_distal_dvt_is_not_stopped_by_a_clear_follow_up_scan() -> None:
     """Source: CHEST 2021 guidance statements 1-2 (dvt.md section 1: "no extension, no
     anticoagulation" is for patients managed with serial imaging; "if anticoagulated, treat

@@ -17,6 +17,7 @@ from test_differential import _compare, _expected, _screened
 from fhir_fixtures import (
     ICD10,
     NOW,
+    SNOMED,
     condition,
     medication_administration,
     medication_request,
@@ -63,8 +64,59 @@ rate is charted: the screen does not read doses and leaves `therapeutic` unknown
 per-patient mapping also does without a dose."""
 HEPARIN_BAG = ("1658717", "250 ML heparin sodium, porcine 100 UNT/ML Injection")
 
+LEFT_FEMORAL = ("I82.412", "Acute embolism and thrombosis of left femoral vein")
+LEFT_ILIAC = ("I82.422", "Acute embolism and thrombosis of left iliac vein")
+LEFT_TIBIAL = ("I82.442", "Acute embolism and thrombosis of left tibial vein")
+CORTICAL_VEIN = (
+    SNOMED,
+    "433971000124107",
+    "Cerebral venous thrombosis of cortical vein with infarction",
+)
+PROPAGATION: dict[str, tuple[tuple[str, str, str], tuple[tuple[str, str, str], float | None]]] = {
+    "iliac-on-enoxaparin": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "iliac-before-enoxaparin": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 115)),
+    "iliac-recorded-only": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), None)),
+    "other-leg": (
+        (ICD10, *LEFT_FEMORAL),
+        ((ICD10, "I82.421", "Acute embolism and thrombosis of right iliac vein"), 20),
+    ),
+    "iliac-no-side": (
+        (ICD10, *LEFT_FEMORAL),
+        ((ICD10, "I82.429", "Acute embolism and thrombosis of unspecified iliac vein"), 20),
+    ),
+    "same-vein-again": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_FEMORAL), 20)),
+    "calf-to-popliteal": (
+        (ICD10, *LEFT_TIBIAL),
+        ((ICD10, "I82.432", "Acute embolism and thrombosis of left popliteal vein"), 20),
+    ),
+    "calf-to-peroneal": (
+        (ICD10, *LEFT_TIBIAL),
+        ((ICD10, "I82.452", "Acute embolism and thrombosis of left peroneal vein"), 20),
+    ),
+    "cvt-to-cortical-veins": (
+        (ICD10, "I67.6", "Nonpyogenic thrombosis of intracranial venous system"),
+        (CORTICAL_VEIN, 12),
+    ),
+    "later-refuted": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "later-entered-in-error": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "earlier-resolved": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), 20)),
+    "later-in-the-future": ((ICD10, *LEFT_FEMORAL), ((ICD10, *LEFT_ILIAC), -48)),
+}
+ROUGH: dict[str, tuple[dict[str, str], dict[str, str]]] = {
+    "later-refuted": ({}, {"verification": "refuted"}),
+    "later-entered-in-error": ({}, {"verification": "entered-in-error"}),
+    "earlier-resolved": ({"clinical": "resolved"}, {}),
+}
+"""Statuses on the first or the later Condition, as real exports carry them."""
+"""Patient id -> (first thrombosis Condition, onset 120 h ago; a later one and its onset in
+hours ago, or none: only a recorded date); enoxaparin ordered 110 h ago. Sources: AHA-2011-VTE
+(iliofemoral DVT extending despite anticoagulation), CHEST-2021 statement 2 (distal DVT
+extending), SIDDIQUI-2015 (CVT propagating despite anticoagulation)."""
+
 
 def _record(patient_id: str) -> list[dict[str, Any]]:
+    if patient_id in PROPAGATION:
+        return _propagation_record(patient_id)
     if patient_id in SEIZURES:
         return _seizure_record(patient_id)
     if patient_id in COURSES_GIVEN:
@@ -153,6 +205,32 @@ def _course_record(patient_id: str) -> list[dict[str, Any]]:
     return record
 
 
+def _propagation_record(patient_id: str) -> list[dict[str, Any]]:
+    first, (later, onset_hours_ago) = PROPAGATION[patient_id]
+    first_status, later_status = ROUGH.get(patient_id, ({}, {}))
+    return [
+        patient(patient_id, birth="1975-03-09"),
+        condition(
+            f"{patient_id}-first",
+            *first,
+            patient_id=patient_id,
+            onset_hours_ago=120,
+            **first_status,
+        ),
+        medication_request(f"{patient_id}-ac", *ENOXAPARIN, hours_ago=110, patient_id=patient_id),
+        condition(
+            f"{patient_id}-later",
+            *later,
+            patient_id=patient_id,
+            onset_hours_ago=onset_hours_ago,
+            **later_status,
+        ),
+        observation(
+            f"{patient_id}-plt", "777-3", "Platelets", 230, "10*3/uL", patient_id=patient_id
+        ),
+    ]
+
+
 def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
     return [
         patient(patient_id, birth="1979-06-01"),
@@ -171,7 +249,7 @@ def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
 def _write_export(target: Path) -> Path:
     target.mkdir(parents=True)
     by_type: dict[str, list[str]] = {}
-    for patient_id in [*COURSES, *SEIZURES, *COURSES_GIVEN]:
+    for patient_id in [*COURSES, *SEIZURES, *COURSES_GIVEN, *PROPAGATION]:
         for resource in _record(patient_id):
             by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
     for resource_type, lines in by_type.items():
@@ -189,7 +267,7 @@ def _write_export(target: Path) -> Path:
     return target
 
 
-def test_the_screen_reads_platelet_falls_and_seizures_as_the_engine_does(
+def test_the_screen_reads_platelet_falls_seizures_and_propagation_as_the_engine_does(
     kb: KnowledgeBase, tmp_path: Path
 ) -> None:
     export = _write_export(tmp_path / "export")
@@ -204,4 +282,18 @@ def test_the_screen_reads_platelet_falls_and_seizures_as_the_engine_does(
         for pid, row in expected.items()
         if any(r["rule_id"] == "CVT-EVT-DETERIORATION-MT" for r in row.get("recommendations", []))
     }
-    assert offered == {"seizure-on-enoxaparin", "seizure-after-infusion-began"}
+    assert offered == {
+        "seizure-on-enoxaparin",
+        "seizure-after-infusion-began",
+        "cvt-to-cortical-veins",
+    }
+    assert _offered(expected, "DVT-IFDVT-ESCALATION-CDT") == {"iliac-on-enoxaparin"}
+    assert _offered(expected, "DVT-DISTAL-EXTENDED-PROXIMALLY") == {"calf-to-popliteal"}
+
+
+def _offered(expected: dict[str, Any], rule_id: str) -> set[str]:
+    return {
+        pid
+        for pid, row in expected.items()
+        if any(r["rule_id"] == rule_id for r in row.get("recommendations", []))
+    }

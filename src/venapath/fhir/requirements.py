@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from venapath.domain.facts import catalogue
+from venapath.fhir.to_case import (
+    DISTAL_EXTENSION_FIELD,
+    PROPAGATION_FIELD,
+    PROXIMAL_EXTENSION_FIELD,
+)
 from venapath.kb.model import KnowledgeBase
 from venapath.kb.value_sets import (
     AnticoagulantTarget,
@@ -32,6 +37,9 @@ ANTICOAGULATION_FIELDS = (
     "/treatment/anticoagulation/therapeutic",
 )
 """Case fields an anticoagulant order, statement or administration sets (to_case.py)."""
+THROMBUS_COURSE_FIELDS = (PROPAGATION_FIELD, PROXIMAL_EXTENSION_FIELD, DISTAL_EXTENSION_FIELD)
+"""Case fields read from segment Conditions placed in time (`to_case._read_thrombus_course`);
+propagation also needs the start of anticoagulation."""
 
 
 @dataclass
@@ -53,11 +61,16 @@ def fields_written(value_set: ValueSet) -> tuple[str, ...]:
     """The case fields a value set's target can set."""
     target = value_set.target
     if isinstance(target, DiagnosisTarget):
-        return ("/diagnoses", "/imaging/thrombosed_segments", "/presentation/symptom_onset")
+        return (
+            "/diagnoses",
+            "/imaging/thrombosed_segments",
+            "/presentation/symptom_onset",
+            *THROMBUS_COURSE_FIELDS,
+        )
     if isinstance(target, FlagTarget | MeasurementTarget):
         return (target.field,)
     if isinstance(target, AnticoagulantTarget):
-        return ANTICOAGULATION_FIELDS
+        return (*ANTICOAGULATION_FIELDS, PROPAGATION_FIELD)
     if isinstance(target, ProcedureTarget):
         return ("/treatment/procedures",)
     if isinstance(target, SeizureTarget):

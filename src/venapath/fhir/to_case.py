@@ -29,6 +29,7 @@ from fhir.resources.R4B.codeableconcept import CodeableConcept
 from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
+from venapath.domain.anatomy import GROUPS_BY_ID, SEGMENTS
 from venapath.domain.case import Case, ContradictionError, ProcedureKind, UnknownWordError
 from venapath.domain.units import Platelets
 from venapath.fhir.doses import (
@@ -92,6 +93,15 @@ PLATELET_BASELINE_DAYS = 1
 the fall with the highest count before it)."""
 PLATELET_FALL_FRACTION = 0.5
 """A count at or below half an earlier one on heparin is the 4Ts score's typical fall."""
+PROPAGATION_FIELD = "/course/thrombus_propagation"
+PROXIMAL_EXTENSION_FIELD = "/imaging/thrombus_extension_to_proximal_veins"
+DISTAL_EXTENSION_FIELD = "/imaging/distal_thrombus_extension"
+LEG_DVT_CONDITION = "leg_dvt"
+THROMBOSES = frozenset({CVT_CONDITION, LEG_DVT_CONDITION, "arm_dvt"})
+"""Diagnoses whose segment Conditions are placed in time to read thrombus propagation."""
+UNPAIRED_SEGMENTS = frozenset(s.id for s in SEGMENTS if not s.paired)
+DISTAL_LEG_SEGMENTS = GROUPS_BY_ID["distal_leg_veins"].members
+PROXIMAL_LEG_SEGMENTS = GROUPS_BY_ID["proximal_leg_veins"].members
 STARTED_FIELD = "/treatment/anticoagulation/started_at"
 AGENT_FIELD = "/treatment/anticoagulation/agent"
 THERAPEUTIC_FIELD = "/treatment/anticoagulation/therapeutic"
@@ -114,6 +124,21 @@ class Exposure:
     floor: TreatmentDose | None
     doses: tuple[Dose, ...] = ()
     administered_mg: float | None = None
+
+
+@dataclass(frozen=True)
+class ThrombusRecord:
+    """One active, not refuted, acute venous thrombosis Condition: its segment and side (as
+    its code states them), its onset (when the thrombus there began; never the recorded
+    date) and the time it is placed at (onset, else recorded date)."""
+
+    condition: str
+    segment: str | None
+    side: str | None
+    onset: datetime | None
+    at: datetime | None
+    confirmed: bool
+    source: str
 
 
 @dataclass(frozen=True)
@@ -172,6 +197,7 @@ class _Builder:
     seizures: list[tuple[datetime | None, str]] = field(default_factory=list)
     exposures: list[Exposure] = field(default_factory=list)
     cvt_times: list[datetime] = field(default_factory=list)
+    thromboses: list[ThrombusRecord] = field(default_factory=list)
     unmapped: Counter[tuple[str, str | None, str | None, str | None]] = field(
         default_factory=Counter
     )
@@ -272,6 +298,7 @@ def case_from_fhir(
     _read_anticoagulation_course(builder)
     _read_platelet_course(builder)
     _read_seizures(builder)
+    _read_thrombus_course(builder)
     for procedure in parsed.of("Procedure"):
         _read_procedure(procedure, builder)
     for allergy in parsed.of("AllergyIntolerance"):
@@ -413,6 +440,12 @@ def _add_diagnosis(
     if name == CVT_CONDITION and status != "excluded" and when is not None:
         builder.cvt_times.append(when)
     builder.report.provenance.setdefault("/diagnoses", []).append(source)
+    if status != "excluded" and name in THROMBOSES and target.chronic is not True:
+        side = match.code.side.value if match.code.side is not None else None
+        began = when if onset is not None else None
+        builder.thromboses.append(
+            ThrombusRecord(name, target.segment, side, began, when, status == "confirmed", source)
+        )
     if status == "excluded" or target.segment is None:
         return
     segment: dict[str, Any] = {"segment": target.segment}
@@ -569,6 +602,83 @@ def _read_seizures(builder: _Builder) -> None:
                 f"seizure ({source}, {when.isoformat()}) after anticoagulation started "
                 f"({started.isoformat()}): read as neurological deterioration"
             )
+
+
+def _read_thrombus_course(builder: _Builder) -> None:
+    """Thrombus in a new segment on a later record: propagation.
+
+    A confirmed segment Condition whose onset (when the thrombus there began, as the chart
+    states it) is later than an earlier record of the same thrombosis in the same limb, in a
+    segment none of those earlier records names, shows the thrombus extending beyond what
+    they showed. Onset after the start of the current anticoagulation course is
+    `course.thrombus_propagation` (despite anticoagulation); from an isolated distal DVT
+    (every earlier record names a calf vein) it is also the serial-imaging extension of
+    CHEST 2021 statement 2, proximal or within the calf. Provenance: the earlier and the
+    later record (and, for propagation, the anticoagulant record that began the course).
+
+    Nothing is read from absence: a recorded date alone does not date a thrombus, a record
+    without a segment or a side cannot show extension, and no record ever sets these facts
+    false. The population screen reads the same (`screen/case_columns.propagation_flags`)."""
+    started = builder.data.get("treatment", {}).get("anticoagulation", {}).get("started_at")
+    for later in builder.thromboses:
+        if not later.confirmed or later.segment is None or later.onset is None:
+            continue
+        earlier = [
+            record
+            for record in builder.thromboses
+            if record.condition == later.condition
+            and record.at is not None
+            and record.at < later.onset
+            and _same_limb(record, later)
+        ]
+        if not earlier or any(record.segment == later.segment for record in earlier):
+            continue
+        sources = [*sorted({record.source for record in earlier}), later.source]
+        if started is not None and later.onset > started:
+            anticoagulant = builder.report.provenance.get(STARTED_FIELD, [])[:1]
+            _put_true(builder, PROPAGATION_FIELD, sources + anticoagulant)
+            builder.report.notes.append(
+                f"{later.source}: thrombus in {later.segment} from {later.onset.isoformat()}, "
+                f"after anticoagulation started ({started.isoformat()}) and beyond the earlier "
+                f"record(s) {', '.join(sources[:-1])}: read as thrombus propagation"
+            )
+        if later.condition == LEG_DVT_CONDITION and all(
+            record.segment in DISTAL_LEG_SEGMENTS for record in earlier
+        ):
+            _put_distal_extension(builder, later.segment, sources)
+
+
+def _same_limb(earlier: ThrombusRecord, later: ThrombusRecord) -> bool:
+    """Whether two records can be one thrombus: intracranial veins are one system; a midline
+    vein (IVC) joins either side; otherwise the codes must state the same side (or one
+    bilateral). An unstated side never makes two records one limb."""
+    if later.condition == CVT_CONDITION:
+        return True
+    if earlier.segment in UNPAIRED_SEGMENTS or later.segment in UNPAIRED_SEGMENTS:
+        return True
+    if "bilateral" in (earlier.side, later.side):
+        return True
+    return earlier.side is not None and earlier.side == later.side
+
+
+def _put_distal_extension(builder: _Builder, segment: str, sources: list[str]) -> None:
+    """An isolated distal DVT reaching `segment` later: extension into the proximal veins
+    (popliteal and above) or within the calf veins."""
+    if segment in PROXIMAL_LEG_SEGMENTS:
+        _put_true(builder, PROXIMAL_EXTENSION_FIELD, sources)
+    elif segment in DISTAL_LEG_SEGMENTS:
+        _put_true(builder, DISTAL_EXTENSION_FIELD, sources)
+
+
+def _put_true(builder: _Builder, pointer: str, sources: list[str]) -> None:
+    """Set a course fact to true, adding each source once to its provenance."""
+    known = builder.report.provenance.get(pointer, [])
+    fresh = [source for source in sources if source not in known]
+    if pointer in builder.report.provenance:
+        builder.report.provenance[pointer] += fresh
+        return
+    builder.put(pointer, True, fresh[0])
+    builder.report.provenance[pointer] += fresh[1:]
 
 
 def _observation_time(observation: Any) -> datetime | None:

@@ -40,16 +40,24 @@ from venapath.fhir.to_case import (
     _VERIFICATION_STATUS,
     CVT_CONDITION,
     DETERIORATION_FIELD,
+    DISTAL_EXTENSION_FIELD,
+    DISTAL_LEG_SEGMENTS,
     DOSE_COVER_HOURS,
     GCS_COURSE_DAYS,
     GCS_FIELD,
     HEPARINS,
+    LEG_DVT_CONDITION,
     PLATELET_BASELINE_DAYS,
     PLATELET_FALL_FIELD,
     PLATELET_FALL_FRACTION,
     PLATELETS_FIELD,
+    PROPAGATION_FIELD,
+    PROXIMAL_EXTENSION_FIELD,
+    PROXIMAL_LEG_SEGMENTS,
     SEIZURE_FIELD,
     THROMBOLYSIS_FIELD,
+    THROMBOSES,
+    UNPAIRED_SEGMENTS,
 )
 from venapath.screen.codes import matched
 from venapath.screen.views import ViewSource
@@ -400,6 +408,67 @@ class CaseColumns:
             _flag_rows(on_treatment, DETERIORATION_FIELD), distinct=False
         )
 
+    def propagation_flags(self, conditions: ir.Table, anticoagulation: ir.Table) -> ir.Table:
+        """Thrombus in a new segment on a later record (`to_case._read_thrombus_course`): a
+        confirmed segment Condition whose onset follows an earlier record of the same
+        thrombosis in the same limb, in a segment none of those names. After the start of
+        anticoagulation it is propagation; from an isolated distal DVT, also extension."""
+        rows = conditions.filter(
+            (conditions.kind == "diagnosis")
+            & conditions.condition.isin(sorted(THROMBOSES))
+            & (conditions.chronic.isnull() | ~conditions.chronic)
+        )
+        rows = rows.mutate(status=_status(rows.verification_status))
+        rows = rows.filter(rows.status != "excluded")
+        onset = self.not_future(self.moment(rows.onset.coalesce(rows.onset_period_start)))
+        rows = rows.mutate(began=onset, at=self._condition_time(rows))
+        later = rows.filter(
+            (rows.status == "confirmed") & rows.segment.notnull() & rows.began.notnull()
+        ).select(
+            "patient_id",
+            "condition",
+            l_segment=rows.segment,
+            l_side=rows.side,
+            l_began=rows.began,
+        )
+        earlier = rows.filter(rows.at.notnull()).select(
+            "patient_id",
+            e_condition=rows.condition,
+            e_segment=rows.segment,
+            e_side=rows.side,
+            e_at=rows.at,
+        )
+        pairs = later.join(
+            earlier,
+            (later.patient_id == earlier.patient_id) & (later.condition == earlier.e_condition),
+        )
+        pairs = pairs.filter((pairs.e_at < pairs.l_began) & _same_limb(pairs))
+        key = ["patient_id", "condition", "l_segment", "l_side", "l_began"]
+        extended = pairs.group_by(key).agg(
+            same_segment=(pairs.e_segment == pairs.l_segment).fill_null(False).any(),
+            all_distal=pairs.e_segment.isin(sorted(DISTAL_LEG_SEGMENTS)).fill_null(False).all(),
+        )
+        extended = extended.filter(~extended.same_segment)
+        timed = extended.join(
+            anticoagulation.select("patient_id", "anticoagulation_started"),
+            "patient_id",
+            how="left",
+        ).select(*extended.columns, "anticoagulation_started")
+        despite = timed.filter(
+            timed.anticoagulation_started.notnull()
+            & (timed.l_began > timed.anticoagulation_started)
+        )
+        from_distal = extended.filter(
+            (extended.condition == LEG_DVT_CONDITION) & extended.all_distal
+        )
+        proximal = from_distal.filter(from_distal.l_segment.isin(sorted(PROXIMAL_LEG_SEGMENTS)))
+        distal = from_distal.filter(from_distal.l_segment.isin(sorted(DISTAL_LEG_SEGMENTS)))
+        return (
+            _flag_rows(despite, PROPAGATION_FIELD)
+            .union(_flag_rows(proximal, PROXIMAL_EXTENSION_FIELD), distinct=False)
+            .union(_flag_rows(distal, DISTAL_EXTENSION_FIELD), distinct=False)
+        )
+
     def _condition_time(self, rows: ir.Table) -> ir.TimestampValue:
         """Onset, else recorded date, as the per-patient mapping dates a Condition."""
         return self.not_future(
@@ -423,6 +492,7 @@ class CaseColumns:
             .union(self.gcs_course_flags(measured), distinct=False)
             .union(self.platelet_fall_flags(measured, medications), distinct=False)
             .union(self.seizure_flags(conditions, anticoagulation), distinct=False)
+            .union(self.propagation_flags(conditions, anticoagulation), distinct=False)
         )
         flags = flags.mutate(label=flags.field + "=" + flags.flag_value)
         flag_lists = flags.group_by("patient_id").agg(
@@ -473,6 +543,20 @@ def _current_course(exposures: ir.Table, now: ir.TimestampValue) -> ir.Table:
     )
     return courses.filter(courses.covered_until >= now).select(
         "patient_id", "anticoagulation_started"
+    )
+
+
+def _same_limb(pairs: ir.Table) -> ir.BooleanValue:
+    """`to_case._same_limb`: intracranial veins are one system, a midline vein joins either
+    side, otherwise the codes state the same side (or one says bilateral)."""
+    unpaired = sorted(UNPAIRED_SEGMENTS)
+    return (
+        (pairs.condition == CVT_CONDITION)
+        | pairs.e_segment.isin(unpaired).fill_null(False)
+        | pairs.l_segment.isin(unpaired)
+        | (pairs.e_side == "bilateral").fill_null(False)
+        | (pairs.l_side == "bilateral").fill_null(False)
+        | (pairs.e_side == pairs.l_side).fill_null(False)
     )
 
 
