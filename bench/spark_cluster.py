@@ -11,9 +11,9 @@ Starts a master and `--workers` workers (1 core each) from the installed PySpark
 - `venapath screen --engine spark --spark-master spark://127.0.0.1:PORT` (the driver);
 - `venapath screen --engine duckdb` on the same files;
 and prints for each: wall time, the peak resident memory of the driver's process tree (its
-JVM included) and, for Spark, the peak of the cluster's daemons and executors together,
-sampled every 50 ms from /proc; then whether both wrote the same rows (knowledge_version
-aside). Each screen compiles its rules query once (fresh output folder). Figures only;
+JVM included), GNU `time -v`'s maximum resident set size and, for Spark, the peak of the
+cluster's daemons and executors together, sampled every 50 ms from /proc; then whether both
+wrote the same rows (knowledge_version aside). Each screen compiles its rules query once (fresh output folder). Figures only;
 nothing here is a test. Run it on an otherwise quiet machine and quote `uptime` beside it.
 """
 
@@ -44,7 +44,9 @@ def _measure(
     command: list[str], env: dict[str, str], cluster_pids: list[int], work: Path
 ) -> dict[str, float]:
     """Wall seconds; peak resident bytes of the command's tree and of the cluster's (sampled),
-    and the largest single process's peak as GNU time reports it (`time -v`)."""
+    and GNU time's maximum resident set size (`time -v`). For Spark the latter is the Python
+    driver alone: GNU time counts the processes that are waited for, and PySpark does not
+    wait for its JVM; the sampled tree includes that JVM."""
     report = work / f"time-{time.monotonic_ns()}.txt"
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -150,13 +152,13 @@ def _print(
     print(f"\npatients: {patients:,}")
     print(
         f"{'engine':<14} {'wall s':>8} {'driver tree peak GB':>20} "
-        f"{'largest process GB (time -v)':>29} {'cluster peak GB':>16}"
+        f"{'time -v max RSS GB':>19} {'cluster peak GB':>16}"
     )
     for name, figure in figures.items():
         cluster = f"{figure['cluster_rss'] / 1e9:.2f}" if figure["cluster_rss"] else "-"
         print(
             f"{name:<14} {figure['seconds']:>8.1f} {figure['driver_rss'] / 1e9:>20.2f} "
-            f"{figure['time_v_max_rss'] / 1e9:>29.2f} {cluster:>16}"
+            f"{figure['time_v_max_rss'] / 1e9:>19.2f} {cluster:>16}"
         )
     print(f"spark stages (s): {stages.get('stage_seconds')}")
     print(f"same rows as DuckDB (knowledge_version aside): {'yes' if same else 'NO'}")
