@@ -47,10 +47,11 @@ format: install
 	$(BIN)/ruff format src tests bench
 	$(BIN)/ruff check --fix src tests bench
 
+# Everything, the Spark standalone cluster test included (tests/screen/test_spark_cluster.py).
 test: lint
-	$(BIN)/pytest -m "not cluster"
+	$(BIN)/pytest
 
-# The screen on a Spark standalone master and two workers started on loopback (slow).
+# Only the screen on a Spark standalone master and two workers started on loopback (slow).
 test-cluster: install
 	$(BIN)/pytest -m cluster
 

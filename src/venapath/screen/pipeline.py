@@ -173,6 +173,7 @@ def screen(
         summary["run"] = {
             "engine": options.engine,
             "rules_query_cached": cache.hit,
+            **({"spark_master": engine.master} if isinstance(engine, _Spark) else {}),
             "seconds": round(elapsed, 3),
             "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
         }
@@ -378,13 +379,12 @@ class _Spark(_Engine):
     dialect = "pyspark"
 
     def __init__(self, master: str | None) -> None:
-        from pyspark import SparkConf
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder.appName("venapath-screen")
         if master is not None:
             builder = builder.master(master)
-        elif not SparkConf().contains("spark.master"):  # not under spark-submit --master
+        elif _configured_master() is None:  # neither spark-submit --master nor spark-defaults
             builder = builder.master("local[*]")
         session = (
             builder.config("spark.sql.session.timeZone", "UTC")
@@ -395,6 +395,7 @@ class _Spark(_Engine):
             .getOrCreate()
         )
         self.session = session
+        self.master: str | None = session.sparkContext.master
         self.backend = ibis.pyspark.connect(session)
         self._scanner = ibis.duckdb.connect().con
 
@@ -440,6 +441,21 @@ class _Spark(_Engine):
 
     def close(self) -> None:
         self._scanner.close()
+
+
+def _configured_master() -> str | None:
+    """The master spark-submit or spark-defaults.conf gave, if any.
+
+    Python's SparkConf sees those settings only once it is connected to the JVM: under
+    spark-submit the JVM already runs and passes them as its system properties; otherwise
+    this starts the JVM (the session reuses it). Before that, SparkConf() is empty and a
+    spark-submit --master would silently be replaced by local[*].
+    """
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()
+    master: str | None = SparkConf().get("spark.master", None)
+    return master
 
 
 def _spark_schema(table: Any) -> Any:
