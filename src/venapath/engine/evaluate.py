@@ -71,6 +71,7 @@ class _Run:
 
     facts: dict[str, FactValue]
     trace_on: bool
+    plan: _Plan
     needs: _NeedsCollector = field(default_factory=_NeedsCollector)
     trace: list[Doc] = field(default_factory=list)
     errors: list[Doc] = field(default_factory=list)
@@ -78,6 +79,8 @@ class _Run:
     fired_caps: list[Rule] = field(default_factory=list)
     pending_caps: list[Rule] = field(default_factory=list)
     candidates: list[Rule] = field(default_factory=list)
+    cap_unknowns: dict[str, list[str]] = field(default_factory=dict)
+    """Per pending contraindication, its deciding unknown facts (asked once per run)."""
 
     def record(self, rule_id: str, outcome: str, reasons: list[str]) -> None:
         self.trace.append({"rule_id": rule_id, "outcome": outcome, "reasons": reasons})
@@ -92,7 +95,7 @@ def evaluate(
     trace: bool = True,
 ) -> Assessment:
     """Evaluate every rule of `kb` against `facts` (case facts; scores are added here)."""
-    run = _Run(facts=dict(facts), trace_on=trace)
+    run = _Run(facts=dict(facts), trace_on=trace, plan=_plan_for(kb))
     scores = _add_scores(run)
     pathway_truth = _pathways(kb, run)
     for pathway_id, rules in kb.rules_by_pathway.items():
@@ -109,6 +112,8 @@ def evaluate(
     run.trace.sort(key=lambda entry: entry["rule_id"])
     recommendations = [_recommend(rule, run) for rule in run.candidates]
     recommendations.sort(key=_recommendation_order)
+    for recommendation in recommendations:
+        del recommendation["_order"]
     run.alerts.extend(_engine_alerts(kb, pathway_truth, run.candidates, recommendations))
     document: Doc = {
         "case_id": case_id,
@@ -137,17 +142,24 @@ def evaluate(
 
 
 def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) -> None:
+    # The hottest function of the engine (every rule of every applying pathway, per call):
+    # the `provided` check and the Kleene AND of gate and value are written out inline.
     is_cap = rule.kind is RuleKind.CONTRAINDICATION
     gate: Truth = True if is_cap else pathway_truth.get(rule.pathway)
     try:
         value = rule.check(run.facts)
-        if _provided(rule, run.facts) is False:  # a checked safety fact rules it out
-            value = False
+        if rule.provided_check is not None and rule.provided_check(run.facts) is False:
+            value = False  # a checked safety fact rules it out
     except Exception as error:  # a broken rule must not take the others down
         run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
         run.record(rule.id, "error", [str(error)])
         return
-    outcome = _combine(gate, value)
+    if gate is False or value is False:
+        outcome: Truth = False
+    elif gate is None or value is None:
+        outcome = None
+    else:
+        outcome = True
     if run.trace_on:
         run.record(rule.id, *_explain(rule, outcome, value, run.facts))
     if outcome is True:
@@ -167,14 +179,6 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
 def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
     """The rule's `provided` safety check: True when it has none."""
     return True if rule.provided_check is None else rule.provided_check(facts)
-
-
-def _combine(gate: Truth, value: Truth) -> Truth:
-    if gate is False or value is False:
-        return False
-    if gate is None or value is None:
-        return None
-    return True
 
 
 def _add_scores(run: _Run) -> dict[str, Any]:
@@ -224,31 +228,24 @@ def _note_unknown_rule(rule: Rule, run: _Run) -> None:
 def _recommend(rule: Rule, run: _Run) -> Doc:
     spec = rule.recommend
     assert spec is not None
+    static = run.plan.recommendations[rule.id]
     strength = spec.strength
     capped_by: list[str] = []
     for cap in run.fired_caps:
-        assert cap.contraindication is not None
-        ceiling = cap.contraindication.ceiling
-        if spec.action.capped_by(cap.contraindication.actions) and strength.rank > ceiling.rank:
+        covered, ceiling = run.plan.caps[cap.id]
+        if spec.action in covered and strength.rank > ceiling.rank:
             strength = strength.capped_at(ceiling)
             capped_by.append(cap.id)
     pending = _pending_caps(spec.action, strength, run) if strength in _IN_FAVOUR else []
     unchecked = _unchecked_facts(rule, strength, run)
     return {
-        "action": spec.action,
+        **static,
         "strength": strength,
-        "urgency": spec.urgency,
-        "rule_id": rule.id,
-        "pathway": rule.pathway,
-        "title": rule.title,
-        "rationale": rule.rationale,
-        "citations": _citations(rule.citations),
-        "detail": dict(spec.detail),
-        "rule_strength": spec.strength,
         "capped_by": capped_by,
         "certainty": "provisional" if pending or unchecked else "firm",
         "pending_contraindications": pending,
         "unchecked_facts": unchecked,
+        "_order": (static["urgency"].rank, strength.rank),
     }
 
 
@@ -272,15 +269,62 @@ def _pending_caps(action: Action, strength: Strength, run: _Run) -> list[str]:
     """Unchecked contraindications that would lower this in-favour recommendation."""
     pending: list[str] = []
     for cap in run.pending_caps:
-        assert cap.contraindication is not None
-        if (
-            action.capped_by(cap.contraindication.actions)
-            and strength.rank > cap.contraindication.ceiling.rank
-        ):
+        covered, ceiling = run.plan.caps[cap.id]
+        if action in covered and strength.rank > ceiling.rank:
             pending.append(cap.id)
-            for fact in deciding_unknowns(cap.condition, run.facts):
+            unknowns = run.cap_unknowns.get(cap.id)
+            if unknowns is None:
+                unknowns = run.cap_unknowns[cap.id] = deciding_unknowns(cap.condition, run.facts)
+            for fact in unknowns:
                 run.needs.add(fact, f"could contraindicate {action.value} ({cap.title})", cap.id)
     return pending
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the engine works out once per knowledge base rather than on every call."""
+
+    recommendations: dict[str, Doc]
+    """Per recommendation rule, the output fields that never vary between patients."""
+    caps: dict[str, tuple[frozenset[Action], Strength]]
+    """Per contraindication rule, every action it caps (refinements of a named action
+    included, as `Action.capped_by` says) and its ceiling."""
+
+
+_PLANS: dict[int, tuple[KnowledgeBase, _Plan]] = {}
+
+
+def _plan_for(kb: KnowledgeBase) -> _Plan:
+    """The plan of `kb`, built on its first evaluation. Keyed by identity; the entry holds
+    the knowledge base itself, so its id cannot be reused while the entry exists."""
+    entry = _PLANS.get(id(kb))
+    if entry is None or entry[0] is not kb:
+        entry = _PLANS[id(kb)] = (kb, _build_plan(kb))
+    return entry[1]
+
+
+def _build_plan(kb: KnowledgeBase) -> _Plan:
+    recommendations: dict[str, Doc] = {}
+    caps: dict[str, tuple[frozenset[Action], Strength]] = {}
+    for rule in kb.rules:
+        if rule.recommend is not None:
+            spec = rule.recommend
+            recommendations[rule.id] = {
+                "action": spec.action,
+                "urgency": spec.urgency,
+                "rule_id": rule.id,
+                "pathway": rule.pathway,
+                "title": rule.title,
+                "rationale": rule.rationale,
+                "citations": _citations(rule.citations),
+                "detail": dict(spec.detail),
+                "rule_strength": spec.strength,
+            }
+        if rule.contraindication is not None:
+            named = rule.contraindication.actions
+            covered = frozenset(action for action in Action if action.capped_by(named))
+            caps[rule.id] = (covered, rule.contraindication.ceiling)
+    return _Plan(recommendations=recommendations, caps=caps)
 
 
 _CITATION_CACHE: dict[int, tuple[tuple[Citation, ...], list[CitationOut]]] = {}
@@ -339,7 +383,8 @@ def _contraindication(rule: Rule) -> Doc:
 
 
 def _recommendation_order(rec: Doc) -> tuple[int, int, str, str]:
-    return (-rec["urgency"].rank, -rec["strength"].rank, rec["action"].value, rec["rule_id"])
+    urgency_rank, strength_rank = rec["_order"]
+    return (-urgency_rank, -strength_rank, rec["action"].value, rec["rule_id"])
 
 
 def _overall_urgency(recommendations: list[Doc]) -> Urgency | None:
