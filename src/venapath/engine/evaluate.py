@@ -26,7 +26,7 @@ from venapath.domain.facts import FactValue, catalogue
 from venapath.domain.kleene import Truth
 from venapath.domain.vocabulary import Action, Strength, Urgency
 from venapath.engine.assessment import Assessment, CitationOut
-from venapath.kb.conditions import deciding_leaves, deciding_unknowns
+from venapath.kb.conditions import UnknownsOf, compile_unknowns, deciding_leaves, deciding_unknowns
 from venapath.kb.model import SAFETY_PATHWAY, Citation, KnowledgeBase, Rule, RuleKind
 from venapath.scores import registry
 
@@ -204,25 +204,26 @@ def _pathways(kb: KnowledgeBase, run: _Run) -> dict[str, Truth]:
             continue
         truth[pathway.id] = value
         if value is None:
-            for fact in deciding_unknowns(pathway.condition, run.facts):
-                run.needs.add(
-                    fact,
-                    f"decides whether the {pathway.title} pathway applies",
-                    f"pathway:{pathway.id}",
-                )
+            reason = f"decides whether the {pathway.title} pathway applies"
+            for fact in run.plan.unknowns[f"pathway:{pathway.id}"](run.facts):
+                run.needs.add(fact, reason, f"pathway:{pathway.id}")
     return truth
 
 
 def _note_unknown_rule(rule: Rule, run: _Run) -> None:
+    reason = run.plan.open_reasons[rule.id]
+    for fact in run.plan.unknowns[rule.id](run.facts):
+        run.needs.add(fact, reason, rule.id)
+
+
+def _open_reason(rule: Rule) -> str:
+    """What an open rule's unknown facts would decide, as `needs_data` says it."""
     if rule.recommend is not None:
-        reason = (
+        return (
             f"would decide whether {rule.recommend.action.value} is "
             f"{rule.recommend.strength.value} ({rule.title})"
         )
-    else:
-        reason = f"would decide: {rule.title}"
-    for fact in deciding_unknowns(rule.condition, run.facts):
-        run.needs.add(fact, reason, rule.id)
+    return f"would decide: {rule.title}"
 
 
 def _recommend(rule: Rule, run: _Run) -> Doc:
@@ -258,7 +259,7 @@ def _unchecked_facts(rule: Rule, strength: Strength, run: _Run) -> list[str]:
     ):
         return []
     assert rule.recommend is not None
-    facts = deciding_unknowns(rule.provided, run.facts)
+    facts = run.plan.provided_unknowns[rule.id](run.facts)
     reason = f"must be checked before {rule.recommend.action.value} ({rule.title})"
     for fact in facts:
         run.needs.add(fact, reason, rule.id)
@@ -274,7 +275,7 @@ def _pending_caps(action: Action, strength: Strength, run: _Run) -> list[str]:
             pending.append(cap.id)
             unknowns = run.cap_unknowns.get(cap.id)
             if unknowns is None:
-                unknowns = run.cap_unknowns[cap.id] = deciding_unknowns(cap.condition, run.facts)
+                unknowns = run.cap_unknowns[cap.id] = run.plan.unknowns[cap.id](run.facts)
             for fact in unknowns:
                 run.needs.add(fact, f"could contraindicate {action.value} ({cap.title})", cap.id)
     return pending
@@ -289,6 +290,12 @@ class _Plan:
     caps: dict[str, tuple[frozenset[Action], Strength]]
     """Per contraindication rule, every action it caps (refinements of a named action
     included, as `Action.capped_by` says) and its ceiling."""
+    unknowns: dict[str, UnknownsOf]
+    """`deciding_unknowns` compiled, per rule id and per `pathway:<id>`."""
+    provided_unknowns: dict[str, UnknownsOf]
+    """The same for each rule's `provided` check."""
+    open_reasons: dict[str, str]
+    """Per rule, the `why` its unknown facts get in `needs_data`."""
 
 
 _PLANS: dict[int, tuple[KnowledgeBase, _Plan]] = {}
@@ -306,7 +313,14 @@ def _plan_for(kb: KnowledgeBase) -> _Plan:
 def _build_plan(kb: KnowledgeBase) -> _Plan:
     recommendations: dict[str, Doc] = {}
     caps: dict[str, tuple[frozenset[Action], Strength]] = {}
+    unknowns = {f"pathway:{p.id}": compile_unknowns(p.condition) for p in kb.pathways}
+    provided_unknowns: dict[str, UnknownsOf] = {}
+    open_reasons: dict[str, str] = {}
     for rule in kb.rules:
+        unknowns[rule.id] = compile_unknowns(rule.condition)
+        open_reasons[rule.id] = _open_reason(rule)
+        if rule.provided is not None:
+            provided_unknowns[rule.id] = compile_unknowns(rule.provided)
         if rule.recommend is not None:
             spec = rule.recommend
             recommendations[rule.id] = {
@@ -324,7 +338,13 @@ def _build_plan(kb: KnowledgeBase) -> _Plan:
             named = rule.contraindication.actions
             covered = frozenset(action for action in Action if action.capped_by(named))
             caps[rule.id] = (covered, rule.contraindication.ceiling)
-    return _Plan(recommendations=recommendations, caps=caps)
+    return _Plan(
+        recommendations=recommendations,
+        caps=caps,
+        unknowns=unknowns,
+        provided_unknowns=provided_unknowns,
+        open_reasons=open_reasons,
+    )
 
 
 _CITATION_CACHE: dict[int, tuple[tuple[Citation, ...], list[CitationOut]]] = {}
