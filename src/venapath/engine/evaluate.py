@@ -22,10 +22,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from venapath.domain.facts import FactValue, catalogue
 from venapath.domain.kleene import Truth
 from venapath.domain.vocabulary import Action, Strength, Urgency
-from venapath.engine.assessment import Assessment, CitationOut
+from venapath.engine.assessment import (
+    Assessment,
+    CitationOut,
+    NeedsData,
+    PathwayOut,
+    PathwayStatus,
+    Recommendation,
+)
 from venapath.kb.conditions import UnknownsOf, compile_unknowns, deciding_leaves, deciding_unknowns
 from venapath.kb.model import SAFETY_PATHWAY, Citation, KnowledgeBase, Rule, RuleKind
 from venapath.scores import registry
@@ -50,19 +59,51 @@ class _NeedsCollector:
         if rule_id not in ids:
             ids.append(rule_id)
 
-    def entries(self) -> list[Doc]:
+    def entries(self, remembered: _Remembered) -> list[NeedsData]:
         definitions = catalogue()
         ordered = sorted(self.why, key=lambda name: (-len(self.rules[name]), name))
-        return [
-            {
-                "fact": name,
-                "description": definitions[name].description,
-                "settled_by": list(definitions[name].settled_by),
-                "why": self.why[name],
-                "rules": sorted(self.rules[name]),
-            }
-            for name in ordered
-        ]
+        entries: list[NeedsData] = []
+        for name in ordered:
+            why = self.why[name]
+            rules = sorted(self.rules[name])
+            key = ("needs", name, tuple(why), tuple(rules))
+            entry = remembered.get(key)
+            if entry is None:
+                entry = NeedsData.model_validate(
+                    {
+                        "fact": name,
+                        "description": definitions[name].description,
+                        "settled_by": list(definitions[name].settled_by),
+                        "why": why,
+                        "rules": rules,
+                    }
+                )
+                remembered.put(key, entry)
+            entries.append(entry)
+        return entries
+
+
+class _Remembered:
+    """Output parts already validated, by everything they are built from; reused as they are.
+
+    The `Assessment` is validated once from plain data, but a frozen model instance inside
+    it passes through pydantic without being validated again. A recommendation or a
+    needs-data entry depends on a few values (the rule, its final strength, the rules that
+    capped it...) that recur from patient to patient, so each distinct one is validated once
+    per knowledge base. Bounded: past `limit` entries, new parts are validated every time.
+    Outputs are immutable (frozen models; nothing in VenaPath mutates their lists).
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._parts: dict[tuple[object, ...], BaseModel] = {}
+        self._limit = limit
+
+    def get(self, key: tuple[object, ...]) -> Any:
+        return self._parts.get(key)
+
+    def put(self, key: tuple[object, ...], part: BaseModel) -> None:
+        if len(self._parts) < self._limit:
+            self._parts[key] = part
 
 
 @dataclass
@@ -110,21 +151,15 @@ def evaluate(
             _evaluate_rule(rule, pathway_truth, run)
     run.candidates.sort(key=lambda rule: rule.id)
     run.trace.sort(key=lambda entry: entry["rule_id"])
-    recommendations = [_recommend(rule, run) for rule in run.candidates]
-    recommendations.sort(key=_recommendation_order)
-    for recommendation in recommendations:
-        del recommendation["_order"]
+    ordered = sorted((_recommend(rule, run) for rule in run.candidates), key=_first)
+    recommendations = [recommendation for _order, recommendation in ordered]
     run.alerts.extend(_engine_alerts(kb, pathway_truth, run.candidates, recommendations))
     document: Doc = {
         "case_id": case_id,
         "evaluated_at": now,
         "knowledge_version": kb.version,
         "pathways": [
-            {
-                "id": p.id,
-                "title": p.title,
-                "status": "applies" if pathway_truth[p.id] else "possible",
-            }
+            run.plan.pathways[p.id, bool(pathway_truth[p.id])]
             for p in kb.pathways
             if pathway_truth[p.id] is not False
         ],
@@ -133,7 +168,7 @@ def evaluate(
         "contraindications": [_contraindication(rule) for rule in run.fired_caps],
         "time_windows": _time_windows(kb, pathway_truth, run),
         "scores": scores,
-        "needs_data": run.needs.entries(),
+        "needs_data": run.needs.entries(run.plan.outputs),
         "alerts": sorted(run.alerts, key=lambda a: (_SEVERITY_ORDER[a["severity"]], a["id"])),
         "errors": run.errors,
         "trace": run.trace,
@@ -226,10 +261,10 @@ def _open_reason(rule: Rule) -> str:
     return f"would decide: {rule.title}"
 
 
-def _recommend(rule: Rule, run: _Run) -> Doc:
+def _recommend(rule: Rule, run: _Run) -> tuple[tuple[int, int, str, str], Recommendation]:
+    """The recommendation of a fired rule, with its sort key (most urgent, strongest first)."""
     spec = rule.recommend
     assert spec is not None
-    static = run.plan.recommendations[rule.id]
     strength = spec.strength
     capped_by: list[str] = []
     for cap in run.fired_caps:
@@ -239,15 +274,26 @@ def _recommend(rule: Rule, run: _Run) -> Doc:
             capped_by.append(cap.id)
     pending = _pending_caps(spec.action, strength, run) if strength in _IN_FAVOUR else []
     unchecked = _unchecked_facts(rule, strength, run)
-    return {
-        **static,
-        "strength": strength,
-        "capped_by": capped_by,
-        "certainty": "provisional" if pending or unchecked else "firm",
-        "pending_contraindications": pending,
-        "unchecked_facts": unchecked,
-        "_order": (static["urgency"].rank, strength.rank),
-    }
+    order = (-spec.urgency.rank, -strength.rank, spec.action.value, rule.id)
+    key = ("recommendation", rule.id, strength, tuple(capped_by), tuple(pending), tuple(unchecked))
+    recommendation = run.plan.outputs.get(key)
+    if recommendation is None:
+        recommendation = Recommendation.model_validate(
+            {
+                **run.plan.recommendations[rule.id],
+                "strength": strength,
+                "capped_by": capped_by,
+                "certainty": "provisional" if pending or unchecked else "firm",
+                "pending_contraindications": pending,
+                "unchecked_facts": unchecked,
+            }
+        )
+        run.plan.outputs.put(key, recommendation)
+    return order, recommendation
+
+
+def _first(pair: tuple[tuple[int, int, str, str], Recommendation]) -> tuple[int, int, str, str]:
+    return pair[0]
 
 
 def _unchecked_facts(rule: Rule, strength: Strength, run: _Run) -> list[str]:
@@ -296,6 +342,9 @@ class _Plan:
     """The same for each rule's `provided` check."""
     open_reasons: dict[str, str]
     """Per rule, the `why` its unknown facts get in `needs_data`."""
+    pathways: dict[tuple[str, bool], PathwayOut]
+    """Each pathway's output line, by (pathway id, applies)."""
+    outputs: _Remembered = field(default_factory=_Remembered)
 
 
 _PLANS: dict[int, tuple[KnowledgeBase, _Plan]] = {}
@@ -338,7 +387,17 @@ def _build_plan(kb: KnowledgeBase) -> _Plan:
             named = rule.contraindication.actions
             covered = frozenset(action for action in Action if action.capped_by(named))
             caps[rule.id] = (covered, rule.contraindication.ceiling)
+    pathways = {
+        (p.id, applies): PathwayOut(
+            id=p.id,
+            title=p.title,
+            status=PathwayStatus.APPLIES if applies else PathwayStatus.POSSIBLE,
+        )
+        for p in kb.pathways
+        for applies in (True, False)
+    }
     return _Plan(
+        pathways=pathways,
         recommendations=recommendations,
         caps=caps,
         unknowns=unknowns,
@@ -402,13 +461,8 @@ def _contraindication(rule: Rule) -> Doc:
     }
 
 
-def _recommendation_order(rec: Doc) -> tuple[int, int, str, str]:
-    urgency_rank, strength_rank = rec["_order"]
-    return (-urgency_rank, -strength_rank, rec["action"].value, rec["rule_id"])
-
-
-def _overall_urgency(recommendations: list[Doc]) -> Urgency | None:
-    in_favour = [r["urgency"] for r in recommendations if r["strength"] in _IN_FAVOUR]
+def _overall_urgency(recommendations: list[Recommendation]) -> Urgency | None:
+    in_favour = [r.urgency for r in recommendations if r.strength in _IN_FAVOUR]
     return max(in_favour, key=lambda u: u.rank) if in_favour else None
 
 
@@ -464,7 +518,7 @@ def _engine_alerts(
     kb: KnowledgeBase,
     pathway_truth: Mapping[str, Truth],
     fired: list[Rule],
-    recommendations: list[Doc],
+    recommendations: list[Recommendation],
 ) -> list[Doc]:
     alerts: list[Doc] = []
     if all(pathway_truth[p.id] is False for p in kb.pathways):
@@ -477,7 +531,7 @@ def _engine_alerts(
             }
         )
     fired_ids = {rule.id for rule in fired}
-    strengths = {rec["rule_id"]: rec["strength"] for rec in recommendations}
+    strengths = {rec.rule_id: rec.strength for rec in recommendations}
     pairs = sorted(
         {
             tuple(sorted((rule.id, other)))
