@@ -81,6 +81,8 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
         **os.environ,
         "VENAPATH_ENV": "production",
         "VENAPATH_PUBLIC_BASE_URL": BASE,
+        # The benchmark calls over loopback; production mode answers only listed Host names.
+        "VENAPATH_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
         "VENAPATH_TRUSTED_ISSUERS": json.dumps(issuer_settings()),
         "VENAPATH_LOG_LEVEL": "warning",
         # A fresh registry (it holds the JWT replay list and card feedback).
