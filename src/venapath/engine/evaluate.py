@@ -140,15 +140,15 @@ def evaluate(
     scores = _add_scores(run)
     pathway_truth = _pathways(kb, run)
     for pathway_id, rules in kb.rules_by_pathway.items():
-        if pathway_truth.get(pathway_id) is False:  # skip the whole pathway at once
+        gate = pathway_truth.get(pathway_id)  # True for the safety pathway (contraindications)
+        if gate is False:  # skip the whole pathway at once
             if trace:
                 reason = [f"pathway {pathway_id} does not apply"]
                 run.trace.extend(
                     {"rule_id": r.id, "outcome": "not_fired", "reasons": reason} for r in rules
                 )
             continue
-        for rule in rules:
-            _evaluate_rule(rule, pathway_truth, run)
+        _evaluate_rules(rules, gate, run)
     run.candidates.sort(key=lambda rule: rule.id)
     run.trace.sort(key=lambda entry: entry["rule_id"])
     ordered = sorted((_recommend(rule, run) for rule in run.candidates), key=_first)
@@ -176,39 +176,45 @@ def evaluate(
     return Assessment.model_validate(document)
 
 
-def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) -> None:
-    # The hottest function of the engine (every rule of every applying pathway, per call):
-    # the `provided` check and the Kleene AND of gate and value are written out inline.
-    is_cap = rule.kind is RuleKind.CONTRAINDICATION
-    gate: Truth = True if is_cap else pathway_truth.get(rule.pathway)
-    try:
-        value = rule.check(run.facts)
-        if rule.provided_check is not None and rule.provided_check(run.facts) is False:
-            value = False  # a checked safety fact rules it out
-    except Exception as error:  # a broken rule must not take the others down
-        run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
-        run.record(rule.id, "error", [str(error)])
-        return
-    if gate is False or value is False:
-        outcome: Truth = False
-    elif gate is None or value is None:
-        outcome = None
-    else:
-        outcome = True
-    if run.trace_on:
-        run.record(rule.id, *_explain(rule, outcome, value, run.facts))
-    if outcome is True:
-        if is_cap:
-            run.fired_caps.append(rule)
-        elif rule.kind is RuleKind.ALERT:
-            run.alerts.append(_alert(rule))
+def _evaluate_rules(rules: tuple[Rule, ...], gate: Truth, run: _Run) -> None:
+    """Every rule of one pathway whose entry condition is `gate` (true or unknown).
+
+    The hottest loop of the engine: one pass per pathway rather than a call per rule, with
+    the `provided` check and the Kleene AND of gate and value written out inline."""
+    facts = run.facts
+    for rule in rules:
+        try:
+            value = rule.check(facts)
+            if rule.provided_check is not None and rule.provided_check(facts) is False:
+                value = False  # a checked safety fact rules it out
+        except Exception as error:  # a broken rule must not take the others down
+            run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
+            run.record(rule.id, "error", [str(error)])
+            continue
+        if value is False:
+            outcome: Truth = False
+        elif gate is None:
+            outcome = None  # a possible pathway: its rules never fire, they can ask for data
         else:
-            run.candidates.append(rule)
-    elif outcome is None:
-        if is_cap:
-            run.pending_caps.append(rule)
-        elif value is None:  # the rule itself is open, not only its pathway
-            _note_unknown_rule(rule, run)
+            outcome = value
+        if run.trace_on:
+            run.record(rule.id, *_explain(rule, outcome, value, facts))
+        if outcome is True:
+            _fired(rule, run)
+        elif outcome is None:
+            if rule.kind is RuleKind.CONTRAINDICATION:
+                run.pending_caps.append(rule)
+            elif value is None:  # the rule itself is open, not only its pathway
+                _note_unknown_rule(rule, run)
+
+
+def _fired(rule: Rule, run: _Run) -> None:
+    if rule.kind is RuleKind.CONTRAINDICATION:
+        run.fired_caps.append(rule)
+    elif rule.kind is RuleKind.ALERT:
+        run.alerts.append(_alert(rule))
+    else:
+        run.candidates.append(rule)
 
 
 def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
