@@ -12,7 +12,12 @@ Output order is fixed (urgency, strength, action, rule id), so equal inputs give
 
 The output is assembled as plain data and validated into an `Assessment` once: one pass
 through pydantic's compiled validator is several times faster than building each nested
-model in Python, and keeps the contract checked.
+model in Python (`model_construct` included), and keeps the contract checked. What never
+changes between patients is worked out once per knowledge base (`_Plan`: compiled
+unknown-fact finders, static recommendation fields, the actions each contraindication caps),
+and validated recommendations, needs-data entries and pathway lines are reused by
+everything they are built from (`_Remembered`): a frozen model instance passes through the
+final validation as it is.
 """
 
 from __future__ import annotations
