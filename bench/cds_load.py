@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import statistics
 import subprocess
@@ -81,7 +82,7 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
         **os.environ,
         "VENAPATH_ENV": "production",
         "VENAPATH_PUBLIC_BASE_URL": BASE,
-        # Production answers only its public host; the load comes over loopback.
+        # The benchmark calls over loopback; production mode answers only listed Host names.
         "VENAPATH_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
         "VENAPATH_TRUSTED_ISSUERS": json.dumps(issuer_settings()),
         "VENAPATH_LOG_LEVEL": "warning",
@@ -97,7 +98,11 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
         str(workers),
     ]
     process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: a kill reaches the workers too
     )
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
@@ -106,7 +111,7 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
                 return process
         except httpx.HTTPError:
             time.sleep(0.2)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)  # process.kill() left the uvicorn workers running
     raise SystemExit("server did not start")
 
 

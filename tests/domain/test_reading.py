@@ -5,8 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from venapath.domain.reading import CASE_LIMITS, FHIR_LIMITS, Limits, read_json, read_yaml
+from hypothesis_profiles import examples
+from venapath.domain.reading import (
+    CASE_LIMITS,
+    FHIR_LIMITS,
+    Limits,
+    _first_violation,
+    _within_limits,
+    check_limits,
+    read_json,
+    read_yaml,
+)
 from venapath.errors import InputError, TooLargeError
 
 ALIAS_BOMB = (
@@ -82,3 +94,43 @@ def test_a_bundle_over_the_entry_limit_is_refused() -> None:
     with pytest.raises(TooLargeError) as caught:
         read_json(json.dumps({"resourceType": "Bundle", "entry": entries}), FHIR_LIMITS)
     assert caught.value.problems[0].pointer == "/entry"
+
+
+SMALL = Limits(max_depth=3, max_string=5, max_items=3)
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=7),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=7), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=examples(500))
+@given(
+    data=st.one_of(
+        st.lists(_JSON_VALUES, max_size=4),
+        st.dictionaries(st.text(max_size=7), _JSON_VALUES, max_size=4),
+    )
+)
+# The edges, one limit each: exactly at it, and one past it.
+@example(data=[[[]]])
+@example(data=[[[[]]]])
+@example(data={"k": [{"x": 1}]})
+@example(data={"k": [{"x": [1]}]})
+@example(data=["12345", {"12345": 1}, [1, 2, 3]])
+@example(data=["123456"])
+@example(data={"123456": 1})
+@example(data=[[1, 2, 3, 4]])
+def test_the_fast_limit_walk_agrees_with_the_walk_that_names_the_place(data: object) -> None:
+    """Every body takes the fast walk; only a refusal takes the naming walk. They must agree on
+    what is refused (depth, string length in keys and values, entries), on data small limits
+    make likely to pass them."""
+    assert isinstance(data, dict | list)
+    fast = _within_limits(data, SMALL)
+    assert fast == (_first_violation(data, SMALL, with_pointer=False) is None)
+    if fast:
+        check_limits(data, SMALL)
+    else:
+        with pytest.raises(TooLargeError):
+            check_limits(data, SMALL)

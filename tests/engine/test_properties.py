@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from datetime import UTC, datetime
 
@@ -135,6 +136,21 @@ def test_result_is_deterministic_and_round_trips_through_json(facts: dict[str, F
     second = _run(dict(reversed(list(facts.items()))))
     assert first.model_dump_json() == second.model_dump_json()
     assert Assessment.model_validate_json(first.model_dump_json()) == first
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(earlier=st.lists(fact_sets(), max_size=4), facts=fact_sets())
+def test_remembered_output_parts_are_the_ones_these_facts_give(
+    earlier: list[dict[str, FactValue]], facts: dict[str, FactValue]
+) -> None:
+    """The engine reuses validated recommendations, needs-data entries and pathway lines
+    per knowledge base. After other patients, the result must be byte for byte what a
+    knowledge base with nothing remembered gives (a copy of it gets its own plan)."""
+    for other in earlier:
+        _run(other)
+    remembered = _run(facts)
+    nothing_remembered = evaluate(dataclasses.replace(KB), facts, NOW, case_id="generated")
+    assert remembered.model_dump_json() == nothing_remembered.model_dump_json()
 
 
 def _provided_only(rule: Rule) -> frozenset[str]:

@@ -8,10 +8,13 @@ from hypothesis import strategies as st
 
 from venapath.domain.facts import catalogue
 from venapath.kb.conditions import (
+    Leaf,
     compile_condition,
+    compile_unknowns,
     deciding_leaves,
     deciding_unknowns,
     evaluate_tree,
+    leaves,
     parse,
 )
 
@@ -72,6 +75,7 @@ def test_compiled_and_explained_evaluation_agree(coma, herniation, seizure, gcs)
     facts = {"coma": coma, "herniation": herniation, "seizure": seizure, "gcs": gcs}
     value = compiled(facts)
     assert value is evaluate_tree(tree, facts)
+    assert compile_unknowns(tree)(facts) == deciding_unknowns(tree, facts)
     if value is None:
         unknowns = deciding_unknowns(tree, facts)
         assert unknowns
@@ -86,3 +90,38 @@ def test_deciding_unknowns_skips_children_that_cannot_change_the_result() -> Non
     )
     assert deciding_unknowns(tree, {"coma": None, "seizure": True, "herniation": None}) == ["coma"]
     assert deciding_unknowns(tree, {"coma": False, "seizure": None}) == []
+
+
+def test_compiled_unknowns_agree_with_the_tree_walk_on_every_rule() -> None:
+    """The engine asks the compiled form; on every condition of the knowledge base, with
+    each fact it reads unknown, true, false or a number either side of its limits, the
+    compiled answer is the tree walk's, order included."""
+    from venapath.kb.loader import load_knowledge_base
+
+    kb = load_knowledge_base()
+    conditions = [rule.condition for rule in kb.rules]
+    conditions += [rule.provided for rule in kb.rules if rule.provided is not None]
+    conditions += [pathway.condition for pathway in kb.pathways]
+    for index, condition in enumerate(conditions):
+        compiled = compile_unknowns(condition)
+        for variant in range(6):
+            facts = {
+                leaf.fact: _sample_value(leaf, variant + position)
+                for position, leaf in enumerate(leaves(condition))
+            }
+            assert compiled(facts) == deciding_unknowns(condition, facts), (index, facts)
+
+
+def _sample_value(leaf: Leaf, variant: int) -> object:
+    """Unknown every third time; otherwise a value the leaf's test can accept."""
+    if variant % 3 == 0:
+        return None
+    if leaf.op == "is":
+        return variant % 2 == 0
+    if leaf.op == "in":
+        assert isinstance(leaf.value, tuple)
+        return leaf.value[variant % len(leaf.value)]
+    if isinstance(leaf.value, str):
+        return leaf.value
+    assert isinstance(leaf.value, int | float)
+    return leaf.value + (1 if variant % 2 else -1)

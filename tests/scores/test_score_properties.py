@@ -7,6 +7,8 @@ full facts give. A rule reading a score output may then trust any value that is 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -94,3 +96,49 @@ def test_reused_item_lines_and_citation_keep_the_result_contract(
             assert line.points == item.points(assignment)
         assert result.citation.id == definition.citation.id
         assert result.citation.evidence == definition.citation.evidence
+
+
+@DEFINITIONS
+@settings(max_examples=examples(200))
+@given(data=st.data())
+def test_a_remembered_result_is_the_one_these_facts_give(
+    definition: ScoreDefinition, data: st.DataObject
+) -> None:
+    """`compute` remembers results by item points, missing facts and override state. After
+    scoring other facts first, the result for these facts must equal what a score with
+    nothing remembered gives: a key that left out something the result depends on fails."""
+    names = read_facts(definition)
+    full = data.draw(full_assignment(names))
+    other = data.draw(full_assignment(names))
+    earlier, current = (
+        {**assignment, **dict.fromkeys(data.draw(st.sets(st.sampled_from(names))))}
+        for assignment in (data.draw(st.sampled_from((full, other))), full)
+    )
+    compute(definition, earlier)
+    remembered = compute(definition, current)
+    nothing_remembered = dataclasses.replace(definition)
+    assert "result_cache" not in vars(nothing_remembered)
+    assert remembered == compute(nothing_remembered, current)
+    assert remembered.model_dump() == compute(nothing_remembered, current).model_dump()
+
+
+@pytest.mark.parametrize(
+    ("score_id", "earlier", "current"),
+    [
+        # Same item points (bleeding unknown), different missing fact.
+        (
+            "has_bled",
+            {"previous_major_bleeding": False},
+            {"bleeding_disorder": False},
+        ),
+        # Same item points (all unknown), different override state (an ulcer is severe).
+        ("villalta", {"venous_ulcer": False}, {"venous_ulcer": True}),
+        ("villalta", {"venous_ulcer": True}, {}),
+    ],
+)
+def test_results_that_share_item_points_are_not_confused(
+    score_id: str, earlier: dict[str, FactValue], current: dict[str, FactValue]
+) -> None:
+    definition = SCORES[score_id]
+    compute(definition, earlier)
+    assert compute(definition, current) == compute(dataclasses.replace(definition), current)

@@ -88,7 +88,7 @@ def check_limits(data: Any, limits: Limits, where: str = "") -> None:
         raise _too_long(where, limits)
     if not isinstance(data, dict | list):
         return
-    if _first_violation(data, limits, with_pointer=False) is None:
+    if _within_limits(data, limits):
         return
     found = _first_violation(data, limits, with_pointer=True)
     assert found is not None
@@ -96,6 +96,41 @@ def check_limits(data: Any, limits: Limits, where: str = "") -> None:
     raise {"depth": _too_deep, "string": _too_long, "items": _too_many}[kind](
         where + pointer, limits
     )
+
+
+def _within_limits(data: dict[Any, Any] | list[Any], limits: Limits) -> bool:
+    """Whether no limit is passed: the walk every body takes, so it is written for speed.
+
+    Level by level (every container of one depth, then the next), with no pointers, tuples or
+    per-node bookkeeping; `_first_violation` walks again only to name a refused place, and
+    tests check that both agree.
+    """
+    max_string, max_items = limits.max_string, limits.max_items
+    level: list[dict[Any, Any] | list[Any]] = [data]
+    depth = 1
+    while level:
+        if depth > limits.max_depth:
+            return False
+        deeper: list[dict[Any, Any] | list[Any]] = []
+        for container in level:
+            if len(container) > max_items:
+                return False
+            if isinstance(container, dict):
+                for key in container:
+                    if isinstance(key, str) and len(key) > max_string:
+                        return False
+                values: Any = container.values()
+            else:
+                values = container
+            for item in values:
+                if isinstance(item, str):
+                    if len(item) > max_string:
+                        return False
+                elif isinstance(item, dict | list):
+                    deeper.append(item)
+        level = deeper
+        depth += 1
+    return True
 
 
 def _first_violation(data: Any, limits: Limits, *, with_pointer: bool) -> tuple[str, str] | None:

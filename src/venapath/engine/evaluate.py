@@ -12,7 +12,12 @@ Output order is fixed (urgency, strength, action, rule id), so equal inputs give
 
 The output is assembled as plain data and validated into an `Assessment` once: one pass
 through pydantic's compiled validator is several times faster than building each nested
-model in Python, and keeps the contract checked.
+model in Python (`model_construct` included), and keeps the contract checked. What never
+changes between patients is worked out once per knowledge base (`_Plan`: compiled
+unknown-fact finders, static recommendation fields, the actions each contraindication caps),
+and validated recommendations, needs-data entries and pathway lines are reused by
+everything they are built from (`_Remembered`): a frozen model instance passes through the
+final validation as it is.
 """
 
 from __future__ import annotations
@@ -22,11 +27,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from venapath.domain.facts import FactValue, catalogue
 from venapath.domain.kleene import Truth
 from venapath.domain.vocabulary import Action, Strength, Urgency
-from venapath.engine.assessment import Assessment, CitationOut
-from venapath.kb.conditions import deciding_leaves, deciding_unknowns
+from venapath.engine.assessment import (
+    Assessment,
+    CitationOut,
+    NeedsData,
+    PathwayOut,
+    PathwayStatus,
+    Recommendation,
+)
+from venapath.kb.conditions import UnknownsOf, compile_unknowns, deciding_leaves, deciding_unknowns
 from venapath.kb.model import SAFETY_PATHWAY, Citation, KnowledgeBase, Rule, RuleKind
 from venapath.scores import registry
 
@@ -50,19 +64,51 @@ class _NeedsCollector:
         if rule_id not in ids:
             ids.append(rule_id)
 
-    def entries(self) -> list[Doc]:
+    def entries(self, remembered: _Remembered) -> list[NeedsData]:
         definitions = catalogue()
         ordered = sorted(self.why, key=lambda name: (-len(self.rules[name]), name))
-        return [
-            {
-                "fact": name,
-                "description": definitions[name].description,
-                "settled_by": list(definitions[name].settled_by),
-                "why": self.why[name],
-                "rules": sorted(self.rules[name]),
-            }
-            for name in ordered
-        ]
+        entries: list[NeedsData] = []
+        for name in ordered:
+            why = self.why[name]
+            rules = sorted(self.rules[name])
+            key = ("needs", name, tuple(why), tuple(rules))
+            entry = remembered.get(key)
+            if entry is None:
+                entry = NeedsData.model_validate(
+                    {
+                        "fact": name,
+                        "description": definitions[name].description,
+                        "settled_by": list(definitions[name].settled_by),
+                        "why": why,
+                        "rules": rules,
+                    }
+                )
+                remembered.put(key, entry)
+            entries.append(entry)
+        return entries
+
+
+class _Remembered:
+    """Output parts already validated, by everything they are built from; reused as they are.
+
+    The `Assessment` is validated once from plain data, but a frozen model instance inside
+    it passes through pydantic without being validated again. A recommendation or a
+    needs-data entry depends on a few values (the rule, its final strength, the rules that
+    capped it...) that recur from patient to patient, so each distinct one is validated once
+    per knowledge base. Bounded: past `limit` entries, new parts are validated every time.
+    Outputs are immutable (frozen models; nothing in VenaPath mutates their lists).
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._parts: dict[tuple[object, ...], BaseModel] = {}
+        self._limit = limit
+
+    def get(self, key: tuple[object, ...]) -> Any:
+        return self._parts.get(key)
+
+    def put(self, key: tuple[object, ...], part: BaseModel) -> None:
+        if len(self._parts) < self._limit:
+            self._parts[key] = part
 
 
 @dataclass
@@ -71,6 +117,7 @@ class _Run:
 
     facts: dict[str, FactValue]
     trace_on: bool
+    plan: _Plan
     needs: _NeedsCollector = field(default_factory=_NeedsCollector)
     trace: list[Doc] = field(default_factory=list)
     errors: list[Doc] = field(default_factory=list)
@@ -78,6 +125,8 @@ class _Run:
     fired_caps: list[Rule] = field(default_factory=list)
     pending_caps: list[Rule] = field(default_factory=list)
     candidates: list[Rule] = field(default_factory=list)
+    cap_unknowns: dict[str, list[str]] = field(default_factory=dict)
+    """Per pending contraindication, its deciding unknown facts (asked once per run)."""
 
     def record(self, rule_id: str, outcome: str, reasons: list[str]) -> None:
         self.trace.append({"rule_id": rule_id, "outcome": outcome, "reasons": reasons})
@@ -92,34 +141,30 @@ def evaluate(
     trace: bool = True,
 ) -> Assessment:
     """Evaluate every rule of `kb` against `facts` (case facts; scores are added here)."""
-    run = _Run(facts=dict(facts), trace_on=trace)
+    run = _Run(facts=dict(facts), trace_on=trace, plan=_plan_for(kb))
     scores = _add_scores(run)
     pathway_truth = _pathways(kb, run)
     for pathway_id, rules in kb.rules_by_pathway.items():
-        if pathway_truth.get(pathway_id) is False:  # skip the whole pathway at once
+        gate = pathway_truth.get(pathway_id)  # True for the safety pathway (contraindications)
+        if gate is False:  # skip the whole pathway at once
             if trace:
                 reason = [f"pathway {pathway_id} does not apply"]
                 run.trace.extend(
                     {"rule_id": r.id, "outcome": "not_fired", "reasons": reason} for r in rules
                 )
             continue
-        for rule in rules:
-            _evaluate_rule(rule, pathway_truth, run)
+        _evaluate_rules(rules, gate, run)
     run.candidates.sort(key=lambda rule: rule.id)
     run.trace.sort(key=lambda entry: entry["rule_id"])
-    recommendations = [_recommend(rule, run) for rule in run.candidates]
-    recommendations.sort(key=_recommendation_order)
+    ordered = sorted((_recommend(rule, run) for rule in run.candidates), key=_first)
+    recommendations = [recommendation for _order, recommendation in ordered]
     run.alerts.extend(_engine_alerts(kb, pathway_truth, run.candidates, recommendations))
     document: Doc = {
         "case_id": case_id,
         "evaluated_at": now,
         "knowledge_version": kb.version,
         "pathways": [
-            {
-                "id": p.id,
-                "title": p.title,
-                "status": "applies" if pathway_truth[p.id] else "possible",
-            }
+            run.plan.pathways[p.id, bool(pathway_truth[p.id])]
             for p in kb.pathways
             if pathway_truth[p.id] is not False
         ],
@@ -128,7 +173,7 @@ def evaluate(
         "contraindications": [_contraindication(rule) for rule in run.fired_caps],
         "time_windows": _time_windows(kb, pathway_truth, run),
         "scores": scores,
-        "needs_data": run.needs.entries(),
+        "needs_data": run.needs.entries(run.plan.outputs),
         "alerts": sorted(run.alerts, key=lambda a: (_SEVERITY_ORDER[a["severity"]], a["id"])),
         "errors": run.errors,
         "trace": run.trace,
@@ -136,45 +181,50 @@ def evaluate(
     return Assessment.model_validate(document)
 
 
-def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) -> None:
-    is_cap = rule.kind is RuleKind.CONTRAINDICATION
-    gate: Truth = True if is_cap else pathway_truth.get(rule.pathway)
-    try:
-        value = rule.check(run.facts)
-        if _provided(rule, run.facts) is False:  # a checked safety fact rules it out
-            value = False
-    except Exception as error:  # a broken rule must not take the others down
-        run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
-        run.record(rule.id, "error", [str(error)])
-        return
-    outcome = _combine(gate, value)
-    if run.trace_on:
-        run.record(rule.id, *_explain(rule, outcome, value, run.facts))
-    if outcome is True:
-        if is_cap:
-            run.fired_caps.append(rule)
-        elif rule.kind is RuleKind.ALERT:
-            run.alerts.append(_alert(rule))
+def _evaluate_rules(rules: tuple[Rule, ...], gate: Truth, run: _Run) -> None:
+    """Every rule of one pathway whose entry condition is `gate` (true or unknown).
+
+    The hottest loop of the engine: one pass per pathway rather than a call per rule, with
+    the `provided` check and the Kleene AND of gate and value written out inline."""
+    facts = run.facts
+    for rule in rules:
+        try:
+            value = rule.check(facts)
+            if rule.provided_check is not None and rule.provided_check(facts) is False:
+                value = False  # a checked safety fact rules it out
+        except Exception as error:  # a broken rule must not take the others down
+            run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
+            run.record(rule.id, "error", [str(error)])
+            continue
+        if value is False:
+            outcome: Truth = False
+        elif gate is None:
+            outcome = None  # a possible pathway: its rules never fire, they can ask for data
         else:
-            run.candidates.append(rule)
-    elif outcome is None:
-        if is_cap:
-            run.pending_caps.append(rule)
-        elif value is None:  # the rule itself is open, not only its pathway
-            _note_unknown_rule(rule, run)
+            outcome = value
+        if run.trace_on:
+            run.record(rule.id, *_explain(rule, outcome, value, facts))
+        if outcome is True:
+            _fired(rule, run)
+        elif outcome is None:
+            if rule.kind is RuleKind.CONTRAINDICATION:
+                run.pending_caps.append(rule)
+            elif value is None:  # the rule itself is open, not only its pathway
+                _note_unknown_rule(rule, run)
+
+
+def _fired(rule: Rule, run: _Run) -> None:
+    if rule.kind is RuleKind.CONTRAINDICATION:
+        run.fired_caps.append(rule)
+    elif rule.kind is RuleKind.ALERT:
+        run.alerts.append(_alert(rule))
+    else:
+        run.candidates.append(rule)
 
 
 def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
     """The rule's `provided` safety check: True when it has none."""
     return True if rule.provided_check is None else rule.provided_check(facts)
-
-
-def _combine(gate: Truth, value: Truth) -> Truth:
-    if gate is False or value is False:
-        return False
-    if gate is None or value is None:
-        return None
-    return True
 
 
 def _add_scores(run: _Run) -> dict[str, Any]:
@@ -200,56 +250,61 @@ def _pathways(kb: KnowledgeBase, run: _Run) -> dict[str, Truth]:
             continue
         truth[pathway.id] = value
         if value is None:
-            for fact in deciding_unknowns(pathway.condition, run.facts):
-                run.needs.add(
-                    fact,
-                    f"decides whether the {pathway.title} pathway applies",
-                    f"pathway:{pathway.id}",
-                )
+            reason = f"decides whether the {pathway.title} pathway applies"
+            for fact in run.plan.unknowns[f"pathway:{pathway.id}"](run.facts):
+                run.needs.add(fact, reason, f"pathway:{pathway.id}")
     return truth
 
 
 def _note_unknown_rule(rule: Rule, run: _Run) -> None:
-    if rule.recommend is not None:
-        reason = (
-            f"would decide whether {rule.recommend.action.value} is "
-            f"{rule.recommend.strength.value} ({rule.title})"
-        )
-    else:
-        reason = f"would decide: {rule.title}"
-    for fact in deciding_unknowns(rule.condition, run.facts):
+    reason = run.plan.open_reasons[rule.id]
+    for fact in run.plan.unknowns[rule.id](run.facts):
         run.needs.add(fact, reason, rule.id)
 
 
-def _recommend(rule: Rule, run: _Run) -> Doc:
+def _open_reason(rule: Rule) -> str:
+    """What an open rule's unknown facts would decide, as `needs_data` says it."""
+    if rule.recommend is not None:
+        return (
+            f"would decide whether {rule.recommend.action.value} is "
+            f"{rule.recommend.strength.value} ({rule.title})"
+        )
+    return f"would decide: {rule.title}"
+
+
+def _recommend(rule: Rule, run: _Run) -> tuple[tuple[int, int, str, str], Recommendation]:
+    """The recommendation of a fired rule, with its sort key (most urgent, strongest first)."""
     spec = rule.recommend
     assert spec is not None
     strength = spec.strength
     capped_by: list[str] = []
     for cap in run.fired_caps:
-        assert cap.contraindication is not None
-        ceiling = cap.contraindication.ceiling
-        if spec.action.capped_by(cap.contraindication.actions) and strength.rank > ceiling.rank:
+        covered, ceiling = run.plan.caps[cap.id]
+        if spec.action in covered and strength.rank > ceiling.rank:
             strength = strength.capped_at(ceiling)
             capped_by.append(cap.id)
     pending = _pending_caps(spec.action, strength, run) if strength in _IN_FAVOUR else []
     unchecked = _unchecked_facts(rule, strength, run)
-    return {
-        "action": spec.action,
-        "strength": strength,
-        "urgency": spec.urgency,
-        "rule_id": rule.id,
-        "pathway": rule.pathway,
-        "title": rule.title,
-        "rationale": rule.rationale,
-        "citations": _citations(rule.citations),
-        "detail": dict(spec.detail),
-        "rule_strength": spec.strength,
-        "capped_by": capped_by,
-        "certainty": "provisional" if pending or unchecked else "firm",
-        "pending_contraindications": pending,
-        "unchecked_facts": unchecked,
-    }
+    order = (-spec.urgency.rank, -strength.rank, spec.action.value, rule.id)
+    key = ("recommendation", rule.id, strength, tuple(capped_by), tuple(pending), tuple(unchecked))
+    recommendation = run.plan.outputs.get(key)
+    if recommendation is None:
+        recommendation = Recommendation.model_validate(
+            {
+                **run.plan.recommendations[rule.id],
+                "strength": strength,
+                "capped_by": capped_by,
+                "certainty": "provisional" if pending or unchecked else "firm",
+                "pending_contraindications": pending,
+                "unchecked_facts": unchecked,
+            }
+        )
+        run.plan.outputs.put(key, recommendation)
+    return order, recommendation
+
+
+def _first(pair: tuple[tuple[int, int, str, str], Recommendation]) -> tuple[int, int, str, str]:
+    return pair[0]
 
 
 def _unchecked_facts(rule: Rule, strength: Strength, run: _Run) -> list[str]:
@@ -261,7 +316,7 @@ def _unchecked_facts(rule: Rule, strength: Strength, run: _Run) -> list[str]:
     ):
         return []
     assert rule.recommend is not None
-    facts = deciding_unknowns(rule.provided, run.facts)
+    facts = run.plan.provided_unknowns[rule.id](run.facts)
     reason = f"must be checked before {rule.recommend.action.value} ({rule.title})"
     for fact in facts:
         run.needs.add(fact, reason, rule.id)
@@ -272,15 +327,94 @@ def _pending_caps(action: Action, strength: Strength, run: _Run) -> list[str]:
     """Unchecked contraindications that would lower this in-favour recommendation."""
     pending: list[str] = []
     for cap in run.pending_caps:
-        assert cap.contraindication is not None
-        if (
-            action.capped_by(cap.contraindication.actions)
-            and strength.rank > cap.contraindication.ceiling.rank
-        ):
+        covered, ceiling = run.plan.caps[cap.id]
+        if action in covered and strength.rank > ceiling.rank:
             pending.append(cap.id)
-            for fact in deciding_unknowns(cap.condition, run.facts):
+            unknowns = run.cap_unknowns.get(cap.id)
+            if unknowns is None:
+                unknowns = run.cap_unknowns[cap.id] = run.plan.unknowns[cap.id](run.facts)
+            for fact in unknowns:
                 run.needs.add(fact, f"could contraindicate {action.value} ({cap.title})", cap.id)
     return pending
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the engine works out once per knowledge base rather than on every call."""
+
+    recommendations: dict[str, Doc]
+    """Per recommendation rule, the output fields that never vary between patients."""
+    caps: dict[str, tuple[frozenset[Action], Strength]]
+    """Per contraindication rule, every action it caps (refinements of a named action
+    included, as `Action.capped_by` says) and its ceiling."""
+    unknowns: dict[str, UnknownsOf]
+    """`deciding_unknowns` compiled, per rule id and per `pathway:<id>`."""
+    provided_unknowns: dict[str, UnknownsOf]
+    """The same for each rule's `provided` check."""
+    open_reasons: dict[str, str]
+    """Per rule, the `why` its unknown facts get in `needs_data`."""
+    pathways: dict[tuple[str, bool], PathwayOut]
+    """Each pathway's output line, by (pathway id, applies)."""
+    outputs: _Remembered = field(default_factory=_Remembered)
+
+
+_PLANS: dict[int, tuple[KnowledgeBase, _Plan]] = {}
+
+
+def _plan_for(kb: KnowledgeBase) -> _Plan:
+    """The plan of `kb`, built on its first evaluation. Keyed by identity; the entry holds
+    the knowledge base itself, so its id cannot be reused while the entry exists."""
+    entry = _PLANS.get(id(kb))
+    if entry is None or entry[0] is not kb:
+        entry = _PLANS[id(kb)] = (kb, _build_plan(kb))
+    return entry[1]
+
+
+def _build_plan(kb: KnowledgeBase) -> _Plan:
+    recommendations: dict[str, Doc] = {}
+    caps: dict[str, tuple[frozenset[Action], Strength]] = {}
+    unknowns = {f"pathway:{p.id}": compile_unknowns(p.condition) for p in kb.pathways}
+    provided_unknowns: dict[str, UnknownsOf] = {}
+    open_reasons: dict[str, str] = {}
+    for rule in kb.rules:
+        unknowns[rule.id] = compile_unknowns(rule.condition)
+        open_reasons[rule.id] = _open_reason(rule)
+        if rule.provided is not None:
+            provided_unknowns[rule.id] = compile_unknowns(rule.provided)
+        if rule.recommend is not None:
+            spec = rule.recommend
+            recommendations[rule.id] = {
+                "action": spec.action,
+                "urgency": spec.urgency,
+                "rule_id": rule.id,
+                "pathway": rule.pathway,
+                "title": rule.title,
+                "rationale": rule.rationale,
+                "citations": _citations(rule.citations),
+                "detail": dict(spec.detail),
+                "rule_strength": spec.strength,
+            }
+        if rule.contraindication is not None:
+            named = rule.contraindication.actions
+            covered = frozenset(action for action in Action if action.capped_by(named))
+            caps[rule.id] = (covered, rule.contraindication.ceiling)
+    pathways = {
+        (p.id, applies): PathwayOut(
+            id=p.id,
+            title=p.title,
+            status=PathwayStatus.APPLIES if applies else PathwayStatus.POSSIBLE,
+        )
+        for p in kb.pathways
+        for applies in (True, False)
+    }
+    return _Plan(
+        pathways=pathways,
+        recommendations=recommendations,
+        caps=caps,
+        unknowns=unknowns,
+        provided_unknowns=provided_unknowns,
+        open_reasons=open_reasons,
+    )
 
 
 _CITATION_CACHE: dict[int, tuple[tuple[Citation, ...], list[CitationOut]]] = {}
@@ -338,12 +472,8 @@ def _contraindication(rule: Rule) -> Doc:
     }
 
 
-def _recommendation_order(rec: Doc) -> tuple[int, int, str, str]:
-    return (-rec["urgency"].rank, -rec["strength"].rank, rec["action"].value, rec["rule_id"])
-
-
-def _overall_urgency(recommendations: list[Doc]) -> Urgency | None:
-    in_favour = [r["urgency"] for r in recommendations if r["strength"] in _IN_FAVOUR]
+def _overall_urgency(recommendations: list[Recommendation]) -> Urgency | None:
+    in_favour = [r.urgency for r in recommendations if r.strength in _IN_FAVOUR]
     return max(in_favour, key=lambda u: u.rank) if in_favour else None
 
 
@@ -399,7 +529,7 @@ def _engine_alerts(
     kb: KnowledgeBase,
     pathway_truth: Mapping[str, Truth],
     fired: list[Rule],
-    recommendations: list[Doc],
+    recommendations: list[Recommendation],
 ) -> list[Doc]:
     alerts: list[Doc] = []
     if all(pathway_truth[p.id] is False for p in kb.pathways):
@@ -412,7 +542,7 @@ def _engine_alerts(
             }
         )
     fired_ids = {rule.id for rule in fired}
-    strengths = {rec["rule_id"]: rec["strength"] for rec in recommendations}
+    strengths = {rec.rule_id: rec.strength for rec in recommendations}
     pairs = sorted(
         {
             tuple(sorted((rule.id, other)))

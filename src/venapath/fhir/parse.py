@@ -116,14 +116,14 @@ def _without_superseded_results(
     parsed: ParsedResources,
     history_codes: frozenset[tuple[str, str]],
 ) -> list[tuple[str, dict[str, Any]]]:
+    latest_allowed = datetime.now(UTC) + _CLOCK_SKEW
+    keyed = [(location, item, *_result_key(item, latest_allowed)) for location, item in found]
     newest: dict[tuple[tuple[str, str], ...], datetime] = {}
-    for _, item in found:
-        key, moment = _result_key(item)
+    for _, _, key, moment in keyed:
         if key is not None and moment is not None and (key not in newest or moment > newest[key]):
             newest[key] = moment
     kept = []
-    for location, item in found:
-        key, moment = _result_key(item)
+    for location, item, key, moment in keyed:
         if key is not None and not history_codes.isdisjoint(key):
             kept.append((location, item))
             continue
@@ -135,9 +135,12 @@ def _without_superseded_results(
 
 
 def _result_key(
-    item: dict[str, Any],
+    item: dict[str, Any], latest_allowed: datetime
 ) -> tuple[tuple[tuple[str, str], ...] | None, datetime | None]:
-    """An Observation's codes and time, read leniently; None when anything looks unusual."""
+    """An Observation's codes and time, read leniently; None when anything looks unusual.
+
+    A time after `latest_allowed` (now plus the clock skew) counts as unusual: a future
+    time is reported by the mapping, and it must not hide the other results."""
     if item.get("resourceType") != "Observation" or item.get("status") not in _USABLE_RESULT:
         return None, None
     try:
@@ -147,8 +150,8 @@ def _result_key(
         moment = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
     except (KeyError, TypeError, ValueError):
         return None, None
-    if not key or moment.tzinfo is None or moment > datetime.now(UTC) + _CLOCK_SKEW:
-        return None, None  # a future time is reported by the mapping; it must not hide others
+    if not key or moment.tzinfo is None or moment > latest_allowed:
+        return None, None
     return key, moment
 
 

@@ -202,6 +202,11 @@ class ScoreDefinition:
         return next((band for band in self.bands if band.contains(points)), None)
 
     @cached_property
+    def result_cache(self) -> dict[tuple[object, ...], ScoreResult]:
+        """Results already built, by what they depend on (see `compute`)."""
+        return {}
+
+    @cached_property
     def citation_out(self) -> ScoreCitationOut:
         """The citation as output, validated once (it never changes)."""
         citation = self.citation
@@ -301,24 +306,60 @@ class ScoreResult(BaseModel):
 
 
 def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
-    """Score `facts`, carrying unknown items as a range instead of guessing them."""
-    items: list[ScoreItemResult] = []
-    low = high = 0
+    """Score `facts`, carrying unknown items as a range instead of guessing them.
+
+    The result depends only on each item's points, which facts of the unknown items are
+    missing, and the override fact's state; a few such combinations cover most patients, so
+    each score keeps the results it has built under that key (bounded, see `_result_cache`)
+    and only the items' points are worked out on every call.
+    """
+    points = tuple(item.points(facts) for item in definition.items)
     missing: list[str] = []
-    for item in definition.items:
-        points = item.points(facts)
-        items.append(item.result(points))
-        if points is None:
-            low += item.min_points
-            high += item.max_points
+    for item, item_points in zip(definition.items, points, strict=True):
+        if item_points is None:
             missing.extend(
                 name for name in item.facts if facts.get(name) is None and name not in missing
             )
+    override = _override_state(definition, facts)
+    key = (points, tuple(missing), override)
+    cache = definition.result_cache
+    result = cache.get(key)
+    if result is None:
+        result = _build_result(definition, points, missing, override)
+        if len(cache) < _MAX_RESULTS_PER_SCORE:  # numeric (graded) items can vary widely
+            cache[key] = result
+    return result
+
+
+_MAX_RESULTS_PER_SCORE = 4096
+"""Bound on the remembered results of one score (a result is a few hundred bytes)."""
+
+
+def _override_state(definition: ScoreDefinition, facts: Facts) -> bool | None:
+    """The override fact as the result reads it: True, None (unknown) or False (anything else)."""
+    if definition.override_fact is None:
+        return False
+    value = facts.get(definition.override_fact)
+    return None if value is None else value is True
+
+
+def _build_result(
+    definition: ScoreDefinition,
+    points: tuple[int | None, ...],
+    missing: list[str],
+    override: bool | None,
+) -> ScoreResult:
+    low = high = 0
+    for item, item_points in zip(definition.items, points, strict=True):
+        if item_points is None:
+            low += item.min_points
+            high += item.max_points
         else:
-            low += points
-            high += points
+            low += item_points
+            high += item_points
+    missing = list(missing)
     possible = _bands_between(definition, low, high)
-    possible = _apply_override(definition, facts, possible, missing)
+    possible = _apply_override(definition, override, possible, missing)
     band = possible[0] if len(possible) == 1 else None
     interpretation = None
     if band is not None:
@@ -336,7 +377,10 @@ def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
             "band": band,
             "possible_bands": possible,
             "interpretation": interpretation,
-            "items": items,
+            "items": [
+                item.result(item_points)
+                for item, item_points in zip(definition.items, points, strict=True)
+            ],
             "missing": missing,
             "citation": definition.citation_out,
             "notes": list(definition.notes),
@@ -345,14 +389,13 @@ def compute(definition: ScoreDefinition, facts: Facts) -> ScoreResult:
 
 
 def _apply_override(
-    definition: ScoreDefinition, facts: Facts, possible: list[str], missing: list[str]
+    definition: ScoreDefinition, override: bool | None, possible: list[str], missing: list[str]
 ) -> list[str]:
     if definition.override_fact is None or definition.override_band is None:
         return possible
-    flag_value = facts.get(definition.override_fact)
-    if flag_value is True:
+    if override is True:
         return [definition.override_band]
-    if flag_value is None:
+    if override is None:
         if definition.override_fact not in missing:
             missing.append(definition.override_fact)
         if definition.override_band not in possible:
