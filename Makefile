@@ -59,10 +59,11 @@ test-cluster: install
 UNIT_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || echo $${TMPDIR:-/tmp})
 
 # The inner loop (under 30 s on two idle cores): pure and in-process tests, Hypothesis at a
-# fiftieth of its examples (profile dev), no Spark, no subprocess servers or browsers, no crash
-# or load tests, no schemathesis run (its pytest plugin is not even loaded). One worker per
-# core (pytest-xdist); each test module stays on one worker (--dist loadscope), so the
-# module-scoped services and databases are built once. `make test` runs everything.
+# fiftieth of its examples (profile dev); no Spark, PostgreSQL, subprocess servers, browsers,
+# crash or load tests, no schemathesis run (its pytest plugin is not loaded): the `slow`
+# marker. One worker per core (pytest-xdist); each test module stays on one worker
+# (--dist loadscope), so its module-scoped services and databases are built once.
+# `make test` runs everything.
 unit: install
 	HYPOTHESIS_PROFILE=dev TMPDIR=$(UNIT_TMPDIR) $(BIN)/pytest -q -m "not slow" -p no:schemathesis \
 	  -n auto --dist loadscope $(UNIT_TESTS)
