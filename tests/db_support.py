@@ -29,8 +29,14 @@ PG_URL = os.environ.get("VENAPATH_TEST_DATABASE_URL")
 NO_PG = "VENAPATH_TEST_DATABASE_URL is not set (CI sets it for the local PostgreSQL)"
 BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
-    pytest.param("postgresql", id="postgresql", marks=pytest.mark.skipif(not PG_URL, reason=NO_PG)),
+    pytest.param(
+        "postgresql",
+        id="postgresql",
+        marks=[pytest.mark.skipif(not PG_URL, reason=NO_PG), pytest.mark.slow],
+    ),
 ]
+"""The PostgreSQL cases are `slow` (a schema and every migration per test): `make test` runs
+them where VENAPATH_TEST_DATABASE_URL is set, `make unit` never does."""
 
 
 @contextmanager

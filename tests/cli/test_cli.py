@@ -54,8 +54,13 @@ def test_every_example_case_validates_against_the_case_schema() -> None:
     import yaml
 
     schema = json.loads(_run("schema", "case").output)
+    # One validator for every file: `jsonschema.validate` checks the schema and builds a
+    # validator at each call, which cost a second for the examples.
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    validator = validator_class(schema)
     for path in sorted(EXAMPLES.glob("*.yaml")):
-        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+        validator.validate(yaml.load(path.read_text(), Loader=yaml.CSafeLoader))
 
 
 def test_evaluating_several_cases_prints_a_list() -> None:

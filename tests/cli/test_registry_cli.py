@@ -35,6 +35,12 @@ def test_schema_commands(data_dir: Path) -> None:
     assert "schema is current" in _run("db", "check")
 
 
+FULL_DEMO = pytest.mark.slow
+"""Loads the whole demonstration registry through the CLI (seconds of CPU): `make test` runs
+it, `make unit` leaves it out; the demo data itself is read by the web tests in the inner loop."""
+
+
+@FULL_DEMO
 def test_demo_worklist_export_import_backup_restore(data_dir: Path, tmp_path: Path) -> None:
     assert "demo data loaded" in _run("demo", "load")
     assert "already loaded" in _run("demo", "load")
@@ -84,6 +90,7 @@ def test_backup_refuses_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "pg_dump" in _run("backup", "/tmp/never-written.sqlite3", code=2)
 
 
+@FULL_DEMO
 def test_audit_export_and_verify(data_dir: Path, tmp_path: Path) -> None:
     _run("demo", "load")
     assert "audit chain intact" in _run("audit", "verify")

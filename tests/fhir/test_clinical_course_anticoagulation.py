@@ -29,6 +29,7 @@ from fhir_fixtures import (
     observation,
     patient,
 )
+from hypothesis_profiles import examples
 from venapath.domain.facts import catalogue
 from venapath.fhir.parse import read_resources
 from venapath.fhir.to_case import (
@@ -213,7 +214,7 @@ def test_a_seizure_after_the_course_began_is_deterioration_despite_therapeutic_t
     assert "on_therapeutic_anticoagulation" not in thrombectomy.unchecked_facts
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(
     mg=st.floats(min_value=0.1, max_value=500),
     hours=st.sampled_from([6, 8, 12, 24, 48]),

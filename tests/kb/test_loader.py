@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from venapath.kb.loader import DEFAULT_KB_DIR, KnowledgeBaseError, load_knowledge_base
 from venapath.kb.model import KnowledgeBase
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+"""libyaml when present, as the loader itself uses: the pure-Python parser spends seconds on
+the rule files these tests edit."""
+
+
+def _read_yaml(path: Path) -> Any:
+    return yaml.load(path.read_text(), Loader=_LOADER)
+
+
+def _write_yaml(path: Path, data: object) -> None:
+    path.write_text(yaml.dump(data, Dumper=_DUMPER, sort_keys=False))
 
 
 def _copy_kb(tmp_path: Path) -> Path:
@@ -22,13 +36,13 @@ def _edit_rule(
     kb_dir: Path, rule_id: str, change: dict[str, object] | None, drop: str | None = None
 ) -> None:
     for path in (kb_dir / "rules").glob("*.yaml"):
-        rules = yaml.safe_load(path.read_text())
+        rules = _read_yaml(path)
         for rule in rules:
             if rule["id"] == rule_id:
                 if drop:
                     rule.pop(drop)
                 rule.update(change or {})
-                path.write_text(yaml.safe_dump(rules, sort_keys=False))
+                _write_yaml(path, rules)
                 return
     raise AssertionError(f"no rule {rule_id}")
 
@@ -166,10 +180,10 @@ def test_invalid_yaml_is_refused_with_the_file(tmp_path: Path) -> None:
 def test_time_window_clock_must_be_a_number_fact_with_its_unit(tmp_path: Path) -> None:
     kb_dir = _copy_kb(tmp_path)
     path = kb_dir / "time_windows.yaml"
-    windows = yaml.safe_load(path.read_text())
+    windows = _read_yaml(path)
     windows[0]["clock"] = "herniation"
     windows[1]["unit"] = "h"  # its clock counts days
-    path.write_text(yaml.safe_dump(windows, sort_keys=False))
+    _write_yaml(path, windows)
     message = _refusal(kb_dir)
     assert "is not a number fact" in message
     assert "differs from the clock" in message
@@ -200,11 +214,11 @@ def test_every_citation_says_where_what_and_when(kb: KnowledgeBase) -> None:
 def test_a_citation_without_its_quote_is_refused(tmp_path: Path) -> None:
     kb_dir = _copy_kb(tmp_path)
     path = kb_dir / "rules" / "cvt.yaml"
-    rules = yaml.safe_load(path.read_text())
+    rules = _read_yaml(path)
     rule = next(r for r in rules if r["id"] == "CVT-DECOMPRESSIVE-SURGERY")
     del rule["citations"][0]["quote"]
     del rule["citations"][0]["checked"]
-    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    _write_yaml(path, rules)
 
     message = _refusal(kb_dir)
     assert "CVT-DECOMPRESSIVE-SURGERY" in message
@@ -216,10 +230,10 @@ def test_a_treatment_recommended_on_case_reports_alone_is_refused(tmp_path: Path
     "recommended" is refused, "consider" is the most it may say."""
     kb_dir = _copy_kb(tmp_path)
     path = kb_dir / "rules" / "intracranial_hypotension.yaml"
-    rules = yaml.safe_load(path.read_text())
+    rules = _read_yaml(path)
     rule = next(r for r in rules if r["id"] == "IH-CVT-TREAT-LEAK")
     rule["recommend"]["strength"] = "recommended"
-    path.write_text(yaml.safe_dump(rules, sort_keys=False))
+    _write_yaml(path, rules)
 
     message = _refusal(kb_dir)
     assert "IH-CVT-TREAT-LEAK" in message

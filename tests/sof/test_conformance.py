@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 import yaml
 
@@ -81,13 +82,31 @@ def _canonical(rows: list[dict[str, Any]]) -> list[str]:
     )
 
 
+@pytest.fixture(scope="module")
+def duckdb_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """One in-memory DuckDB for the module's cases, as the screen shares one for its views.
+
+    Opening a connection costs more than most cases; each case registers its resources under
+    a name of its own and unregisters them afterwards, so no case sees another's data. The
+    one-connection-per-call path (`connection=None`) is the NDJSON test's below."""
+    connection = duckdb.connect()
+    yield connection
+    connection.close()
+
+
 def _run(engine: str, resources_: list[dict[str, Any]], view: Any, request: Any) -> Any:
     if engine == "spark":
         spark = request.getfixturevalue("spark_session")
         rows = run_view(view, "spark", resources_, spark=spark)
         assert isinstance(rows, list)
         return rows, list(rows[0]) if rows else None
-    table = run_view(view, "duckdb", resources_, typed=engine == "duckdb-typed")
+    table = run_view(
+        view,
+        "duckdb",
+        resources_,
+        connection=request.getfixturevalue("duckdb_connection"),
+        typed=engine == "duckdb-typed",
+    )
     assert not isinstance(table, list)
     return table.to_pylist(), table.column_names
 

@@ -47,10 +47,18 @@ class Feed:
     """The FHIR resource types (and, for each, the codes) that feed some case fields."""
 
     codes: dict[str, list[Code]] = field(default_factory=dict)
+    _seen: dict[str, set[Code]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, resource_type: str, codes: tuple[Code, ...] = ()) -> None:
+        """Add each code once, in first-seen order. The set beside the list keeps this linear:
+        a list membership test compares models field by field, and the service builds its
+        prefetch templates from thousands of codes at every start."""
         known = self.codes.setdefault(resource_type, [])
-        known.extend(code for code in codes if code not in known)
+        seen = self._seen.setdefault(resource_type, set())
+        for code in codes:
+            if code not in seen:
+                seen.add(code)
+                known.append(code)
 
     @property
     def resource_types(self) -> list[str]:

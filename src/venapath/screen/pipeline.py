@@ -42,6 +42,7 @@ from venapath.screen.case_columns import CaseColumns
 from venapath.screen.codes import code_rows
 from venapath.screen.facts import SIGNATURE_COLUMNS, facts_of_signatures, facts_table, signature
 from venapath.screen.follow_up import follow_up_columns
+from venapath.screen.outputs import PATIENTS_FILE, SUMMARY_FILE
 from venapath.screen.query_cache import QueryCache, cache_key
 from venapath.screen.rules import assess
 from venapath.screen.summary import summarise
@@ -49,8 +50,6 @@ from venapath.screen.views import RESOURCE_VIEWS, DuckDBSource, SparkSource, Vie
 
 Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
-PATIENTS_FILE = "patients.parquet"
-SUMMARY_FILE = "summary.json"
 SPILL_DIR_NAME = ".spill"
 """Where DuckDB spills past its memory limit: inside the output's staging folder (never a
 shared temporary folder), removed before the results are moved into place."""

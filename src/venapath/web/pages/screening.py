@@ -20,7 +20,7 @@ from venapath.domain.access import Permission
 from venapath.errors import NotFoundError
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditAction, AuditFact, AuditTrail
-from venapath.screen.pipeline import PATIENTS_FILE, SUMMARY_FILE
+from venapath.screen.outputs import PATIENTS_FILE, SUMMARY_FILE
 from venapath.web.access import page_principal
 from venapath.web.context import page_context
 from venapath.web.templating import render, translations
