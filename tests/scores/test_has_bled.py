@@ -169,3 +169,19 @@ def test_a_recorded_normal_never_hides_dialysis() -> None:
         chronic_dialysis_or_renal_transplant=True,
     )
     assert result.points == 1
+
+
+def test_a_measured_value_outweighs_a_note_saying_normal() -> None:
+    # The number is the more specific record: a "normal" note beside a systolic of 170 or a
+    # creatinine of 200 umol/L must not lower the bleeding-risk score (found by the property
+    # that forgetting a fact only widens the answer).
+    noted = has_bled(
+        systolic_bp_mmhg=170,
+        creatinine_umol_l=200,
+        blood_pressure_recorded_normal=True,
+        creatinine_recorded_normal=True,
+    )
+    measured_only = has_bled(systolic_bp_mmhg=170, creatinine_umol_l=200)
+    assert noted.points == measured_only.points
+    assert {i.id: i.points for i in noted.items}["abnormal_renal_function"] == 1
+    assert {i.id: i.points for i in noted.items}["hypertension"] == 1

@@ -114,7 +114,9 @@ def test_compiled_scores_equal_compute(
 @pytest.mark.parametrize("output", [o.name for d in SCORES.values() for o in d.outputs])
 def test_the_generated_patients_reach_every_output_value(output: str, value: bool | None) -> None:
     """TRUE, FALSE and unknown for every output fact, or the property above proves little."""
-    quick = settings(max_examples=examples(1000), database=None, phases=[Phase.generate])
+    # A search, not a property: it stops at the first patient found, so it keeps its full
+    # budget in every profile (a fiftieth missed rare values in the inner loop).
+    quick = settings(max_examples=1000, database=None, phases=[Phase.generate])
     found = find(
         PATIENT, lambda facts: registry.score_facts(facts)[output] is value, settings=quick
     )

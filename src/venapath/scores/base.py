@@ -52,8 +52,11 @@ class Test:
     op: str = "is"
     value: bool | float = True
     unless: str | None = None
-    """A boolean fact that, when true, makes the test false whatever `fact` says: a record
-    stating "normal" without a number (e.g. blood_pressure_recorded_normal)."""
+    """A boolean fact that, when true, makes the test false while `fact` is not recorded: a
+    record stating "normal" without a number (e.g. blood_pressure_recorded_normal). A number,
+    when given, decides: it is the more specific record, and letting a "normal" note hide a
+    measured abnormal value would lower a bleeding-risk score (and forgetting the note would
+    then raise it, so the unknown-widens-the-answer property would fail)."""
 
     def __post_init__(self) -> None:
         if self.op != "is" and self.op not in COMPARISONS:
@@ -62,15 +65,14 @@ class Test:
             )
 
     def holds(self, facts: Facts) -> Truth:
-        if self.unless is not None and facts.get(self.unless) is True:
-            return False
         value = facts.get(self.fact)
-        if value is None:
+        readable = value is not None and (self.op == "is" or not isinstance(value, bool | str))
+        if not readable:  # absent, or a flag or a word where a number test needs a number
+            if self.unless is not None and facts.get(self.unless) is True:
+                return False
             return None
         if self.op == "is":
             return value is self.value
-        if isinstance(value, bool | str):  # a number test cannot read a flag or a word
-            return None
         return bool(COMPARISONS[self.op](float(value), self.value))
 
 

@@ -183,7 +183,8 @@ def _test(test: Test, column: FactColumn) -> ir.BooleanValue:
         met = compare(value, test.op, test.value)
     if test.unless is None:
         return met
-    return ibis.ifelse(is_true(column(test.unless)), FALSE, met)
+    # As Test.holds: the "recorded normal" fact settles the test only without a value.
+    return ibis.ifelse(value.isnull() & is_true(column(test.unless)), FALSE, met)
 
 
 def _level_points(item: Item, value: ir.StringValue) -> ir.IntegerValue:
