@@ -275,7 +275,7 @@ def _ungraded_recommendation(spec: RuleSpec, citations: tuple[Citation, ...]) ->
     recommend = spec.recommend
     if recommend is None or recommend.strength is not Strength.RECOMMENDED:
         return None
-    if recommend.action in SAFETY_NET_ACTIONS or not citations:
+    if recommend.action.general in SAFETY_NET_ACTIONS or not citations:
         return None
     if all(c.source.kind in UNGRADED_SOURCE_KINDS for c in citations):
         kinds = sorted({c.source.kind.value for c in citations})
