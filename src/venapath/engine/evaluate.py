@@ -143,6 +143,8 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
         value = rule.check(run.facts)
         if _provided(rule, run.facts) is False:  # a checked safety fact rules it out
             value = False
+        if _withdrawn(rule, run.facts):  # a recorded fact calls for the opposite
+            value = False
     except Exception as error:  # a broken rule must not take the others down
         run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
         run.record(rule.id, "error", [str(error)])
@@ -167,6 +169,11 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
 def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
     """The rule's `provided` safety check: True when it has none."""
     return True if rule.provided_check is None else rule.provided_check(facts)
+
+
+def _withdrawn(rule: Rule, facts: Mapping[str, FactValue]) -> bool:
+    """The rule's `unless` is known true; unknown never withdraws anything."""
+    return rule.unless_check is not None and rule.unless_check(facts) is True
 
 
 def _combine(gate: Truth, value: Truth) -> Truth:
@@ -356,6 +363,8 @@ def _explain(
         return "unknown", [f"unknown: {name}" for name in deciding_unknowns(rule.condition, facts)]
     if outcome is False and rule.provided is not None and _provided(rule, facts) is False:
         return "not_fired", ["provided: " + r for r in deciding_leaves(rule.provided, facts)]
+    if outcome is False and rule.unless is not None and _withdrawn(rule, facts):
+        return "not_fired", ["unless: " + r for r in deciding_leaves(rule.unless, facts)]
     reasons = deciding_leaves(rule.condition, facts)
     if outcome and rule.provided is not None and _provided(rule, facts) is None:
         unknown = deciding_unknowns(rule.provided, facts)

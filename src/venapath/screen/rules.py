@@ -263,6 +263,10 @@ def _provided_column(rule: Rule) -> str:
     return f"provided__{_slug(rule)}"
 
 
+def _unless_column(rule: Rule) -> str:
+    return f"unless__{_slug(rule)}"
+
+
 def _asks_column(rule: Rule) -> str:
     return f"asks__{_slug(rule)}"
 
@@ -303,6 +307,8 @@ class _Decided:
         parts = [self.pathway(rule.pathway), self.table[_value_column(rule)]]
         if rule.provided is not None:  # a FALSE safety check rules it out (`_provided`)
             parts.append(~is_false(self.provided(rule)))
+        if rule.unless is not None:  # a TRUE `unless` withdraws it (`_withdrawn`)
+            parts.append(~is_true(self.table[_unless_column(rule)]))
         return all_of(parts)
 
     def provided(self, rule: Rule) -> ir.BooleanValue:
@@ -343,7 +349,12 @@ def _with_truths(table: ir.Table, plan: _Plan) -> ir.Table:
         for _p, rule in plan.evaluated
         if rule.provided is not None
     }
-    return table.mutate(**pathways, **values, **provided)
+    unless = {
+        _unless_column(rule): compiler.truth(rule.unless)
+        for _p, rule in plan.evaluated
+        if rule.unless is not None
+    }
+    return table.mutate(**pathways, **values, **provided, **unless)
 
 
 # ------------------------------------------------------------------ stage: ranks
