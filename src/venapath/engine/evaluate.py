@@ -3,11 +3,14 @@
 Order of work, and why:
 1. Scores first: some rules read score bands (Wells likely, HAS-BLED high).
 2. Pathways gate their rules: a rule in a pathway that does not apply is not fired, and
-   is not even evaluated (that is most of the knowledge base for most patients).
+   is not even evaluated (that is most of the knowledge base for most patients). In a
+   pathway that only may apply, `needs_data` asks for the facts that decide the pathway,
+   not for every fact its rules read.
 3. Contraindications are evaluated for every patient and only ever lower a strength to
    their ceiling. One that cannot be checked for lack of data leaves an in-favour
    recommendation provisional and puts the missing facts in `needs_data`.
 4. A rule that fails becomes an error entry; the others still run.
+5. `needs_data` is ordered by what each fact could change (`engine/stakes.py`).
 Output order is fixed (urgency, strength, action, rule id), so equal inputs give equal JSON.
 
 The output is assembled as plain data and validated into an `Assessment` once: one pass
@@ -26,6 +29,7 @@ from venapath.domain.facts import FactValue, catalogue
 from venapath.domain.kleene import Truth
 from venapath.domain.vocabulary import Action, Strength, Urgency
 from venapath.engine.assessment import Assessment, CitationOut
+from venapath.engine.stakes import stakes
 from venapath.kb.conditions import deciding_leaves, deciding_unknowns
 from venapath.kb.model import SAFETY_PATHWAY, Citation, KnowledgeBase, Rule, RuleKind
 from venapath.scores import registry
@@ -37,10 +41,14 @@ _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 @dataclass
 class _NeedsCollector:
-    """Accumulates, per unknown fact, which rules it would decide and why."""
+    """Accumulates, per unknown fact, which rules it would decide, why, and the highest stake
+    among them (`engine/stakes.py`): facts are listed by what they could change, then by how
+    many decisions they settle."""
 
+    stakes: Mapping[str, int]
     why: dict[str, list[str]] = field(default_factory=dict)
     rules: dict[str, list[str]] = field(default_factory=dict)
+    stake: dict[str, int] = field(default_factory=dict)
 
     def add(self, fact: str, reason: str, rule_id: str) -> None:
         reasons = self.why.setdefault(fact, [])
@@ -49,10 +57,13 @@ class _NeedsCollector:
         ids = self.rules.setdefault(fact, [])
         if rule_id not in ids:
             ids.append(rule_id)
+        self.stake[fact] = max(self.stake.get(fact, 0), self.stakes.get(rule_id, 0))
 
     def entries(self) -> list[Doc]:
         definitions = catalogue()
-        ordered = sorted(self.why, key=lambda name: (-len(self.rules[name]), name))
+        ordered = sorted(
+            self.why, key=lambda name: (-self.stake[name], -len(self.rules[name]), name)
+        )
         return [
             {
                 "fact": name,
@@ -71,7 +82,7 @@ class _Run:
 
     facts: dict[str, FactValue]
     trace_on: bool
-    needs: _NeedsCollector = field(default_factory=_NeedsCollector)
+    needs: _NeedsCollector
     trace: list[Doc] = field(default_factory=list)
     errors: list[Doc] = field(default_factory=list)
     alerts: list[Doc] = field(default_factory=list)
@@ -92,7 +103,7 @@ def evaluate(
     trace: bool = True,
 ) -> Assessment:
     """Evaluate every rule of `kb` against `facts` (case facts; scores are added here)."""
-    run = _Run(facts=dict(facts), trace_on=trace)
+    run = _Run(facts=dict(facts), trace_on=trace, needs=_NeedsCollector(stakes(kb)))
     scores = _add_scores(run)
     pathway_truth = _pathways(kb, run)
     for pathway_id, rules in kb.rules_by_pathway.items():
@@ -151,7 +162,7 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
         return
     outcome = _combine(gate, value)
     if run.trace_on:
-        run.record(rule.id, *_explain(rule, outcome, value, run.facts))
+        run.record(rule.id, *_explain(rule, outcome, gate, value, run.facts))
     if outcome is True:
         if is_cap:
             run.fired_caps.append(rule)
@@ -162,8 +173,10 @@ def _evaluate_rule(rule: Rule, pathway_truth: Mapping[str, Truth], run: _Run) ->
     elif outcome is None:
         if is_cap:
             run.pending_caps.append(rule)
-        elif value is None:  # the rule itself is open, not only its pathway
+        elif value is None and gate is True:  # open in a pathway that applies
             _note_unknown_rule(rule, run)
+        # In a pathway that only may apply, the facts deciding the pathway are asked first
+        # (`_pathways`); asking for every rule inside it would bury them (issue 14).
 
 
 def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
@@ -355,9 +368,9 @@ def _overall_urgency(recommendations: list[Doc]) -> Urgency | None:
 
 
 def _explain(
-    rule: Rule, outcome: Truth, value: Truth, facts: Mapping[str, FactValue]
+    rule: Rule, outcome: Truth, gate: Truth, value: Truth, facts: Mapping[str, FactValue]
 ) -> tuple[str, list[str]]:
-    if outcome is None and value is not None:
+    if outcome is None and gate is None:
         return "unknown", [f"pathway {rule.pathway} may apply; its entry facts are unknown"]
     if outcome is None:
         return "unknown", [f"unknown: {name}" for name in deciding_unknowns(rule.condition, facts)]

@@ -32,6 +32,7 @@ import ibis.expr.types as ir
 
 from venapath.domain.facts import FactDefinition, FactType, catalogue
 from venapath.domain.vocabulary import Strength, Urgency
+from venapath.engine.stakes import stakes
 from venapath.kb.conditions import facts_read
 from venapath.kb.model import SAFETY_PATHWAY, KnowledgeBase, Rule, RuleKind
 from venapath.screen.conditions import (
@@ -275,6 +276,10 @@ def _need_column(fact: str) -> str:
     return f"need__{fact}"
 
 
+def _stake_column(fact: str) -> str:
+    return f"stake__{fact}"
+
+
 class _Decided:
     """Reads a table's truth columns the way the engine reads `pathway_truth` and outcomes."""
 
@@ -425,9 +430,10 @@ def _provisional(rule: Rule, decided: _Decided) -> ir.BooleanValue:
 
 
 def _asks(pathway_id: str, rule: Rule, decided: _Decided) -> ir.BooleanValue:
-    if rule.kind is not RuleKind.CONTRAINDICATION:
+    if rule.kind is not RuleKind.CONTRAINDICATION:  # open in a pathway that applies
         own_value = decided.table[_value_column(rule)]
-        return decided.open(pathway_id, rule) & is_unknown(own_value)
+        applies = is_true(decided.pathway(pathway_id))
+        return decided.open(pathway_id, rule) & is_unknown(own_value) & applies
     assert rule.contraindication is not None
     ceiling = _rank(rule.contraindication.ceiling.rank)
     lowered = [
@@ -467,8 +473,12 @@ def _with_need_counts(table: ir.Table, plan: _Plan) -> ir.Table:
     for window in plan.kb.time_windows:  # an applying pathway's window with no clock
         where = is_true(decided.pathway(window.pathway)) & is_unknown(table[window.clock])
         reasons.add(window.clock, window.id, where)
-    return table.mutate(
+    table = table.mutate(
         **{_need_column(fact): reasons.count(fact) for fact in _askable_facts(plan)}
+    )
+    weights = stakes(plan.kb)
+    return table.mutate(
+        **{_stake_column(fact): reasons.stake(fact, weights) for fact in _askable_facts(plan)}
     )
 
 
@@ -496,6 +506,14 @@ class _NeedReasons:
         for rows in self._by_fact.get(fact, {}).values():
             total = total + any_of(rows).cast("int64")
         return total
+
+    def stake(self, fact: str, stakes: dict[str, int]) -> ir.IntegerValue:
+        """The highest stake among the ids it would decide right now (`_NeedsCollector`)."""
+        best = _rank(0)
+        for decides, rows in self._by_fact.get(fact, {}).items():
+            here = is_true(any_of(rows)).ifelse(_rank(stakes.get(decides, 0)), _rank(0))
+            best = ibis.greatest(best, here)
+        return best
 
 
 # ---------------------------------------------------------------- stage: outputs
@@ -603,11 +621,13 @@ def _recommendation_places(rules: list[Rule]) -> dict[tuple[str, Strength], int]
 
 
 def _needs_data(table: ir.Table, plan: _Plan) -> ir.ArrayValue:
-    """Needed facts, most rules first, then by name (`_NeedsCollector.entries`)."""
+    """Needed facts, highest stake first, then most rules, then by name
+    (`_NeedsCollector.entries`)."""
     entries = []
     for fact in _askable_facts(plan):
         count = table[_need_column(fact)]
-        entries.append((count > 0, ibis.struct({"order": -count, "fact": ibis.literal(fact)})))
+        order = {"stake": -table[_stake_column(fact)], "order": -count, "fact": ibis.literal(fact)}
+        entries.append((count > 0, ibis.struct(order)))
     if not entries:
         return ibis.literal([], type=dt.Array(dt.string))
     return _kept(entries, entries[0][1].type()).sort().map(lambda entry: entry["fact"])
