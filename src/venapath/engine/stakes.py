@@ -59,7 +59,8 @@ def _rule_stake(rule: Rule, kb: KnowledgeBase) -> int:
         return recommendation_stake(rule.recommend)
     if rule.alert is not None:
         return _ALERT_STAKE[rule.alert.severity.value]
-    assert rule.kind is RuleKind.CONTRAINDICATION and rule.contraindication is not None
+    assert rule.kind is RuleKind.CONTRAINDICATION
+    assert rule.contraindication is not None
     capped = rule.contraindication.actions
     return max(
         (
