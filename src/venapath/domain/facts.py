@@ -1189,10 +1189,10 @@ def _haemorrhage_not_from_venous_thrombosis(case: Case, now: datetime) -> Truth:
     absent) it cannot be the CVT's. A CVT with a haemorrhage of unstated cause stays unknown:
     the CVT's own haemorrhage never counts against anticoagulation (CHEST 2021 statement 5).
     """
-    recent = _attr(case.bleeding_risk, "recent_intracranial_haemorrhage")
+    recent = _truth(_attr(case.bleeding_risk, "recent_intracranial_haemorrhage"))
     if recent is not True:
         return recent
-    due_to_cvt = _attr(case.imaging, "haemorrhage_due_to_cvt")
+    due_to_cvt = _truth(_attr(case.imaging, "haemorrhage_due_to_cvt"))
     if due_to_cvt is not None:
         return not due_to_cvt
     cvt = _confirmed(ConditionName.CEREBRAL_VENOUS_THROMBOSIS, _CEREBRAL_REGIONS)(case, now)
