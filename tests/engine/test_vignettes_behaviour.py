@@ -85,6 +85,10 @@ def test_proximal_dvt_weeks_after_a_haemorrhagic_stroke_weighs_anticoagulation()
     assert "haemorrhagic stroke" in cap.rationale
     assert {c.id for c in cap.citations} >= {"AHA-ASA-2022-ICH"}
     assert all(c.quote and c.locator for c in cap.citations)
+    bridge = rec(result, "DVT-ICH-RETRIEVABLE-FILTER")  # AHA/ASA 2022: "is reasonable"
+    assert (bridge.action.value, bridge.strength.value) == ("ivc_filter", "consider")
+    assert "DVT-NO-IVC-FILTER-WITH-ANTICOAGULATION" not in rule_ids(result)
+    assert not _contradictions(result)
 
 
 def test_cvt_with_its_own_haemorrhage_is_still_anticoagulated_firmly() -> None:

@@ -86,6 +86,9 @@ def test_charted_dvt_after_a_haemorrhagic_stroke_weighs_anticoagulation(kb: Know
     )
     assert anticoagulate.strength.value == "consider"
     assert anticoagulate.capped_by == ["CI-RECENT-ICH-ANTICOAGULATION"]
+    bridge = next(r for r in result.recommendations if r.rule_id == "DVT-ICH-RETRIEVABLE-FILTER")
+    assert (bridge.action.value, bridge.strength.value) == ("ivc_filter", "consider")
+    assert not _contradictions(result)
 
 
 def test_charted_cvt_with_a_haemorrhage_keeps_anticoagulation_and_asks_its_cause(
