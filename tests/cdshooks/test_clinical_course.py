@@ -79,7 +79,7 @@ def test_gcs_falling_from_14_to_8_on_enoxaparin_offers_endovascular_therapy(
     card = _cvt_card(client, templates, _deteriorating_cvt(14, 8))
     detail = card["detail"]
     thrombectomy = next(line for line in detail.splitlines() if "CVT-EVT-DETERIORATION-MT" in line)
-    assert "**consider (provisional): mechanical thrombectomy**" in thrombectomy
+    assert "**consider (provisional): cerebral venous thrombectomy**" in thrombectomy
     assert "emergency" in thrombectomy
     assert "*Check before acting:*" in thrombectomy
     assert "on therapeutic anticoagulation" in thrombectomy  # the dose is not in the order
@@ -289,7 +289,7 @@ def test_cvt_reaching_the_cortical_veins_on_enoxaparin_offers_endovascular_thera
         line for line in card["detail"].splitlines() if "CVT-EVT-DETERIORATION-MT" in line
     )
     assert "consider" in thrombectomy
-    assert "mechanical thrombectomy" in thrombectomy
+    assert "cerebral venous thrombectomy" in thrombectomy
 
 
 def test_the_prefetch_asks_for_what_propagation_is_read_from(kb: KnowledgeBase) -> None:

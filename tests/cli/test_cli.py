@@ -29,7 +29,7 @@ def test_evaluate_text_summarises_pathway_urgency_evidence_and_knowledge_version
     for expected in (
         "Acute cerebral venous thrombosis",
         "Urgency: emergency",
-        "MECHANICAL THROMBECTOMY",
+        "CEREBRAL VENOUS THROMBECTOMY",
         "EPIDURAL BLOOD PATCH",
         "KWON-2020",
         "Time windows",
@@ -46,7 +46,7 @@ def test_evaluate_json_matches_the_published_result_schema() -> None:
     jsonschema.validate(document, schema)
     assert document["urgency"] == "emergency"
     actions = {(r["action"], r["strength"]) for r in document["recommendations"]}
-    assert ("mechanical_thrombectomy", "consider") in actions
+    assert ("cerebral_venous_thrombectomy", "consider") in actions
     assert any(a == "epidural_blood_patch" for a, _ in actions)
 
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from hypothesis_profiles import examples
 from venapath.domain.facts import FactValue
-from venapath.domain.vocabulary import Strength
+from venapath.domain.vocabulary import Action, Strength
 from venapath.engine.assessment import Assessment, Certainty
 from venapath.engine.evaluate import evaluate
 from venapath.kb.conditions import facts_read
@@ -88,8 +88,9 @@ def test_forgetting_facts_never_makes_a_recommendation_more_confident(
     checked_out = {
         rule.id
         for rule in KB.rules
-        if rule.provided_check is not None and rule.provided_check(facts) is False
-    }
+        if (rule.provided_check is not None and rule.provided_check(facts) is False)
+        or (rule.unless_check is not None and rule.unless_check(facts) is True)
+    }  # a safety check that fails, or an `unless` that holds, only with the fuller facts
     for rec in partial.recommendations:
         if rec.rule_id in checked_out:
             continue  # its safety check, unknown in `partial`, is false in `facts`
@@ -204,23 +205,47 @@ def test_an_unknown_safety_fact_never_lowers_urgency_or_drops_an_option(
 def test_no_action_is_both_advised_and_advised_against_without_a_declared_disagreement(
     facts: dict[str, FactValue],
 ) -> None:
-    """Within one pathway, a program that reads only action and strength must never see "X:
-    recommended" beside "X: not recommended" unless the sources disagree and an
-    ENGINE-DISAGREE alert says so. Across pathways one action word can name two vessels (a
-    leg thrombectomy, a sinus thrombectomy); site-level actions are the remaining step
-    (issue 14), and each recommendation's `pathway` tells them apart meanwhile."""
+    """Across the whole result, every pathway at once, a program that reads only action and
+    strength must never see "X: recommended" beside "X: not recommended" unless the sources
+    disagree and an ENGINE-DISAGREE alert says so (issue 14). Facts are drawn independently,
+    so inconsistent input (a calf-only DVT with proximal veins involved) is covered too.
+    Where one word would name two vessels or two agents, the vocabulary has a site- or
+    agent-level word (`cerebral_venous_thrombectomy`, `direct_oral_anticoagulant`)."""
     result = _run(facts)
     declared = {frozenset((rule.id, other)) for rule in KB.rules for other in rule.disagrees_with}
+    alerts = {alert.id for alert in result.alerts}
     for advised in result.recommendations:
         for against in result.recommendations:
             if (
                 advised.action is against.action
-                and advised.pathway == against.pathway
                 and advised.strength in IN_FAVOUR
                 and against.rule_strength not in IN_FAVOUR
             ):
                 pair = frozenset((advised.rule_id, against.rule_id))
                 assert pair in declared, (advised.action, advised.rule_id, against.rule_id)
+                first, second = sorted(pair)
+                assert f"ENGINE-DISAGREE-{first}-{second}" in alerts
+
+
+ALTERNATIVES = {"DVT-DISTAL-SERIAL-IMAGING": Action.ANTICOAGULATION}
+"""Options offered *instead of* an action (CHEST 2021 statement 1: serial imaging of the deep
+veins over anticoagulation). Offering both would be offering two exclusive plans."""
+
+
+@settings(max_examples=examples(500), deadline=None)
+@given(facts=fact_sets())
+def test_an_alternative_is_never_offered_beside_what_it_replaces(
+    facts: dict[str, FactValue],
+) -> None:
+    """Issue 14 part 3: mutually exclusive alternatives are never both offered."""
+    result = _run(facts)
+    in_favour = [r for r in result.recommendations if r.strength in IN_FAVOUR]
+    for alternative in in_favour:
+        replaced = ALTERNATIVES.get(alternative.rule_id)
+        if replaced is None:
+            continue
+        rivals = [r.rule_id for r in in_favour if r.action.general is replaced]
+        assert not rivals, (alternative.rule_id, rivals)
 
 
 CHECKED_RULES = [rule for rule in KB.rules if rule.provided is not None]

@@ -91,7 +91,7 @@ def test_red_flags_bring_emergency_care_and_imaging_without_a_typed_suspicion(
         "emergency",
     )
     imaging = rec(result, "CVT-PRESENTATION-IMAGING")
-    assert (imaging.action, imaging.strength) == ("diagnostic_imaging", "recommended")
+    assert (imaging.action, imaging.strength) == ("cerebral_venous_imaging", "recommended")
     assert urgency(result) == "emergency"
     assert "cvt_suspected" not in pathways(result)  # nobody typed it
 

@@ -170,11 +170,11 @@ def test_toact_severe_but_stable_cvt_gets_no_endovascular_therapy() -> None:
     result = assess(severe_stable)
 
     thrombectomy = rec(result, "CVT-EVT-NOT-ROUTINE-MT")
-    assert thrombectomy.action == "mechanical_thrombectomy"
+    assert thrombectomy.action == "cerebral_venous_thrombectomy"
     assert thrombectomy.strength == "not_recommended"
     assert rec(result, "CVT-EVT-NOT-ROUTINE-CDT").strength == "not_recommended"
-    assert not in_favour(result, "mechanical_thrombectomy")
-    assert not in_favour(result, "catheter_directed_thrombolysis")
+    assert not in_favour(result, "cerebral_venous_thrombectomy")
+    assert not in_favour(result, "cerebral_venous_thrombolysis")
     assert rec(result, "CVT-ANTICOAGULATION-PARENTERAL").strength == "recommended"
     assert urgency(result) != "emergency"
 
@@ -208,7 +208,7 @@ def test_deterioration_on_therapeutic_anticoagulation_considers_thrombectomy(
     result = assess(deteriorating)
 
     thrombectomy = rec(result, "CVT-EVT-DETERIORATION-MT")
-    assert thrombectomy.action == "mechanical_thrombectomy"
+    assert thrombectomy.action == "cerebral_venous_thrombectomy"
     assert thrombectomy.strength == "consider"
     assert thrombectomy.urgency == "emergency"
     assert thrombectomy.certainty == "firm"
@@ -233,7 +233,7 @@ def test_deterioration_before_anticoagulation_is_therapeutic_is_not_an_evt_indic
     result = assess(not_yet_anticoagulated)
 
     assert "CVT-EVT-DETERIORATION-MT" not in rule_ids(result)
-    assert not in_favour(result, "mechanical_thrombectomy")
+    assert not in_favour(result, "cerebral_venous_thrombectomy")
     assert rec(result, "CVT-ANTICOAGULATION-PARENTERAL").strength == "recommended"
 
 

@@ -58,7 +58,7 @@ def test_isolated_headache_gets_venography_but_no_emergency_or_d_dimer() -> None
 
     assert pathways(result) == {"cvt_suspected": "applies"}
     imaging = rec(result, "CVT-SUSPECTED-IMAGING")
-    assert imaging.action == "diagnostic_imaging"
+    assert imaging.action == "cerebral_venous_imaging"
     assert imaging.strength == "recommended"
     assert imaging.urgency == "urgent"
     assert "venography" in imaging.detail["modality"]
@@ -92,7 +92,7 @@ def test_postpartum_woman_with_blurred_vision_and_a_weak_arm_is_an_emergency() -
 
     assert strengths(result, "emergency_care") == {"recommended"}
     assert urgency(result) == "emergency"
-    assert strengths(result, "diagnostic_imaging") == {"recommended"}
+    assert strengths(result, "cerebral_venous_imaging") == {"recommended"}
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,7 @@ def test_seed_002_case_considers_thrombectomy_patches_the_leak_and_is_an_emergen
     result = assess_example(SEED_002)
 
     assert pathways(result) == {"cvt_acute": "applies", "intracranial_hypotension": "applies"}
-    assert strengths(result, "mechanical_thrombectomy") == {"consider"}
+    assert strengths(result, "cerebral_venous_thrombectomy") == {"consider"}
     for rule_id in ("IH-CVT-THROMBECTOMY-ON-DETERIORATION", "CVT-EVT-DETERIORATION-MT"):
         thrombectomy = rec(result, rule_id)
         assert thrombectomy.strength == "consider"
@@ -114,7 +114,7 @@ def test_seed_002_no_passed_window_deters_rescue_thrombectomy_days_after_onset()
     shown in the rule as what it is."""
     result = assess_example(SEED_002)
 
-    endovascular = {"mechanical_thrombectomy", "catheter_directed_thrombolysis"}
+    endovascular = {"cerebral_venous_thrombectomy", "cerebral_venous_thrombolysis"}
     assert not [w for w in result.time_windows if endovascular & set(w.actions)]
     thrombectomy = rec(result, "CVT-EVT-DETERIORATION-MT")
     assert "None" in thrombectomy.detail["time_limit"]
@@ -157,7 +157,7 @@ def test_post_dural_puncture_headache_that_changes_needs_imaging_for_cvt(change:
 
     assert pathways(result)["intracranial_hypotension"] == "applies"
     imaging = rec(result, "IH-SUSPECT-CVT")
-    assert imaging.action == "diagnostic_imaging"
+    assert imaging.action == "cerebral_venous_imaging"
     assert imaging.strength == "recommended"
     assert imaging.urgency == "urgent"
     assert "venography" in imaging.detail["modality"]
@@ -169,7 +169,7 @@ def test_worked_example_post_dural_puncture_headache_changed() -> None:
     result = assess_example("post-dural-puncture-headache-changed")
 
     assert {"IH-SUSPECT-CVT", "CVT-SUSPECTED-IMAGING"} <= rule_ids(result)
-    assert strengths(result, "diagnostic_imaging") == {"recommended"}
+    assert strengths(result, "cerebral_venous_imaging") == {"recommended"}
 
 
 def test_unchanged_orthostatic_headache_does_not_trigger_cvt_imaging() -> None:
@@ -178,7 +178,7 @@ def test_unchanged_orthostatic_headache_does_not_trigger_cvt_imaging() -> None:
     result = assess(POST_DURAL_PUNCTURE)
 
     assert "IH-SUSPECT-CVT" not in rule_ids(result)
-    assert not in_favour(result, "diagnostic_imaging")
+    assert not in_favour(result, "cerebral_venous_imaging")
 
 
 def test_stable_cvt_with_a_csf_leak_patches_the_leak_without_thrombectomy() -> None:
@@ -192,7 +192,7 @@ def test_stable_cvt_with_a_csf_leak_patches_the_leak_without_thrombectomy() -> N
     assert patch.detail["evidence_kind"] == "Case reports and case series only"
     assert patch.urgency == "urgent"
     assert "IH-CVT-THROMBECTOMY-ON-DETERIORATION" not in rule_ids(result)
-    assert strengths(result, "mechanical_thrombectomy") == {"not_recommended"}
+    assert strengths(result, "cerebral_venous_thrombectomy") == {"not_recommended"}
     assert rec(result, "CVT-ANTICOAGULATION-PARENTERAL").strength == "recommended"
 
 
@@ -234,7 +234,7 @@ def test_herniation_in_ih_related_cvt_goes_to_surgery_not_thrombectomy() -> None
     result = assess(herniating)
 
     assert "IH-CVT-THROMBECTOMY-ON-DETERIORATION" not in rule_ids(result)
-    assert not in_favour(result, "mechanical_thrombectomy")
+    assert not in_favour(result, "cerebral_venous_thrombectomy")
     surgery = rec(result, "CVT-DECOMPRESSIVE-SURGERY")
     assert surgery.strength == "recommended"
     assert surgery.urgency == "emergency"

@@ -130,7 +130,11 @@ def test_cvt_endovascular_options_carry_their_harms_and_no_time_limit() -> None:
         assert "12% died" in option.rationale
         assert "9%" in option.rationale
         assert option.detail["time_limit"].startswith("None")
-    assert not [w for w in result.time_windows if "mechanical_thrombectomy" in w.actions]
+    assert not [
+        w
+        for w in result.time_windows
+        if {"mechanical_thrombectomy", "cerebral_venous_thrombectomy"} & set(w.actions)
+    ]
 
 
 def test_no_routine_thrombectomy_states_the_perforation_rate() -> None:

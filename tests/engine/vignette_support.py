@@ -188,6 +188,7 @@ NO_BLEEDING_RISK: dict[str, Any] = {
     "bleeding_disorder": False,
     "recent_neurovascular_event_3_months": False,
     "anticoagulation_contraindicated": False,
+    "recent_intracranial_haemorrhage": False,
     "major_event_within_10_days": False,
     "intracranial_lesion_or_seizure_disorder": False,
     "gi_bleeding_within_3_months": False,

@@ -22,7 +22,7 @@ def _copy_kb(tmp_path: Path) -> Path:
 
 def _without_compiled_checks(items: tuple[Any, ...]) -> list[Any]:
     """Rules and pathways minus their compiled closures, which compare by identity."""
-    closures = {"check": None, "provided_check": None}
+    closures = {"check": None, "provided_check": None, "unless_check": None}
     return [
         dataclasses.replace(item, **{k: v for k, v in closures.items() if hasattr(item, k)})
         for item in items

@@ -68,6 +68,7 @@ EXAMPLES: dict[str, Patient] = {
         "limb_threatening_dvt": False,
         "cvt_confirmed": False,
         "anticoagulation_contraindicated": False,
+        "recent_intracranial_haemorrhage_not_from_venous_thrombosis": False,
     },
     "CVT deteriorating on anticoagulation": {
         "cvt_confirmed": True,

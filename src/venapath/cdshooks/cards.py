@@ -258,7 +258,7 @@ def order_cards(
     cards: list[IssuedCard] = []
     for order in orders:
         ordered = (order.action,)
-        fired = [c for c in assessment.contraindications if order.action in c.actions]
+        fired = [c for c in assessment.contraindications if order.action.capped_by(c.actions)]
         cards += [
             _issued(_contraindicated_card(assessment, order, c), (c.rule_id,), ordered)
             for c in fired
@@ -270,12 +270,19 @@ def order_cards(
         against = [
             r
             for r in assessment.recommendations
-            if r.action is order.action and r.rule_strength is Strength.NOT_RECOMMENDED
+            if _concerns(order.action, r.action) and r.rule_strength is Strength.NOT_RECOMMENDED
         ]
         if against:
             card = _advised_against_card(assessment, order, against)
             cards.append(_issued(card, (r.rule_id for r in against), ordered))
     return cards
+
+
+def _concerns(ordered: ClinicalAction, advised: ClinicalAction) -> bool:
+    """Advice on `advised` concerns an order for `ordered`: the same action, or a site- or
+    agent-level refinement of it (an order for a thrombectomy does not name the vessel, so
+    advice against sinus thrombectomy concerns it)."""
+    return advised is ordered or advised.general is ordered
 
 
 def _contraindicated_card(
@@ -320,7 +327,7 @@ def _unchecked_contraindications(
             continue
         rule = kb.rule(entry.rule_id)
         block = rule.contraindication
-        if block is not None and action in block.actions:
+        if block is not None and action.capped_by(block.actions):
             unknown.append((rule.id, rule.title, entry.reasons))
     return unknown
 

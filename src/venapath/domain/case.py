@@ -493,6 +493,12 @@ class BleedingRisk(_Part):
     anticoagulation_contraindicated: Flag | None = Field(
         default=None, description="An absolute contraindication to anticoagulation."
     )
+    recent_intracranial_haemorrhage: Flag | None = Field(
+        default=None,
+        description="An intracranial haemorrhage within the last 3 months (for example a "
+        "haemorrhagic stroke weeks ago). With a CVT, `imaging.haemorrhage_due_to_cvt: true` "
+        "says the haemorrhage is the CVT's own, which does not count against anticoagulation.",
+    )
     major_event_within_10_days: Flag | None = Field(
         default=None,
         description="CPR, major surgery, cataract surgery, delivery, organ biopsy or major trauma "

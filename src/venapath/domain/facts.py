@@ -1180,6 +1180,36 @@ for _name, _description in (
     ("labile_inr", "Labile INR (time in therapeutic range < 60%)"),
 ):
     _boolean(_name, _description, f"/bleeding_risk/{_name}", _bleeding(_name))
+
+
+def _haemorrhage_not_from_venous_thrombosis(case: Case, now: datetime) -> Truth:
+    """A recent intracranial haemorrhage that the venous thrombosis did not cause.
+
+    Its cause is known when the record says whether the CVT caused it; without a CVT (known
+    absent) it cannot be the CVT's. A CVT with a haemorrhage of unstated cause stays unknown:
+    the CVT's own haemorrhage never counts against anticoagulation (CHEST 2021 statement 5).
+    """
+    recent = _truth(_attr(case.bleeding_risk, "recent_intracranial_haemorrhage"))
+    if recent is not True:
+        return recent
+    due_to_cvt = _truth(_attr(case.imaging, "haemorrhage_due_to_cvt"))
+    if due_to_cvt is not None:
+        return not due_to_cvt
+    cvt = _confirmed(ConditionName.CEREBRAL_VENOUS_THROMBOSIS, _CEREBRAL_REGIONS)(case, now)
+    return True if cvt is False else None
+
+
+_fact(
+    "recent_intracranial_haemorrhage_not_from_venous_thrombosis",
+    FactType.BOOLEAN,
+    "Intracranial haemorrhage within 3 months not caused by the venous thrombosis",
+    [
+        "/bleeding_risk/recent_intracranial_haemorrhage",
+        "/imaging/haemorrhage_due_to_cvt",
+        "/diagnoses",
+    ],
+    _haemorrhage_not_from_venous_thrombosis,
+)
 _number(
     "alcohol_units_per_week",
     "Alcohol",

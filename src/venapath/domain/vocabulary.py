@@ -3,7 +3,10 @@
 They are closed on purpose: a rule can only recommend an action that appears here, so a
 typo in the knowledge base is a load error rather than a silently ignored recommendation.
 Detail (agent, dose hint, device class) travels as attributes on a recommendation, never
-as a new word.
+as a new word - except where two rules would otherwise give one word opposite strengths for
+different things (an agent, or a vessel: the sinuses versus the leg). Then a refining word
+names it, and `Action.general` says which action it refines, so that a contraindication on
+the general action still caps it.
 """
 
 from __future__ import annotations
@@ -26,11 +29,19 @@ class Action(StrEnum):
     CATHETER_DIRECTED_THROMBOLYSIS = "catheter_directed_thrombolysis"
     PHARMACOMECHANICAL_THROMBECTOMY = "pharmacomechanical_thrombectomy"
     MECHANICAL_THROMBECTOMY = "mechanical_thrombectomy"
+    CEREBRAL_VENOUS_THROMBOLYSIS = "cerebral_venous_thrombolysis"
+    """Site-level: local thrombolysis in the dural sinuses. "No routine sinus lysis" must not
+    read as "catheter-directed thrombolysis: not recommended" beside a leg CDT option."""
+    CEREBRAL_VENOUS_THROMBECTOMY = "cerebral_venous_thrombectomy"
+    """Site-level: mechanical thrombectomy of the dural sinuses (see above)."""
     ANGIOPLASTY = "angioplasty"
     VENOUS_STENTING = "venous_stenting"
     EPIDURAL_BLOOD_PATCH = "epidural_blood_patch"
     DECOMPRESSIVE_SURGERY = "decompressive_surgery"
     DIAGNOSTIC_IMAGING = "diagnostic_imaging"
+    CEREBRAL_VENOUS_IMAGING = "cerebral_venous_imaging"
+    """Site-level: CT or MR venography of the head. "No leg imaging needed" (a negative
+    D-dimer) must not read as "imaging: not recommended" beside urgent venography for CVT."""
     REPEAT_IMAGING = "repeat_imaging"
     LABORATORY_WORKUP = "laboratory_workup"
     RETREATMENT = "retreatment"
@@ -54,6 +65,9 @@ class Action(StrEnum):
 _REFINES = {
     Action.DIRECT_ORAL_ANTICOAGULANT: Action.ANTICOAGULATION,
     Action.VITAMIN_K_ANTAGONIST: Action.ANTICOAGULATION,
+    Action.CEREBRAL_VENOUS_THROMBOLYSIS: Action.CATHETER_DIRECTED_THROMBOLYSIS,
+    Action.CEREBRAL_VENOUS_THROMBECTOMY: Action.MECHANICAL_THROMBECTOMY,
+    Action.CEREBRAL_VENOUS_IMAGING: Action.DIAGNOSTIC_IMAGING,
 }
 
 

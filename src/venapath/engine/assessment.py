@@ -17,9 +17,12 @@ from venapath.scores.base import ScoreResult
 
 _OUT = ConfigDict(frozen=True)
 
-RESULT_FORMAT_VERSION = 2
+RESULT_FORMAT_VERSION = 3
 """Version of this output contract (docs/result-format.md). 2 added `format_version`, the
-recommendation's `unchecked_facts`, and agent-level actions (`direct_oral_anticoagulant`)."""
+recommendation's `unchecked_facts`, and agent-level actions (`direct_oral_anticoagulant`).
+3 added the site-level actions `cerebral_venous_imaging`, `cerebral_venous_thrombolysis`
+and `cerebral_venous_thrombectomy` (the CVT rules' imaging and endovascular advice) and
+orders `needs_data` by what each fact could change."""
 
 
 class CitationOut(BaseModel):

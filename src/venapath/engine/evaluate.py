@@ -3,11 +3,14 @@
 Order of work, and why:
 1. Scores first: some rules read score bands (Wells likely, HAS-BLED high).
 2. Pathways gate their rules: a rule in a pathway that does not apply is not fired, and
-   is not even evaluated (that is most of the knowledge base for most patients).
+   is not even evaluated (that is most of the knowledge base for most patients). In a
+   pathway that only may apply, `needs_data` asks for the facts that decide the pathway,
+   not for every fact its rules read.
 3. Contraindications are evaluated for every patient and only ever lower a strength to
    their ceiling. One that cannot be checked for lack of data leaves an in-favour
    recommendation provisional and puts the missing facts in `needs_data`.
 4. A rule that fails becomes an error entry; the others still run.
+5. `needs_data` is ordered by what each fact could change (`engine/stakes.py`).
 Output order is fixed (urgency, strength, action, rule id), so equal inputs give equal JSON.
 
 The output is assembled as plain data and validated into an `Assessment` once: one pass
@@ -40,6 +43,7 @@ from venapath.engine.assessment import (
     PathwayStatus,
     Recommendation,
 )
+from venapath.engine.stakes import stakes
 from venapath.kb.conditions import UnknownsOf, compile_unknowns, deciding_leaves, deciding_unknowns
 from venapath.kb.model import SAFETY_PATHWAY, Citation, KnowledgeBase, Rule, RuleKind
 from venapath.scores import registry
@@ -51,10 +55,14 @@ _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 
 @dataclass
 class _NeedsCollector:
-    """Accumulates, per unknown fact, which rules it would decide and why."""
+    """Accumulates, per unknown fact, which rules it would decide, why, and the highest stake
+    among them (`engine/stakes.py`): facts are listed by what they could change, then by how
+    many decisions they settle."""
 
+    stakes: Mapping[str, int]
     why: dict[str, list[str]] = field(default_factory=dict)
     rules: dict[str, list[str]] = field(default_factory=dict)
+    stake: dict[str, int] = field(default_factory=dict)
 
     def add(self, fact: str, reason: str, rule_id: str) -> None:
         reasons = self.why.setdefault(fact, [])
@@ -63,10 +71,13 @@ class _NeedsCollector:
         ids = self.rules.setdefault(fact, [])
         if rule_id not in ids:
             ids.append(rule_id)
+        self.stake[fact] = max(self.stake.get(fact, 0), self.stakes.get(rule_id, 0))
 
     def entries(self, remembered: _Remembered) -> list[NeedsData]:
         definitions = catalogue()
-        ordered = sorted(self.why, key=lambda name: (-len(self.rules[name]), name))
+        ordered = sorted(
+            self.why, key=lambda name: (-self.stake[name], -len(self.rules[name]), name)
+        )
         entries: list[NeedsData] = []
         for name in ordered:
             why = self.why[name]
@@ -118,7 +129,7 @@ class _Run:
     facts: dict[str, FactValue]
     trace_on: bool
     plan: _Plan
-    needs: _NeedsCollector = field(default_factory=_NeedsCollector)
+    needs: _NeedsCollector
     trace: list[Doc] = field(default_factory=list)
     errors: list[Doc] = field(default_factory=list)
     alerts: list[Doc] = field(default_factory=list)
@@ -141,7 +152,8 @@ def evaluate(
     trace: bool = True,
 ) -> Assessment:
     """Evaluate every rule of `kb` against `facts` (case facts; scores are added here)."""
-    run = _Run(facts=dict(facts), trace_on=trace, plan=_plan_for(kb))
+    plan = _plan_for(kb)
+    run = _Run(facts=dict(facts), trace_on=trace, plan=plan, needs=_NeedsCollector(plan.stakes))
     scores = _add_scores(run)
     pathway_truth = _pathways(kb, run)
     for pathway_id, rules in kb.rules_by_pathway.items():
@@ -192,6 +204,8 @@ def _evaluate_rules(rules: tuple[Rule, ...], gate: Truth, run: _Run) -> None:
             value = rule.check(facts)
             if rule.provided_check is not None and rule.provided_check(facts) is False:
                 value = False  # a checked safety fact rules it out
+            if rule.unless_check is not None and rule.unless_check(facts) is True:
+                value = False  # a recorded fact calls for the opposite (unknown: nothing)
         except Exception as error:  # a broken rule must not take the others down
             run.errors.append({"rule_id": rule.id, "message": f"{type(error).__name__}: {error}"})
             run.record(rule.id, "error", [str(error)])
@@ -203,14 +217,16 @@ def _evaluate_rules(rules: tuple[Rule, ...], gate: Truth, run: _Run) -> None:
         else:
             outcome = value
         if run.trace_on:
-            run.record(rule.id, *_explain(rule, outcome, value, facts))
+            run.record(rule.id, *_explain(rule, outcome, gate, value, facts))
         if outcome is True:
             _fired(rule, run)
         elif outcome is None:
             if rule.kind is RuleKind.CONTRAINDICATION:
                 run.pending_caps.append(rule)
-            elif value is None:  # the rule itself is open, not only its pathway
+            elif value is None and gate is True:  # open in a pathway that applies
                 _note_unknown_rule(rule, run)
+            # In a pathway that only may apply, the facts deciding the pathway are asked
+            # first (`_pathways`); asking for every rule inside it would bury them.
 
 
 def _fired(rule: Rule, run: _Run) -> None:
@@ -225,6 +241,11 @@ def _fired(rule: Rule, run: _Run) -> None:
 def _provided(rule: Rule, facts: Mapping[str, FactValue]) -> Truth:
     """The rule's `provided` safety check: True when it has none."""
     return True if rule.provided_check is None else rule.provided_check(facts)
+
+
+def _withdrawn(rule: Rule, facts: Mapping[str, FactValue]) -> bool:
+    """The rule's `unless` is known true; unknown never withdraws anything."""
+    return rule.unless_check is not None and rule.unless_check(facts) is True
 
 
 def _add_scores(run: _Run) -> dict[str, Any]:
@@ -355,6 +376,8 @@ class _Plan:
     """Per rule, the `why` its unknown facts get in `needs_data`."""
     pathways: dict[tuple[str, bool], PathwayOut]
     """Each pathway's output line, by (pathway id, applies)."""
+    stakes: Mapping[str, int]
+    """What each rule could change, for ordering `needs_data` (`engine/stakes.py`)."""
     outputs: _Remembered = field(default_factory=_Remembered)
 
 
@@ -414,6 +437,7 @@ def _build_plan(kb: KnowledgeBase) -> _Plan:
         unknowns=unknowns,
         provided_unknowns=provided_unknowns,
         open_reasons=open_reasons,
+        stakes=stakes(kb),
     )
 
 
@@ -478,14 +502,16 @@ def _overall_urgency(recommendations: list[Recommendation]) -> Urgency | None:
 
 
 def _explain(
-    rule: Rule, outcome: Truth, value: Truth, facts: Mapping[str, FactValue]
+    rule: Rule, outcome: Truth, gate: Truth, value: Truth, facts: Mapping[str, FactValue]
 ) -> tuple[str, list[str]]:
-    if outcome is None and value is not None:
+    if outcome is None and gate is None:
         return "unknown", [f"pathway {rule.pathway} may apply; its entry facts are unknown"]
     if outcome is None:
         return "unknown", [f"unknown: {name}" for name in deciding_unknowns(rule.condition, facts)]
     if outcome is False and rule.provided is not None and _provided(rule, facts) is False:
         return "not_fired", ["provided: " + r for r in deciding_leaves(rule.provided, facts)]
+    if outcome is False and rule.unless is not None and _withdrawn(rule, facts):
+        return "not_fired", ["unless: " + r for r in deciding_leaves(rule.unless, facts)]
     reasons = deciding_leaves(rule.condition, facts)
     if outcome and rule.provided is not None and _provided(rule, facts) is None:
         unknown = deciding_unknowns(rule.provided, facts)

@@ -97,6 +97,14 @@ def _rule(rule: Rule) -> list[str]:
             if rule.provided is not None
             else []
         ),
+        *(
+            [
+                "- Withdrawn when recorded (unknown leaves it standing): "
+                + ", ".join(f"`{f}`" for f in sorted(facts_read(rule.unless)))
+            ]
+            if rule.unless is not None
+            else []
+        ),
         f"- Why: {rule.rationale}",
         "- Sources:",
         *_evidence(rule.citations),

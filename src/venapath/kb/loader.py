@@ -275,7 +275,7 @@ def _ungraded_recommendation(spec: RuleSpec, citations: tuple[Citation, ...]) ->
     recommend = spec.recommend
     if recommend is None or recommend.strength is not Strength.RECOMMENDED:
         return None
-    if recommend.action in SAFETY_NET_ACTIONS or not citations:
+    if recommend.action.general in SAFETY_NET_ACTIONS or not citations:
         return None
     if all(c.source.kind in UNGRADED_SOURCE_KINDS for c in citations):
         kinds = sorted({c.source.kind.value for c in citations})
@@ -347,11 +347,14 @@ def _build_rule(
     try:
         condition = parse(spec.when, facts)
         provided = None if spec.provided is None else parse(spec.provided, facts, "provided")
+        unless = None if spec.unless is None else parse(spec.unless, facts, "unless")
     except ConditionError as error:
         problems.append(Problem(where, f"malformed condition at {error}"))
         return None
     if provided is not None and spec.kind is not RuleKind.RECOMMENDATION:
         problems.append(Problem(where, "only a recommendation rule can have 'provided'"))
+    if unless is not None and spec.kind is not RuleKind.RECOMMENDATION:
+        problems.append(Problem(where, "only a recommendation rule can have 'unless'"))
     if len(problems) > before:
         return None
     return Rule(
@@ -363,13 +366,17 @@ def _build_rule(
         check=compile_condition(condition),
         rationale=spec.rationale.strip(),
         citations=citations,
-        facts=facts_read(condition) | (frozenset() if provided is None else facts_read(provided)),
+        facts=facts_read(condition)
+        | (frozenset() if provided is None else facts_read(provided))
+        | (frozenset() if unless is None else facts_read(unless)),
         recommend=spec.recommend,
         contraindication=spec.contraindication,
         alert=spec.alert,
         disagrees_with=tuple(spec.disagrees_with),
         provided=provided,
         provided_check=None if provided is None else compile_condition(provided),
+        unless=unless,
+        unless_check=None if unless is None else compile_condition(unless),
     )
 
 

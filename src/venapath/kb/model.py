@@ -148,6 +148,13 @@ class RuleSpec(BaseModel):
         "drops the recommendation; unknown keeps it, provisional, naming the facts to check: "
         "an unknown safety fact never drops an option.",
     )
+    unless: dict[str, object] | None = Field(
+        default=None,
+        description="Recorded facts that withdraw the rule (recommendation rules only): true "
+        "withdraws it, unknown leaves it standing and asks nothing. For advice that only holds "
+        "when nothing else calls for the opposite, e.g. 'no anticoagulation for a calf "
+        "thrombus' when a CVT or a proximal DVT is recorded.",
+    )
     recommend: RecommendSpec | None = None
     contraindication: ContraindicationSpec | None = None
     alert: AlertSpec | None = None
@@ -222,6 +229,9 @@ class Rule:
     provided: Condition | None = None
     """Facts to check before acting: false drops the rule, unknown leaves it provisional."""
     provided_check: Compiled | None = None
+    unless: Condition | None = None
+    """Facts that withdraw the rule when known true; unknown leaves it standing."""
+    unless_check: Compiled | None = None
 
 
 @dataclass(frozen=True)

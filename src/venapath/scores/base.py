@@ -66,14 +66,15 @@ class Test:
 
     def holds(self, facts: Facts) -> Truth:
         value = facts.get(self.fact)
-        readable = value is not None and (self.op == "is" or not isinstance(value, bool | str))
-        if not readable:  # absent, or a flag or a word where a number test needs a number
-            if self.unless is not None and facts.get(self.unless) is True:
-                return False
-            return None
-        if self.op == "is":
+        if self.op == "is" and value is not None:
             return value is self.value
-        return bool(COMPARISONS[self.op](float(value), self.value))
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return bool(COMPARISONS[self.op](float(value), self.value))
+        # Absent, or a flag or a word where a number test needs a number: only then may a
+        # note saying "normal" settle the test.
+        if self.unless is not None and facts.get(self.unless) is True:
+            return False
+        return None
 
 
 _MAX_LINES_PER_ITEM = 64

@@ -32,6 +32,7 @@ import ibis.expr.types as ir
 
 from venapath.domain.facts import FactDefinition, FactType, catalogue
 from venapath.domain.vocabulary import Strength, Urgency
+from venapath.engine.stakes import stakes
 from venapath.kb.conditions import facts_read
 from venapath.kb.model import SAFETY_PATHWAY, KnowledgeBase, Rule, RuleKind
 from venapath.screen.conditions import (
@@ -263,12 +264,20 @@ def _provided_column(rule: Rule) -> str:
     return f"provided__{_slug(rule)}"
 
 
+def _unless_column(rule: Rule) -> str:
+    return f"unless__{_slug(rule)}"
+
+
 def _asks_column(rule: Rule) -> str:
     return f"asks__{_slug(rule)}"
 
 
 def _need_column(fact: str) -> str:
     return f"need__{fact}"
+
+
+def _stake_column(fact: str) -> str:
+    return f"stake__{fact}"
 
 
 class _Decided:
@@ -303,6 +312,8 @@ class _Decided:
         parts = [self.pathway(rule.pathway), self.table[_value_column(rule)]]
         if rule.provided is not None:  # a FALSE safety check rules it out (`_provided`)
             parts.append(~is_false(self.provided(rule)))
+        if rule.unless is not None:  # a TRUE `unless` withdraws it (`_withdrawn`)
+            parts.append(~is_true(self.table[_unless_column(rule)]))
         return all_of(parts)
 
     def provided(self, rule: Rule) -> ir.BooleanValue:
@@ -343,7 +354,12 @@ def _with_truths(table: ir.Table, plan: _Plan) -> ir.Table:
         for _p, rule in plan.evaluated
         if rule.provided is not None
     }
-    return table.mutate(**pathways, **values, **provided)
+    unless = {
+        _unless_column(rule): compiler.truth(rule.unless)
+        for _p, rule in plan.evaluated
+        if rule.unless is not None
+    }
+    return table.mutate(**pathways, **values, **provided, **unless)
 
 
 # ------------------------------------------------------------------ stage: ranks
@@ -414,9 +430,10 @@ def _provisional(rule: Rule, decided: _Decided) -> ir.BooleanValue:
 
 
 def _asks(pathway_id: str, rule: Rule, decided: _Decided) -> ir.BooleanValue:
-    if rule.kind is not RuleKind.CONTRAINDICATION:
+    if rule.kind is not RuleKind.CONTRAINDICATION:  # open in a pathway that applies
         own_value = decided.table[_value_column(rule)]
-        return decided.open(pathway_id, rule) & is_unknown(own_value)
+        applies = is_true(decided.pathway(pathway_id))
+        return decided.open(pathway_id, rule) & is_unknown(own_value) & applies
     assert rule.contraindication is not None
     ceiling = _rank(rule.contraindication.ceiling.rank)
     lowered = [
@@ -456,8 +473,12 @@ def _with_need_counts(table: ir.Table, plan: _Plan) -> ir.Table:
     for window in plan.kb.time_windows:  # an applying pathway's window with no clock
         where = is_true(decided.pathway(window.pathway)) & is_unknown(table[window.clock])
         reasons.add(window.clock, window.id, where)
-    return table.mutate(
+    table = table.mutate(
         **{_need_column(fact): reasons.count(fact) for fact in _askable_facts(plan)}
+    )
+    weights = stakes(plan.kb)
+    return table.mutate(
+        **{_stake_column(fact): reasons.stake(fact, weights) for fact in _askable_facts(plan)}
     )
 
 
@@ -485,6 +506,14 @@ class _NeedReasons:
         for rows in self._by_fact.get(fact, {}).values():
             total = total + any_of(rows).cast("int64")
         return total
+
+    def stake(self, fact: str, stakes: dict[str, int]) -> ir.IntegerValue:
+        """The highest stake among the ids it would decide right now (`_NeedsCollector`)."""
+        best = _rank(0)
+        for decides, rows in self._by_fact.get(fact, {}).items():
+            here = is_true(any_of(rows)).ifelse(_rank(stakes.get(decides, 0)), _rank(0))
+            best = ibis.greatest(best, here)
+        return best
 
 
 # ---------------------------------------------------------------- stage: outputs
@@ -592,11 +621,13 @@ def _recommendation_places(rules: list[Rule]) -> dict[tuple[str, Strength], int]
 
 
 def _needs_data(table: ir.Table, plan: _Plan) -> ir.ArrayValue:
-    """Needed facts, most rules first, then by name (`_NeedsCollector.entries`)."""
+    """Needed facts, highest stake first, then most rules, then by name
+    (`_NeedsCollector.entries`)."""
     entries = []
     for fact in _askable_facts(plan):
         count = table[_need_column(fact)]
-        entries.append((count > 0, ibis.struct({"order": -count, "fact": ibis.literal(fact)})))
+        order = {"stake": -table[_stake_column(fact)], "order": -count, "fact": ibis.literal(fact)}
+        entries.append((count > 0, ibis.struct(order)))
     if not entries:
         return ibis.literal([], type=dt.Array(dt.string))
     return _kept(entries, entries[0][1].type()).sort().map(lambda entry: entry["fact"])

@@ -25,8 +25,10 @@ THROMBUS_REMOVAL = (
     Action.CATHETER_DIRECTED_THROMBOLYSIS,
     Action.PHARMACOMECHANICAL_THROMBECTOMY,
     Action.MECHANICAL_THROMBECTOMY,
+    Action.CEREBRAL_VENOUS_THROMBOLYSIS,
+    Action.CEREBRAL_VENOUS_THROMBECTOMY,
 )
-"""Actions that remove thrombus early (lysis or thrombectomy)."""
+"""Actions that remove thrombus early (lysis or thrombectomy, leg or sinus)."""
 IN_FAVOUR = (Strength.RECOMMENDED, Strength.CONSIDER)
 MISSING_FACTS_SHOWN = 15
 
