@@ -490,11 +490,12 @@ class _DuckDB(_Engine):
         return list(partition_views(self.source(export), folder, partitions))
 
     def merge_parquet(self, parts: list[Path], path: Path, limit: int | None) -> None:
-        """The partitions' rows as one file in patient order, as one screen writes it."""
+        """The partitions' rows as one file in patient order, as one screen writes it: each
+        part is sorted by patient id and the parts follow each other in id order
+        (`partition.py`), so this is their concatenation, streamed (DuckDB keeps the order
+        of the files and of their rows: insertion order is preserved)."""
         listed = ", ".join(_sql_string(str(part)) for part in parts)
-        query = (
-            f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false) ORDER BY patient_id"
-        )
+        query = f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
         if limit is not None:
             query += f" LIMIT {int(limit)}"
         self.backend.raw_sql(
