@@ -88,8 +88,8 @@ def screen_command(
         int | None,
         typer.Option(
             "--partitions",
-            help="DuckDB: screen the patients in this many partitions (by a hash of the "
-            "patient id), so memory holds one at a time. Default: one per 512 MB of NDJSON.",
+            help="DuckDB: screen the patients in this many partitions (ranges of patient "
+            "ids), so memory holds one at a time. Default: one per 512 MB of NDJSON.",
         ),
     ] = None,
     output_format: Annotated[
