@@ -1,19 +1,22 @@
 """Benchmark: `venapath screen` on generated cohorts, beside the floor and the per-patient path.
 
     .venv/bin/python bench/screen.py [--sizes 10000,100000] [--million] [--engines duckdb]
-                                     [--runs 2] [--memory-limit 1.5GB] [--spark-master URL]
-                                     [--sample 500] [--work DIR] [--keep]
+                                     [--runs 2] [--memory-limit 1.5GB] [--partitions N]
+                                     [--spark-master URL] [--sample 500] [--work DIR] [--keep]
+                                     [--no-general-views]
 
 For each size, a cohort is generated once (`venapath synth`, seed 1) and then measured:
 - scan: DuckDB `read_json_auto` of every NDJSON file plus count(*), the floor no screen can
   beat (it parses the JSON and does nothing else);
 - views: the knowledge base's compiled views against the hand-flattened queries of
   `bench/screen_reference.py` (`bench/views_vs_hand.py`), with the number of rows that differ
-  (EXCEPT ALL both ways; 0 means the same rows);
+  (EXCEPT ALL both ways; 0 means the same rows), and against the general compiler's path
+  unless `--no-general-views` (the slowest query of the run at a million patients);
 - screen: `venapath screen` per engine, in a fresh process, `--runs` times into the same
   folder (run 1 compiles the rules query, later runs reuse it from the cache): wall time,
   patients/s, MB/s of NDJSON and the peak resident memory of the process tree (the Spark JVM
-  included);
+  included), with the number of patient partitions DuckDB used (`--partitions`, default
+  chosen by the screen from the export's size);
 - per-patient path: fhir.resources parse + mapping + engine, one patient at a time, on
   `--sample` patients, extrapolated to the cohort.
 Figures are printed as a table at the end; nothing here is a test.
@@ -141,10 +144,12 @@ def main() -> None:
     parser.add_argument("--engines", default="duckdb")
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--memory-limit", default=None)
+    parser.add_argument("--partitions", type=int, default=None)
     parser.add_argument("--spark-master", default=None)
     parser.add_argument("--sample", type=int, default=500)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="Keep the generated cohorts.")
+    parser.add_argument("--no-general-views", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")] + ([1_000_000] if args.million else [])
     engines = args.engines.split(",")
@@ -170,7 +175,7 @@ def main() -> None:
             )
         megabytes = sum(p.stat().st_size for p in export.glob("*.ndjson")) / 1e6
         bare = _bare_scan(export)
-        views = compare_views(export, 1)
+        views = compare_views(export, 1, general=not args.no_general_views)
         view_seconds = sum(v["view_s"] for v in views)
         hand_seconds = sum(v["hand_s"] for v in views)
         differing = sum(v["differing_rows"] + v["differing_general"] for v in views)
@@ -181,6 +186,8 @@ def main() -> None:
             command += ["--engine", engine, "--quiet", "--format", "json"]
             if args.memory_limit and engine == "duckdb":
                 command += ["--memory-limit", args.memory_limit]
+            if args.partitions and engine == "duckdb":
+                command += ["--partitions", str(args.partitions)]
             if args.spark_master and engine == "spark":
                 command += ["--spark-master", args.spark_master]
             seconds, peak = _run_measured(command)
@@ -190,6 +197,7 @@ def main() -> None:
                 "engine": engine,
                 "run": run,
                 "rules_query_cached": summary["run"].get("rules_query_cached"),
+                "partitions": summary["run"].get("partitions", 1),
                 "views_seconds": round(view_seconds, 2),
                 "hand_seconds": round(hand_seconds, 2),
                 "views_vs_hand": round(view_seconds / hand_seconds, 2),
@@ -215,14 +223,15 @@ def main() -> None:
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     header = (
-        f"{'patients':>10} {'engine':>7} {'run':>3} {'NDJSON MB':>10} {'wall s':>8} "
+        f"{'patients':>10} {'engine':>7} {'run':>3} {'parts':>5} {'NDJSON MB':>10} {'wall s':>8} "
         f"{'pat/s':>8} {'peak MB':>8} {'scan s':>7} {'x scan':>7} {'views/hand':>10} "
         f"{'diff':>5} {'per-pat s':>10} {'x faster':>9}"
     )
     print(header)
     for r in rows:
         print(
-            f"{r['patients']:>10,} {r['engine']:>7} {r['run']:>3} {r['ndjson_mb']:>10,.1f} "
+            f"{r['patients']:>10,} {r['engine']:>7} {r['run']:>3} {r['partitions']:>5} "
+            f"{r['ndjson_mb']:>10,.1f} "
             f"{r['seconds']:>8.2f} {r['patients_per_s']:>8,} {r['peak_mb']:>8,} "
             f"{r['bare_scan_seconds']:>7.2f} {r['vs_bare_scan']:>7.2f} "
             f"{r['views_vs_hand']:>10.2f} {r['view_rows_differing']:>5} "

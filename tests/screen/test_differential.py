@@ -206,6 +206,21 @@ def test_duckdb_screen_agrees_with_the_per_patient_engine(
     assert sum(1 for row in expected.values() if row.get("recommendations")) > 20
 
 
+@pytest.mark.parametrize("index", [1, 2], ids=["rough-1", "rough-2"])
+def test_a_partitioned_duckdb_screen_gives_the_same_rows(
+    populations: list[Path], index: int, kb: KnowledgeBase, tmp_path: Path
+) -> None:
+    """Roughened records (twins, refuted and undated diagnoses, odd units) screened in four
+    patient partitions: row for row, in order, what one partition gives."""
+    rows = {}
+    for count in (1, 4):
+        out = tmp_path / f"partitions-{count}"
+        screen(populations[index], out, ScreenOptions(now=NOW, partitions=count), kb=kb)
+        rows[count] = pq.read_table(out / PATIENTS_FILE).to_pylist()
+    assert len(rows[1]) == 300
+    assert rows[4] == rows[1]
+
+
 @pytest.mark.usefixtures("spark_session")
 @pytest.mark.parametrize("index", [0, 1], ids=["plain", "rough-1"])
 def test_spark_screen_agrees_with_the_per_patient_engine(

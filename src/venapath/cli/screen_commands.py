@@ -84,6 +84,14 @@ def screen_command(
             "folder. Default: DuckDB's own (80% of RAM).",
         ),
     ] = None,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            help="DuckDB: screen the patients in this many partitions (ranges of patient "
+            "ids), so memory holds one at a time. Default: one per 512 MB of NDJSON.",
+        ),
+    ] = None,
     output_format: Annotated[
         str, typer.Option("--format", help="Summary on stdout: table or json.")
     ] = "table",
@@ -116,6 +124,7 @@ def screen_command(
         only=only,
         now=parse_moment("--as-of", as_of) if as_of else None,
         memory_limit=memory_limit,
+        partitions=partitions,
     )
     progress = Progress(
         TextColumn("[bold]screen[/] {task.description}"),

@@ -126,22 +126,47 @@ class SignatureFacts:
 
 def facts_of_signatures(rows: list[dict[str, Any]], now: datetime) -> SignatureFacts:
     """Derive the catalogue's facts once per signature row (a dict of SIGNATURE_COLUMNS)."""
-    definitions = [d for d in case_facts() if d.name not in MEASURED_FACTS]
-    records: list[dict[str, Any]] = []
-    errors: dict[str, str] = {}
-    for row in rows:
-        key = row["signature"]
+    return SignatureMemo(now).facts_of(rows)
+
+
+class SignatureMemo:
+    """Facts of every signature derived so far in one screen.
+
+    Why: a partitioned screen meets the same signatures (a patient without a venous
+    diagnosis, say) in every partition; each is derived once and reused. `now` is fixed
+    for the memo's life, because the derivation reads it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._definitions = [d for d in case_facts() if d.name not in MEASURED_FACTS]
+        self._records: dict[str, dict[str, Any]] = {}
+        self._errors: dict[str, str] = {}
+
+    def facts_of(self, rows: list[dict[str, Any]]) -> SignatureFacts:
+        """The facts (and errors) of these signature rows, deriving only the new ones."""
+        for row in rows:
+            key = row["signature"]
+            if key not in self._records and key not in self._errors:
+                self._derive(key, row)
+        keys = [row["signature"] for row in rows]
+        records = [self._records[k] for k in keys if k in self._records]
+        errors = {k: self._errors[k] for k in keys if k in self._errors}
+        schema = pa.schema(
+            [("signature", pa.string())] + [(d.name, _arrow_type(d)) for d in self._definitions]
+        )
+        return SignatureFacts(pa.Table.from_pylist(records, schema=schema), errors)
+
+    def _derive(self, key: str, row: dict[str, Any]) -> None:
         try:
-            case = Case.model_validate(signature_case(row, now))
+            case = Case.model_validate(signature_case(row, self.now))
         except (ValidationError, ContradictionError, UnknownWordError) as error:
-            errors[key] = _one_line(error)
-            continue
-        facts = derive_facts(case, now)
-        records.append({"signature": key, **{d.name: facts.get(d.name) for d in definitions}})
-    schema = pa.schema(
-        [("signature", pa.string())] + [(d.name, _arrow_type(d)) for d in definitions]
-    )
-    return SignatureFacts(pa.Table.from_pylist(records, schema=schema), errors)
+            self._errors[key] = _one_line(error)
+            return
+        facts = derive_facts(case, self.now)
+        self._records[key] = {
+            "signature": key,
+            **{d.name: facts.get(d.name) for d in self._definitions},
+        }
 
 
 def signature_case(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:

@@ -3,11 +3,14 @@
 Stages, each a query the engine plans and streams (nothing per patient in Python):
 1. integrity: every NDJSON line is checked once; corrupt lines are reported with file and
    line number and left out, the rest is screened;
-2. views: the knowledge base's ViewDefinitions flatten each resource type;
+2. views: the knowledge base's ViewDefinitions flatten each resource type; on DuckDB, a
+   large export's views are written once to Parquet split into patient partitions
+   (`partition.py`), so that stages 3 to 5 hold one partition at a time;
 3. case columns: value-set joins and per-patient aggregation (`case_columns.py`);
 4. facts: the catalogue's derivations, once per distinct signature (`facts.py`);
 5. rules: the knowledge base compiled to Ibis (`rules.py`), scores included;
-6. outputs: `patients.parquet` (one row per patient) and `summary.json`.
+6. outputs: `patients.parquet` (one row per patient, the partitions' rows merged in
+   patient order) and `summary.json`.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ from venapath.screen.bulk import (
 )
 from venapath.screen.case_columns import CaseColumns
 from venapath.screen.codes import code_rows
-from venapath.screen.facts import SIGNATURE_COLUMNS, facts_of_signatures, facts_table, signature
+from venapath.screen.facts import SIGNATURE_COLUMNS, SignatureMemo, facts_table, signature
 from venapath.screen.follow_up import follow_up_columns
 from venapath.screen.outputs import PATIENTS_FILE, SUMMARY_FILE
+from venapath.screen.partition import partition_count, partition_views
 from venapath.screen.query_cache import QueryCache, cache_key
 from venapath.screen.rules import assess
 from venapath.screen.summary import summarise
@@ -52,7 +56,8 @@ Engine = Literal["duckdb", "spark"]
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 SPILL_DIR_NAME = ".spill"
 """Where DuckDB spills past its memory limit: inside the output's staging folder (never a
-shared temporary folder), removed before the results are moved into place."""
+shared temporary folder), removed before the results are moved into place. The partitioned
+views and the partitions' results are written there too."""
 _MEMORY = re.compile(r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 
 Progress = Callable[[str, float, int], None]
@@ -76,6 +81,9 @@ class ScreenOptions:
     only: str | None = None
     now: datetime | None = None
     memory_limit: str | None = None
+    partitions: int | None = None
+    """Patient partitions (DuckDB): None chooses one per `partition.PARTITION_BYTES` of
+    NDJSON; 1 reads the views straight from the NDJSON into memory."""
 
 
 @dataclass
@@ -104,6 +112,10 @@ def check_options(options: ScreenOptions, kb: KnowledgeBase) -> None:
         raise ScreenInputError(
             f"--memory-limit: {options.memory_limit!r} is not a size such as 1.5GB or 800MB"
         )
+    if options.partitions is not None and options.engine != "duckdb":
+        raise ScreenInputError("--partitions: only with --engine duckdb")
+    if options.partitions is not None and options.partitions < 1:
+        raise ScreenInputError(f"--partitions: must be at least 1, got {options.partitions}")
     if options.limit is not None and options.limit < 1:
         raise ScreenInputError(f"--limit: must be at least 1, got {options.limit}")
     pathway_ids = [p.id for p in kb.pathways]
@@ -143,26 +155,20 @@ def screen(
             with _timed(timings, "integrity"):
                 integrity = scan_integrity(export, engine.duckdb_scanner())
             lines = sum(integrity.lines.values())
-            report("reading views and building case columns", 0.25, lines)
-            with _timed(timings, "case columns"):
-                cases = engine.materialise(
-                    CaseColumns(
-                        engine.source(export), engine.codes(knowledge), now, engine.materialise
-                    ).table(),
-                    "cases",
-                )
-                if options.limit is not None:
-                    cases = engine.materialise(
-                        cases.order_by("patient_id").limit(options.limit), "limited"
-                    )
-            report("deriving facts", 0.55, lines)
-            with _timed(timings, "facts"):
-                facts, errors = _facts(engine, cases, now)
-            report("evaluating rules", 0.7, lines)
-            with _timed(timings, "rules and output"):
-                visits = follow_up_columns(cases, knowledge, now.date())
-                cache = QueryCache(out_dir, staging)
-                _write_results(engine, cache, facts, errors, visits, knowledge, options, staging)
+            report("reading views", 0.15, lines)
+            with _timed(timings, "views"):
+                sources = engine.sources(export, _partitions(options, export), staging)
+            run = _Run(
+                knowledge,
+                options,
+                now,
+                engine.codes(knowledge),
+                SignatureMemo(now),
+                QueryCache(out_dir, staging),
+            )
+            _screen_partitions(
+                engine, sources, run, staging, timings, lambda text, done: report(text, done, lines)
+            )
             report("summarising", 0.9, lines)
             with _timed(timings, "summary"):
                 summary = summarise(
@@ -171,7 +177,8 @@ def screen(
         elapsed = time.perf_counter() - started
         summary["run"] = {
             "engine": options.engine,
-            "rules_query_cached": cache.hit,
+            "rules_query_cached": run.cache.hit,
+            "partitions": len(sources),
             **({"spark_master": engine.master} if isinstance(engine, _Spark) else {}),
             "seconds": round(elapsed, 3),
             "stage_seconds": {k: round(v, 3) for k, v in timings.items()},
@@ -186,39 +193,101 @@ def screen(
     return ScreenResult(out_dir, summary, integrity, elapsed, timings)
 
 
-def _facts(engine: _Engine, cases: ir.Table, now: datetime) -> tuple[ir.Table, ir.Table]:
+@dataclass(frozen=True)
+class _Run:
+    """What every partition of one screen shares."""
+
+    knowledge: KnowledgeBase
+    options: ScreenOptions
+    now: datetime
+    codes: ir.Table
+    memo: SignatureMemo
+    cache: QueryCache
+
+
+def _screen_partitions(
+    engine: _Engine,
+    sources: list[ViewSource],
+    run: _Run,
+    staging: Path,
+    timings: dict[str, float],
+    report: Callable[[str, float], None],
+) -> None:
+    """Stages 3 to 5 once per partition, then the partitions' rows merged in patient order
+    into the one per-patient table (a single partition writes it directly)."""
+    parts: list[Path] = []
+    for index, source in enumerate(sources):
+        report(
+            f"screening patients (part {index + 1} of {len(sources)})",
+            0.2 + 0.7 * index / len(sources),
+        )
+        part = staging / PATIENTS_FILE
+        if len(sources) > 1:
+            part = staging / SPILL_DIR_NAME / "results" / f"{index}.parquet"
+            part.parent.mkdir(parents=True, exist_ok=True)
+        _screen_partition(engine, source, run, part, timings)
+        parts.append(part)
+    if len(parts) > 1:
+        with _timed(timings, "merge"):
+            engine.merge_parquet(parts, staging / PATIENTS_FILE, run.options.limit)
+
+
+def _partitions(options: ScreenOptions, export: BulkExport) -> int:
+    if options.partitions is not None:
+        return options.partitions
+    return partition_count(export.total_bytes) if options.engine == "duckdb" else 1
+
+
+def _screen_partition(
+    engine: _Engine, source: ViewSource, run: _Run, part: Path, timings: dict[str, float]
+) -> None:
+    """Case columns, facts and rules for the patients of one partition; rows to `part`."""
+    with _timed(timings, "case columns"):
+        cases = engine.materialise(
+            CaseColumns(source, run.codes, run.now, engine.materialise).table(), "cases"
+        )
+        if run.options.limit is not None:  # the partition's first; merged, the first overall
+            cases = engine.materialise(
+                cases.order_by("patient_id").limit(run.options.limit), "limited"
+            )
+    with _timed(timings, "facts"):
+        facts, errors = _facts(engine, cases, run.memo)
+    with _timed(timings, "rules and output"):
+        visits = follow_up_columns(cases, run.knowledge, run.now.date())
+        _write_results(engine, run, facts, errors, visits, part)
+
+
+def _facts(engine: _Engine, cases: ir.Table, memo: SignatureMemo) -> tuple[ir.Table, ir.Table]:
     keyed = cases.mutate(signature=signature(cases))
     distinct = keyed.select("signature", *SIGNATURE_COLUMNS).distinct(on="signature")
     rows = distinct.to_pyarrow().to_pylist()
-    derived = facts_of_signatures(rows, now)
+    derived = memo.facts_of(rows)
     lookup = engine.upload(derived.table, "signature_facts")
     error_rows = [{"signature": k, "error": v} for k, v in derived.errors.items()]
     errors = engine.upload_rows(error_rows, {"signature": "string", "error": "string"}, "errors")
-    return facts_table(cases, lookup, now), errors
+    return facts_table(cases, lookup, memo.now), errors
 
 
 def _write_results(
     engine: _Engine,
-    cache: QueryCache,
+    run: _Run,
     facts: ir.Table,
     errors: ir.Table,
     visits: ir.Table,
-    kb: KnowledgeBase,
-    options: ScreenOptions,
-    staging: Path,
+    path: Path,
 ) -> None:
     """The rules query over materialised inputs of fixed names, so that its SQL depends only
     on the knowledge base and the options, and is compiled once per knowledge version."""
     facts = engine.materialise(facts, "facts")
     visits = engine.materialise(visits, "visits")
     schemas = [repr(table.schema()) for table in (facts, errors, visits)]
-    key = cache_key(kb.version, options.only, engine.dialect, schemas)
-    sql = cache.get(
+    key = cache_key(run.knowledge.version, run.options.only, engine.dialect, schemas)
+    sql = run.cache.get(
         key,
         engine.dialect,
-        lambda: engine.compile_sql(_results(facts, errors, visits, kb, options)),
+        lambda: engine.compile_sql(_results(facts, errors, visits, run.knowledge, run.options)),
     )
-    engine.write_sql_parquet(sql, staging / PATIENTS_FILE)
+    engine.write_sql_parquet(sql, path)
 
 
 def _results(
@@ -291,11 +360,13 @@ def _replace(staging: Path, out_dir: Path) -> None:
 
 @contextmanager
 def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    """Adds the block's seconds to `timings[stage]` (a partitioned screen runs a stage once
+    per partition)."""
     started = time.perf_counter()
     try:
         yield
     finally:
-        timings[stage] = time.perf_counter() - started
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
 
 
 # ------------------------------------------------------------------------------ engines
@@ -317,6 +388,14 @@ class _Engine:
         raise NotImplementedError
 
     def source(self, export: BulkExport) -> ViewSource:
+        raise NotImplementedError
+
+    def sources(self, export: BulkExport, partitions: int, staging: Path) -> list[ViewSource]:
+        """The views, one source per patient partition (engines that do not partition
+        ignore `partitions` and give one)."""
+        return [self.source(export)]
+
+    def merge_parquet(self, parts: list[Path], path: Path, limit: int | None) -> None:
         raise NotImplementedError
 
     def codes(self, kb: KnowledgeBase) -> ir.Table:
@@ -345,6 +424,7 @@ class _DuckDB(_Engine):
 
     def __init__(self, memory_limit: str | None, spill_dir: Path) -> None:
         self.backend = ibis.duckdb.connect()
+        self._statements: dict[Any, tuple[str, str]] = {}
         self.backend.raw_sql("SET TimeZone = 'UTC'")
         spill_dir.mkdir(parents=True, exist_ok=True)
         self.backend.raw_sql(f"SET temp_directory = {_sql_string(str(spill_dir))}")
@@ -356,16 +436,71 @@ class _DuckDB(_Engine):
             f"COPY ({sql}) TO {_sql_string(str(path))} (FORMAT parquet)"
         ).fetchall()
 
+    def materialise(self, table: ir.Table, name: str) -> ir.Table:
+        """`table` stored as temporary table `venapath_{name}`, typed by its Ibis schema.
+
+        Why not Ibis's `create_table`: compiling the expression through sqlglot costs more
+        than running it on a partition, and `create_table(overwrite=True)` copies the rows
+        a second time. Each partition builds the same expressions over tables of the same
+        names, so the statements compiled for the first partition are looked up (Ibis
+        expressions compare by structure) and run again for the others."""
+        statements = self._statements.get(table.op())
+        if statements is None:
+            statements = self._compile_materialise(table, f"venapath_{name}")
+            self._statements[table.op()] = statements
+        create, insert = statements
+        self.backend._run_pre_execute_hooks(table)
+        self.backend.con.execute(create)
+        self.backend.con.execute(insert)
+        return self.backend.table(f"venapath_{name}")
+
+    def _compile_materialise(self, table: ir.Table, name: str) -> tuple[str, str]:
+        import sqlglot.expressions as sge
+
+        quoted = self.backend.compiler.quoted
+        target = sge.table_(name, quoted=quoted)
+        create = sge.Create(
+            kind="TABLE",
+            this=sge.Schema(
+                this=target, expressions=table.schema().to_sqlglot_column_defs(self.dialect)
+            ),
+            properties=sge.Properties(expressions=[sge.TemporaryProperty()]),
+            replace=True,
+        )
+        columns = [sge.to_identifier(column, quoted=quoted) for column in table.columns]
+        query = self.backend.compiler.to_sqlglot(table)
+        insert = sge.insert(query, into=target, columns=columns)
+        return create.sql(self.dialect), insert.sql(self.dialect)
+
     def duckdb_scanner(self) -> Any:
         return self.backend.con
 
-    def source(self, export: BulkExport) -> ViewSource:
+    def source(self, export: BulkExport) -> DuckDBSource:
         relations = {
             resource_type: duckdb_resources_sql(export.files_of(resource_type), resource_type)
             for resource_type in RESOURCE_VIEWS
             if export.files_of(resource_type)
         }
         return DuckDBSource(self.backend, relations)
+
+    def sources(self, export: BulkExport, partitions: int, staging: Path) -> list[ViewSource]:
+        if partitions == 1:
+            return [self.source(export)]
+        folder = staging / SPILL_DIR_NAME / "views"
+        return list(partition_views(self.source(export), folder, partitions))
+
+    def merge_parquet(self, parts: list[Path], path: Path, limit: int | None) -> None:
+        """The partitions' rows as one file in patient order, as one screen writes it: each
+        part is sorted by patient id and the parts follow each other in id order
+        (`partition.py`), so this is their concatenation, streamed (DuckDB keeps the order
+        of the files and of their rows: insertion order is preserved)."""
+        listed = ", ".join(_sql_string(str(part)) for part in parts)
+        query = f"SELECT * FROM read_parquet([{listed}], hive_partitioning = false)"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        self.backend.raw_sql(
+            f"COPY ({query}) TO {_sql_string(str(path))} (FORMAT parquet)"
+        ).fetchall()
 
     def write_parquet(self, table: ir.Table, path: Path) -> None:
         self.backend.to_parquet(table, path)

@@ -57,15 +57,20 @@ def cache_key(
 
 class QueryCache:
     """Compiled queries read from `previous` (the last run's output) and written to `current`
-    (this run's staging folder), so the cache moves with the results it produced."""
+        (this run's staging folder), so the cache moves with the results it produced. Within a run
+    a query is kept in memory too: a partitioned screen runs it once per partition.
+    `hit` says whether this run read a query compiled by an earlier run."""
 
     def __init__(self, previous: Path, current: Path) -> None:
         self.previous = previous / CACHE_DIR_NAME
         self.current = current / CACHE_DIR_NAME
         self.hit = False
+        self._this_run: dict[str, str] = {}
 
     def get(self, key: str, dialect: str, build: Callable[[], str]) -> str:
         name = f"rules-{key}.{dialect}.sql"
+        if name in self._this_run:
+            return self._this_run[name]
         cached = self.previous / name
         if cached.is_file():
             sql = cached.read_text(encoding="utf-8")
@@ -76,4 +81,5 @@ class QueryCache:
         partial = self.current / f"{name}.partial"
         partial.write_text(sql, encoding="utf-8")
         os.replace(partial, self.current / name)
+        self._this_run[name] = sql
         return sql

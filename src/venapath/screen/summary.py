@@ -31,6 +31,20 @@ THROMBUS_REMOVAL = (
 """Actions that remove thrombus early (lysis or thrombectomy, leg or sinus)."""
 IN_FAVOUR = (Strength.RECOMMENDED, Strength.CONSIDER)
 MISSING_FACTS_SHOWN = 15
+SUMMARY_COLUMNS = (
+    "error",
+    "urgency",
+    "pathways",
+    "possible_pathways",
+    "recommendations",
+    "contraindications",
+    "needs_data",
+    "active_venous_thrombosis",
+    "follow_up_due",
+    "follow_up_overdue",
+)
+"""The columns of patients.parquet the summary reads: only these are loaded (a million
+patients' ids and alerts would only add memory)."""
 
 
 def summarise(
@@ -42,7 +56,7 @@ def summarise(
     options: Any,
 ) -> dict[str, Any]:
     """The summary document saved as summary.json (and printed as tables by the CLI)."""
-    table = pq.read_table(patients_parquet)
+    table = pq.read_table(patients_parquet, columns=list(SUMMARY_COLUMNS))
     total = table.num_rows
     screened = _count(pc.is_null(table["error"]))
     return {

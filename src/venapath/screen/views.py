@@ -75,6 +75,26 @@ class DuckDBSource:
 
 
 @dataclass(frozen=True)
+class ParquetSource:
+    """The view rows of one partition's patients, read from the partition's Parquet files."""
+
+    backend: DuckDBBackend
+    files: dict[str, Path]
+    """Resource type -> the Parquet file of its view's rows in this partition."""
+
+    def table(self, resource_type: str) -> ibis.Table:
+        # One name per type for every partition: the expressions over it are then the same
+        # in each partition, and their compiled SQL is reused (`pipeline._DuckDB`).
+        name = f"venapath_partition_{resource_type.lower()}"
+        path = _sql_string(str(self.files[resource_type]))
+        self.backend.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM "
+            f"read_parquet({path}, hive_partitioning = false)"
+        )
+        return self.backend.table(name)
+
+
+@dataclass(frozen=True)
 class SparkSource:
     """Runs views on Spark; `frames` are each type's DataFrames of one `resource` JSON text
     column (valid lines only); a type without one reads as empty."""
@@ -93,4 +113,8 @@ class SparkSource:
         return self.backend.table(name)
 
 
-ViewSource = DuckDBSource | SparkSource
+ViewSource = DuckDBSource | ParquetSource | SparkSource
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
