@@ -262,3 +262,65 @@ def test_a_charted_venoplasty_is_followed_up_with_the_ccsvi_question_open(
     assert "FU-VENOPLASTY-RESTENOSIS-RETREAT" in _asked_for(result, "symptom_response")
     assert "pathway:ccsvi" in _asked_for(result, "ccsvi_indication")
     assert _asked_for(result, "earlier_repeat_procedures") == ["FU-VENOPLASTY-STENT-AFTER-REPEATS"]
+
+
+def test_a_venoplasty_charted_for_multiple_sclerosis_gets_the_ccsvi_evidence(
+    kb: KnowledgeBase,
+) -> None:
+    """Source: Brave Dreams 2018 (sham-controlled RCT, no benefit) and FDA 2012 (serious
+    harms, no reliable benefit), against seed 003's clinic protocol; rules
+    CCSVI-VENOPLASTY-NOT-RECOMMENDED, CCSVI-RETREATMENT-NOT-RECOMMENDED,
+    CCSVI-STENT-NOT-RECOMMENDED.
+
+    The venoplasty's stated reason is multiple sclerosis (reasonCode ICD-10-CM G35, value
+    set multiple-sclerosis-icd10cm): a venoplasty done for MS is the CCSVI treatment those
+    sources tested and warned about. The indication is read with the Procedure as its
+    provenance, and the three "not recommended" answers carry both sources."""
+    venoplasty = _left_jugular_venoplasty(45)
+    venoplasty["reasonCode"] = [
+        {"coding": [{"system": ICD10, "code": "G35", "display": "Multiple sclerosis"}]}
+    ]
+    mapped = _map(kb, [patient(), venoplasty])
+    result = assess_case(mapped.case, kb=kb, trace=False)
+
+    assert mapped.case.follow_up is not None
+    assert mapped.case.follow_up.indication is not None
+    assert mapped.case.follow_up.indication.value == "ccsvi_multiple_sclerosis"
+    assert mapped.report.provenance["/follow_up/indication"] == ["Procedure/veno"]
+    assert {p.id: p.status.value for p in result.pathways}["ccsvi"] == "applies"
+    for rule_id, action in (
+        ("CCSVI-VENOPLASTY-NOT-RECOMMENDED", "angioplasty"),
+        ("CCSVI-RETREATMENT-NOT-RECOMMENDED", "retreatment"),
+        ("CCSVI-STENT-NOT-RECOMMENDED", "venous_stenting"),
+    ):
+        advice = next(r for r in result.recommendations if r.rule_id == rule_id)
+        assert (advice.action.value, advice.strength.value) == (action, "not_recommended")
+        assert {"BRAVE-DREAMS-2018", "FDA-2012-CCSVI"} <= {c.id for c in advice.citations}
+
+
+def test_a_reason_reference_to_an_ms_condition_is_read_and_a_refuted_one_is_not(
+    kb: KnowledgeBase,
+) -> None:
+    """Source: as above. The reason may be a reference to the record's MS Condition (both
+    records are the provenance); a refuted MS Condition is no reason, and MS on the problem
+    list without being the procedure's reason leaves the indication unknown (an MS patient
+    may have a venoplasty for another reason)."""
+    venoplasty = _left_jugular_venoplasty(45)
+    venoplasty["reasonReference"] = [{"reference": "Condition/ms"}]
+    for verification, indication in (("confirmed", "ccsvi_multiple_sclerosis"), ("refuted", None)):
+        ms = condition("ms", ICD10, "G35", "Multiple sclerosis", verification=verification)
+        mapped = _map(kb, [patient(), ms, venoplasty])
+        follow_up = mapped.case.follow_up
+        assert follow_up is not None
+        read = None if follow_up.indication is None else follow_up.indication.value
+        assert read == indication, verification
+    assert mapped.report.provenance.get("/follow_up/indication") is None
+    confirmed = condition("ms", ICD10, "G35", "Multiple sclerosis")
+    mapped = _map(kb, [patient(), confirmed, venoplasty])
+    assert mapped.report.provenance["/follow_up/indication"] == ["Procedure/veno", "Condition/ms"]
+
+    unrelated = _map(kb, [patient(), confirmed, _left_jugular_venoplasty(45)])
+    assert unrelated.case.follow_up is not None
+    assert unrelated.case.follow_up.indication is None
+    assert unrelated.case.risk_factors is not None
+    assert unrelated.case.risk_factors.multiple_sclerosis is True
