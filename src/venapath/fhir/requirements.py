@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 
 from venapath.domain.facts import catalogue
 from venapath.fhir.to_case import (
+    _FOLLOWED_UP,
+    CCSVI_REASON_FIELD,
     DISTAL_EXTENSION_FIELD,
+    INDICATION_FIELD,
     PROPAGATION_FIELD,
     PROXIMAL_EXTENSION_FIELD,
 )
@@ -75,10 +78,14 @@ def fields_written(value_set: ValueSet) -> tuple[str, ...]:
             "/presentation/symptom_onset",
             *THROMBUS_COURSE_FIELDS,
         )
+    if isinstance(target, FlagTarget) and target.field == CCSVI_REASON_FIELD:
+        return (target.field, INDICATION_FIELD)  # a procedure's reason (to_case._reason_is_ccsvi)
     if isinstance(target, FlagTarget | MeasurementTarget):
         return (target.field,)
     if isinstance(target, AnticoagulantTarget):
         return (*ANTICOAGULATION_FIELDS, PROPAGATION_FIELD)
+    if isinstance(target, ProcedureTarget) and target.procedure in _FOLLOWED_UP:
+        return ("/treatment/procedures", "/follow_up")
     if isinstance(target, ProcedureTarget):
         return ("/treatment/procedures",)
     if isinstance(target, SeizureTarget):

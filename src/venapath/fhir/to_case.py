@@ -13,6 +13,8 @@ What this mapping promises, so that unknown stays unknown:
   value unknown and says so in the report.
 - The latest completed venoplasty or venous stent makes the case a post-procedure follow-up
   case (`follow_up` with the procedure kind and date): stented veins are followed for life.
+  Its indication is read only when its stated reason is multiple sclerosis (CCSVI, see
+  `_reason_is_ccsvi`); any other reason, or none, leaves the indication unknown.
 - Every field set from FHIR remembers the resource that supplied it (`provenance`), so an
   invalid value is reported against the resource, and a clinician can see where a fact came from.
 """
@@ -30,7 +32,13 @@ from fhir.resources.R4B.resource import Resource as FhirResource
 from pydantic import ValidationError
 
 from venapath.domain.anatomy import GROUPS_BY_ID, SEGMENTS
-from venapath.domain.case import Case, ContradictionError, ProcedureKind, UnknownWordError
+from venapath.domain.case import (
+    Case,
+    ContradictionError,
+    Indication,
+    ProcedureKind,
+    UnknownWordError,
+)
 from venapath.domain.units import Platelets
 from venapath.fhir.doses import (
     Dose,
@@ -71,6 +79,12 @@ _GIVEN = frozenset({"completed", "in-progress"})
 _DONE_PROCEDURE = frozenset({"completed", "in-progress"})
 _FOLLOWED_UP = frozenset({ProcedureKind.VENOPLASTY, ProcedureKind.VENOUS_STENT})
 THROMBOLYSIS_FIELD = "/treatment/thrombolysis_within_7_days"
+CCSVI_REASON_FIELD = "/risk_factors/multiple_sclerosis"
+"""A Condition code whose value set sets this field, given as the reason for a venoplasty or
+venous stent, makes its indication CCSVI in multiple sclerosis (`_reason_is_ccsvi`)."""
+INDICATION_FIELD = "/follow_up/indication"
+_UNREAD_REASON = frozenset({"entered-in-error", "refuted"})
+"""Verification statuses of a referenced reason Condition that make it no reason."""
 _THROMBOLYSIS_DAYS = 7
 GCS_FIELD = "/exam/gcs"
 DETERIORATION_FIELD = "/course/neurological_deterioration"
@@ -299,8 +313,9 @@ def case_from_fhir(
     _read_platelet_course(builder)
     _read_seizures(builder)
     _read_thrombus_course(builder)
+    reasons = _reason_conditions(parsed)
     for procedure in parsed.of("Procedure"):
-        _read_procedure(procedure, builder)
+        _read_procedure(procedure, builder, reasons)
     for allergy in parsed.of("AllergyIntolerance"):
         _read_allergy(allergy, builder)
     _close_lists(builder, complete)
@@ -886,7 +901,7 @@ def _contained_medication_code(medication: Any) -> CodeableConcept | None:
 # ---------------------------------------------------------------- procedures and allergies
 
 
-def _read_procedure(procedure: Any, builder: _Builder) -> None:
+def _read_procedure(procedure: Any, builder: _Builder, reasons: dict[str, Any]) -> None:
     if procedure.status not in _DONE_PROCEDURE:
         return
     source = _ref(procedure)
@@ -904,16 +919,71 @@ def _read_procedure(procedure: Any, builder: _Builder) -> None:
             builder.procedures.append(entry)
             builder.report.provenance.setdefault("/treatment/procedures", []).append(source)
             if target.procedure in _FOLLOWED_UP and when is not None:
-                _follow_up_from(builder, target.procedure, when, source)
+                ccsvi = _reason_is_ccsvi(procedure, builder.index, reasons)
+                _follow_up_from(builder, target.procedure, when, source, ccsvi)
 
 
-def _follow_up_from(builder: _Builder, kind: ProcedureKind, when: datetime, source: str) -> None:
-    """The latest venoplasty or venous stent makes this a post-procedure follow-up case."""
-    latest = builder.data.get("follow_up", {}).get("procedure_date")
-    if latest is not None and latest >= when:
+def _follow_up_from(
+    builder: _Builder, kind: ProcedureKind, when: datetime, source: str, reasons: list[str]
+) -> None:
+    """The latest venoplasty or venous stent makes this a post-procedure follow-up case.
+
+    `reasons` are the records that make the procedure's reason multiple sclerosis (none:
+    the indication stays unknown). Procedures on the same latest date make the indication
+    CCSVI when any of them was done for it, whatever their order in the record (the
+    population screen reads the same: `screen/case_columns.procedures`)."""
+    current = builder.data.get("follow_up")
+    latest = None if current is None else current["procedure_date"]
+    if latest is not None and latest > when:
         return
-    builder.report.provenance.pop("/follow_up", None)
-    builder.put("/follow_up", {"procedure_kind": kind.value, "procedure_date": when}, source)
+    if latest is None or latest < when:
+        builder.report.provenance.pop("/follow_up", None)
+        builder.report.provenance.pop(INDICATION_FIELD, None)
+        builder.put("/follow_up", {"procedure_kind": kind.value, "procedure_date": when}, source)
+    if reasons:
+        builder.data["follow_up"]["indication"] = Indication.CCSVI_MULTIPLE_SCLEROSIS.value
+        known = builder.report.provenance.setdefault(INDICATION_FIELD, [])
+        known += [ref for ref in dict.fromkeys([source, *reasons]) if ref not in known]
+
+
+def _reason_conditions(parsed: ParsedResources) -> dict[str, Any]:
+    """The record's Conditions by reference ("Condition/id"), for Procedure.reasonReference."""
+    return {f"Condition/{c.id}": c for c in parsed.of("Condition") if c.id}
+
+
+def _reason_is_ccsvi(procedure: Any, index: CodeIndex, reasons: dict[str, Any]) -> list[str]:
+    """The records that state multiple sclerosis as this procedure's reason (empty if none).
+
+    Why this is the CCSVI indication: a venoplasty or venous stent done *for* multiple
+    sclerosis is the CCSVI ("liberation") treatment that Brave Dreams tested against sham
+    and FDA 2012 warned about; venous angioplasty has no other rationale in MS. Only a
+    stated reason counts (Procedure.reasonCode, or a reasonReference to a Condition of this
+    record that is not refuted or entered in error), never an MS diagnosis elsewhere in the
+    chart: an MS patient may have a venoplasty for another reason. Other reasons are not
+    read, so a CCSVI procedure coded with a vein-compression reason stays unknown, not
+    "not CCSVI"."""
+    found: list[str] = []
+    if any(_is_ms(concept, index) for concept in procedure.reasonCode or []):
+        found.append(_ref(procedure))
+    for reference in procedure.reasonReference or []:
+        condition = reasons.get(reference.reference or "")
+        if condition is None or _status_code(condition.verificationStatus) in _UNREAD_REASON:
+            continue
+        if _is_ms(condition.code, index):
+            found.append(_ref(condition))
+    return found
+
+
+def _is_ms(concept: CodeableConcept | None, index: CodeIndex) -> bool:
+    """Whether a coding of `concept` is in a Condition value set for multiple sclerosis."""
+    if concept is None:
+        return False
+    return any(
+        isinstance(match.value_set.target, FlagTarget)
+        and match.value_set.target.field == CCSVI_REASON_FIELD
+        for coding in concept.coding or []
+        for match in index.lookup(Resource.CONDITION, Coding(coding.system, coding.code))
+    )
 
 
 def _read_allergy(allergy: Any, builder: _Builder) -> None:

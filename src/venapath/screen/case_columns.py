@@ -10,7 +10,8 @@ that both paths see the same record the same way:
 - the latest usable, readable measurement of each kind wins (undated values only when no
   dated one exists); units convert only where the conversion is exact;
 - the latest active anticoagulant is the current agent; a thrombolytic counts within 7 days;
-- the latest completed venoplasty or venous stent makes the patient a follow-up case;
+- the latest completed venoplasty or venous stent makes the patient a follow-up case, for
+  CCSVI when its stated reason is multiple sclerosis;
 - a time after `now` is ignored (within 5 minutes of it, read as `now`).
 
 A bulk export is a whole record, so the Condition and Procedure lists are complete: a
@@ -26,6 +27,7 @@ from datetime import datetime, timedelta
 import ibis
 import ibis.expr.types as ir
 
+from venapath.domain.case import Indication
 from venapath.fhir import quantities
 from venapath.fhir.to_case import (
     _ACTIVE_CLINICAL,
@@ -36,8 +38,10 @@ from venapath.fhir.to_case import (
     _GIVEN,
     _STATUS_RANK,
     _THROMBOLYSIS_DAYS,
+    _UNREAD_REASON,
     _USABLE_OBSERVATION,
     _VERIFICATION_STATUS,
+    CCSVI_REASON_FIELD,
     CVT_CONDITION,
     DETERIORATION_FIELD,
     DISTAL_EXTENSION_FIELD,
@@ -275,10 +279,14 @@ class CaseColumns:
         return rows.select("patient_id", "field", "flag_value")
 
     def procedures(self) -> ir.Table:
+        """Procedure kinds, and the latest venoplasty or venous stent with its indication
+        (`to_case._follow_up_from`): CCSVI when a procedure on that latest date states
+        multiple sclerosis as its reason, otherwise unknown (NULL)."""
         rows = self.view("Procedure")
         rows = rows.filter(rows.status.isin(sorted(_DONE_PROCEDURE)))
         when = self.not_future(self.moment(rows.performed.coalesce(rows.performed_period_start)))
-        hits = matched(rows.mutate(when=when), self.codes, "Procedure")
+        coded = rows.filter(rows.part == "code").mutate(when=when)
+        hits = matched(coded, self.codes, "Procedure")
         hits = hits.filter(hits.kind == "procedure")
         kinds = hits.group_by("patient_id").agg(
             procedure_kinds=hits.procedure.collect(distinct=True).sort()
@@ -290,9 +298,48 @@ class CaseColumns:
             follow_up_kind=followed.procedure.argmax(followed.when),
             follow_up_date=followed.when.max(),
         )
-        return kinds.join(latest, "patient_id", how="left").select(
-            *kinds.columns, "follow_up_kind", "follow_up_date"
+        return (
+            kinds.join(latest, "patient_id", how="left")
+            .join(self._ccsvi_follow_up(followed, latest, rows), "patient_id", how="left")
+            .select(*kinds.columns, "follow_up_kind", "follow_up_date", "follow_up_indication")
         )
+
+    def _ccsvi_follow_up(self, followed: ir.Table, latest: ir.Table, rows: ir.Table) -> ir.Table:
+        """`follow_up_indication` for the patients whose latest followed-up procedure (any on
+        that date) was done for multiple sclerosis (`to_case._reason_is_ccsvi`)."""
+        on_latest = followed.join(
+            latest,
+            [
+                followed.patient_id == latest.patient_id,
+                followed.when == latest.follow_up_date,
+            ],
+        ).select(followed.patient_id, followed.procedure_id)
+        done_for_ms = self._done_for_ms(rows)
+        hit = on_latest.join(done_for_ms, ["patient_id", "procedure_id"]).select("patient_id")
+        return hit.distinct().mutate(
+            follow_up_indication=ibis.literal(Indication.CCSVI_MULTIPLE_SCLEROSIS.value)
+        )
+
+    def _done_for_ms(self, rows: ir.Table) -> ir.Table:
+        """(patient_id, procedure_id) of procedures whose reasonCode, or a reasonReference to
+        a Condition not refuted or entered in error, is coded multiple sclerosis."""
+        reasons = matched(rows.filter(rows.part == "reason"), self.codes, "Condition")
+        by_code = reasons.filter(
+            (reasons.kind == "flag") & (reasons.field == CCSVI_REASON_FIELD)
+        ).select("patient_id", "procedure_id")
+        conditions = self.view("Condition")
+        usable = conditions.verification_status.isnull() | ~conditions.verification_status.isin(
+            sorted(_UNREAD_REASON)
+        )
+        ms = matched(conditions.filter(usable), self.codes, "Condition")
+        ms = ms.filter((ms.kind == "flag") & (ms.field == CCSVI_REASON_FIELD))
+        ms = ms.select("patient_id", reference="Condition/" + ms.condition_id).distinct()
+        references = rows.filter(rows.part == "reason_reference")
+        by_reference = references.join(
+            ms,
+            [references.patient_id == ms.patient_id, references.code == ms.reference],
+        ).select(references.patient_id, references.procedure_id)
+        return by_code.union(by_reference, distinct=True)
 
     def readable_measurements(self) -> ir.Table:
         """Every usable, readable measurement with its field, number and time."""

@@ -38,6 +38,7 @@ SIGNATURE_COLUMNS = (
     "agent",
     "procedure_kinds",
     "follow_up_kind",
+    "follow_up_indication",
 )
 """The discrete case columns; together they decide every fact outside MEASURED_FACTS."""
 
@@ -190,6 +191,8 @@ def signature_case(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         treatment["anticoagulation"] = {"agent": row["agent"]}
     if row.get("follow_up_kind"):
         data["follow_up"] = {"procedure_kind": row["follow_up_kind"], "procedure_date": now}
+        if row.get("follow_up_indication"):
+            data["follow_up"]["indication"] = row["follow_up_indication"]
     return data
 
 
