@@ -63,6 +63,14 @@ def _coded(files: Sequence[Path], subject: str, extra: dict[str, str], select: s
     )
 
 
+def _unnested(source: str, head: str, part: str, items: str, system: str, code: str) -> str:
+    """One row per element of list `items` of each resource, labelled `part`."""
+    return (
+        f"SELECT {head}, '{part}' AS part, x.{system} AS system, x.{code} AS code "
+        f"FROM (SELECT *, unnest({items}) AS x FROM {source})"
+    )
+
+
 def condition(files: Sequence[Path]) -> str:
     extra = {
         "clinicalStatus": _STATUS,
@@ -70,8 +78,10 @@ def condition(files: Sequence[Path]) -> str:
         "onsetDateTime": "VARCHAR",
         "onsetPeriod": "STRUCT(start VARCHAR)",
         "recordedDate": "VARCHAR",
+        "id": "VARCHAR",
     }
     select = (
+        "id AS condition_id, "
         f"{_first_status('clinicalStatus')} AS clinical_status, "
         f"{_first_status('verificationStatus')} AS verification_status, "
         "onsetDateTime AS onset, onsetPeriod.start AS onset_period_start, "
@@ -81,15 +91,31 @@ def condition(files: Sequence[Path]) -> str:
 
 
 def procedure(files: Sequence[Path]) -> str:
-    extra = {
+    """Rows of the procedure's own codings (part 'code'), of its reason codings ('reason')
+    and of its reason references ('reason_reference', the reference in `code`)."""
+    columns = {
+        "id": "VARCHAR",
+        "subject": "STRUCT(reference VARCHAR)",
         "status": "VARCHAR",
         "performedDateTime": "VARCHAR",
         "performedPeriod": "STRUCT(start VARCHAR)",
+        "code": f"STRUCT(coding {_CODING}[])",
+        "reasonCode": f"STRUCT(coding {_CODING}[])[]",
+        "reasonReference": "STRUCT(reference VARCHAR, type VARCHAR)[]",
     }
-    select = (
-        "status, performedDateTime AS performed, performedPeriod.start AS performed_period_start"
+    source = f"(SELECT * FROM {_read(files, columns)})"
+    head = (
+        f"{_patient_of('subject.reference')} AS patient_id, id AS procedure_id, status, "
+        "performedDateTime AS performed, performedPeriod.start AS performed_period_start"
     )
-    return _coded(files, "subject", extra, select)
+    reasons = "flatten([coalesce(r.coding, []) FOR r IN coalesce(reasonCode, [])])"
+    return " UNION ALL ".join(
+        [
+            _unnested(source, head, "code", "code.coding", "system", "code"),
+            _unnested(source, head, "reason", reasons, "system", "code"),
+            _unnested(source, head, "reason_reference", "reasonReference", "type", "reference"),
+        ]
+    )
 
 
 def allergy_intolerance(files: Sequence[Path]) -> str:
