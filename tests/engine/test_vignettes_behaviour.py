@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from vignette_support import (
     ACUTE_CVT,
+    DELETE,
     DISTAL_SEGMENTS,
     LEG_DVT,
     PHLEGMASIA,
@@ -172,6 +174,57 @@ def test_without_cancer_the_calf_dvt_gets_serial_imaging_and_no_alert() -> None:
     assert serial.strength.value == "consider"
     assert "DVT-DISTAL-JUDGEMENT-CONTRADICTED" not in alert_ids(result)
     assert not in_favour(result, "anticoagulation")
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        pytest.param("2026-06-10T11:00:00+00:00", id="day-1"),
+        pytest.param("2026-06-25T11:00:00+00:00", id="day-16-scans-without-extension"),
+    ],
+)
+def test_unknown_cancer_beside_no_risk_of_extension_neither_alerts_nor_stops(as_of: str) -> None:
+    """Source: CHEST 2021 guidance statement 1 (serial imaging only without risk factors for
+    extension) and statement 2 (i) (no anticoagulation if the thrombus does not extend,
+    strong); alert DVT-DISTAL-JUDGEMENT-CONTRADICTED, rules DVT-DISTAL-SERIAL-IMAGING and
+    DVT-DISTAL-NO-EXTENSION. Unknown is not false: with the cancer status unrecorded there is
+    no known fact to contradict the judgement, so no alert is raised; serial imaging stays
+    provisional, naming active cancer; and "no anticoagulation" is never said, even after
+    two weeks of scans without extension."""
+    result = assess(build(CALF_DVT, {"as_of": as_of, "risk_factors": {"active_cancer": DELETE}}))
+
+    assert "DVT-DISTAL-JUDGEMENT-CONTRADICTED" not in alert_ids(result)
+    judgement = next(t for t in result.trace if t.rule_id == "DVT-DISTAL-JUDGEMENT-CONTRADICTED")
+    assert (judgement.outcome.value, judgement.reasons) == ("unknown", ["unknown: active_cancer"])
+    serial = rec(result, "DVT-DISTAL-SERIAL-IMAGING")
+    assert (serial.certainty.value, serial.unchecked_facts) == ("provisional", ["active_cancer"])
+    assert "active_cancer" in needs_facts(result)
+    assert "DVT-DISTAL-NO-EXTENSION" not in rule_ids(result)
+    assert "not_recommended" not in strengths(result, "anticoagulation")
+
+
+def test_unknown_judgement_beside_active_cancer_raises_no_alert_and_anticoagulates() -> None:
+    """Source: CHEST 2021 guidance statement 16 (cancer-associated thrombosis: an oral Xa
+    inhibitor over LMWH, strong); alert DVT-DISTAL-JUDGEMENT-CONTRADICTED, rules
+    DVT-DURATION-CANCER and DVT-DISTAL-SERIAL-IMAGING. With no judgement recorded there is
+    nothing to contradict: no alert, and the recorded cancer still leads to anticoagulation
+    rather than serial imaging."""
+    result = assess(
+        build(
+            CALF_DVT,
+            {"risk_factors": {"active_cancer": True, "distal_extension_risk": DELETE}},
+        )
+    )
+
+    assert "DVT-DISTAL-JUDGEMENT-CONTRADICTED" not in alert_ids(result)
+    judgement = next(t for t in result.trace if t.rule_id == "DVT-DISTAL-JUDGEMENT-CONTRADICTED")
+    assert (judgement.outcome.value, judgement.reasons) == (
+        "unknown",
+        ["unknown: distal_extension_risk"],
+    )
+    assert rec(result, "DVT-DURATION-CANCER").strength.value == "recommended"
+    assert in_favour(result, "anticoagulation")
+    assert "DVT-DISTAL-SERIAL-IMAGING" not in rule_ids(result)
 
 
 def test_serial_imaging_is_not_offered_beside_anticoagulation_for_a_cvt() -> None:
