@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from venapath.domain.facts import catalogue
 from venapath.fhir.to_case import (
     DISTAL_EXTENSION_FIELD,
+    GESTATIONAL_AGE_FIELD,
+    PREGNANT_FIELD,
     PROPAGATION_FIELD,
     PROXIMAL_EXTENSION_FIELD,
 )
@@ -23,6 +25,7 @@ from venapath.kb.value_sets import (
     DiagnosisTarget,
     FlagTarget,
     MeasurementTarget,
+    PostProcedureSymptomTarget,
     ProcedureTarget,
     Resource,
     SeizureTarget,
@@ -75,7 +78,9 @@ def fields_written(value_set: ValueSet) -> tuple[str, ...]:
             "/presentation/symptom_onset",
             *THROMBUS_COURSE_FIELDS,
         )
-    if isinstance(target, FlagTarget | MeasurementTarget):
+    if isinstance(target, MeasurementTarget) and target.field == GESTATIONAL_AGE_FIELD:
+        return (target.field, PREGNANT_FIELD)
+    if isinstance(target, FlagTarget | MeasurementTarget | PostProcedureSymptomTarget):
         return (target.field,)
     if isinstance(target, AnticoagulantTarget):
         return (*ANTICOAGULATION_FIELDS, PROPAGATION_FIELD)
