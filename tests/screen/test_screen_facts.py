@@ -134,6 +134,12 @@ _SIGNATURES = [
     {"diagnoses": ["leg_dvt:suspected"], "flags": ["/risk_factors/active_cancer=true"]},
     {"diagnoses": [], "procedure_kinds": ["venous_stent"], "follow_up_kind": "venous_stent"},
     {"diagnoses": ["intracranial_hypotension:confirmed", "cerebral_venous_thrombosis:suspected"]},
+    # a gestational age always comes with the pregnancy it implies (case_columns.gestation)
+    {
+        "sex": "female",
+        "diagnoses": ["cerebral_venous_thrombosis:confirmed"],
+        "flags": ["/patient/pregnant=true"],
+    },
 ]
 
 
@@ -143,6 +149,8 @@ def _with_measurements(data: dict[str, Any], variant: int) -> dict[str, Any]:
     data = json.loads(json.dumps(data, default=str))
     data.setdefault("patient", {})["age_years"] = 17 if low else 80
     data["patient"]["weight_kg"] = 40.0 if low else 130.0
+    if data["patient"].get("pregnant"):
+        data["patient"]["gestational_age_weeks"] = 8 if low else 41
     data["labs"] = {
         "platelets": {"value": 20.0 if low else 400.0, "unit": "10^9/L"},
         "inr": 0.9 if low else 3.5,

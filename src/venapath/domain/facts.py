@@ -202,7 +202,7 @@ _fact(
     "pregnant_or_breastfeeding",
     FactType.BOOLEAN,
     "Pregnant or breastfeeding",
-    ["/patient/pregnant", "/patient/breastfeeding"],
+    ["/patient/pregnant", "/patient/gestational_age_weeks", "/patient/breastfeeding"],
     lambda c, n: k_or([_pregnant(c, n), _breastfeeding(c, n)]),
 )
 

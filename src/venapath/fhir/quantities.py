@@ -55,12 +55,17 @@ _EGFR_UNITS = frozenset({"ml/min/1.73_m2", "ml/min/1.73m2", "ml/min/{1.73_m2}", 
 _SCORE_UNITS = frozenset({"", "1", "{score}", "{inr}", "{ratio}", "{ratio}inr", "inr"})
 _PRESSURE_UNITS = frozenset({"mm[hg]", "mmhg"})
 _WEIGHT_FACTORS = {"kg": 1.0, "g": 0.001, "[lb_av]": 0.45359237, "lb": 0.45359237}
+_GESTATION_DAYS_PER_UNIT = {"wk": 7, "week": 7, "weeks": 7, "d": 1, "day": 1, "days": 1}
+"""Gestational age units (UCUM wk and d, or their printable names) in days: exact."""
 _POSITIVE = frozenset({"H", "HH", "HU", "A", "AA", "POS", "DET"})
 _NEGATIVE = frozenset({"N", "NEG", "ND", "L", "LL", "LU"})
 
 
 def measurement_value(target: MeasurementTarget, holder: Any, observation: Any) -> Any:
-    """The case value for `target.field`, read from `holder` (an Observation or component)."""
+    """The case value for `target.field`, read from `holder` (an Observation or component).
+
+    Gestational age is returned in days, as measured: the mapping advances it to now and
+    counts completed weeks (`to_case._read_gestation`)."""
     quantity = holder.valueQuantity
     if quantity is None or quantity.value is None:
         if target.field == "/labs/d_dimer":
@@ -85,6 +90,8 @@ def measurement_value(target: MeasurementTarget, holder: Any, observation: Any) 
         return round(number) if field == "/exam/gcs" else number
     if field in ("/exam/systolic_bp_mmhg", "/exam/diastolic_bp_mmhg"):
         return round(_plain(value, unit, _PRESSURE_UNITS, unit_text))
+    if field == "/patient/gestational_age_weeks":
+        return value * _unit(_GESTATION_DAYS_PER_UNIT, unit, unit_text)  # in days
     if field == "/patient/weight_kg":
         factor = _WEIGHT_FACTORS.get(unit)
         if factor is None:

@@ -15,7 +15,9 @@ from venapath.fhir.to_case import (
     _FOLLOWED_UP,
     CCSVI_REASON_FIELD,
     DISTAL_EXTENSION_FIELD,
+    GESTATIONAL_AGE_FIELD,
     INDICATION_FIELD,
+    PREGNANT_FIELD,
     PROPAGATION_FIELD,
     PROXIMAL_EXTENSION_FIELD,
 )
@@ -26,6 +28,7 @@ from venapath.kb.value_sets import (
     DiagnosisTarget,
     FlagTarget,
     MeasurementTarget,
+    PostProcedureSymptomTarget,
     ProcedureTarget,
     Resource,
     SeizureTarget,
@@ -80,7 +83,9 @@ def fields_written(value_set: ValueSet) -> tuple[str, ...]:
         )
     if isinstance(target, FlagTarget) and target.field == CCSVI_REASON_FIELD:
         return (target.field, INDICATION_FIELD)  # a procedure's reason (to_case._reason_is_ccsvi)
-    if isinstance(target, FlagTarget | MeasurementTarget):
+    if isinstance(target, MeasurementTarget) and target.field == GESTATIONAL_AGE_FIELD:
+        return (target.field, PREGNANT_FIELD)
+    if isinstance(target, FlagTarget | MeasurementTarget | PostProcedureSymptomTarget):
         return (target.field,)
     if isinstance(target, AnticoagulantTarget):
         return (*ANTICOAGULATION_FIELDS, PROPAGATION_FIELD)

@@ -56,6 +56,7 @@ from venapath.kb.value_sets import (
     DiagnosisTarget,
     FlagTarget,
     MeasurementTarget,
+    PostProcedureSymptomTarget,
     ProcedureTarget,
     Resource,
     SeizureTarget,
@@ -91,6 +92,11 @@ DETERIORATION_FIELD = "/course/neurological_deterioration"
 SEIZURE_FIELD = "/exam/seizure"
 CVT_CONDITION = "cerebral_venous_thrombosis"
 PLATELETS_FIELD = "/labs/platelets"
+GESTATIONAL_AGE_FIELD = "/patient/gestational_age_weeks"
+PREGNANT_FIELD = "/patient/pregnant"
+LONGEST_GESTATION_WEEKS = 44
+"""A gestational age that would now pass this (the case field's own limit) is a pregnancy
+that has ended: it is not read."""
 PLATELET_FALL_FIELD = "/course/platelet_fall_on_heparin"
 HISTORY_FIELDS = frozenset({GCS_FIELD})
 """Measurements whose earlier values the mapping always reads (the course, not only the latest)."""
@@ -207,8 +213,10 @@ class _Builder:
     latest: dict[str, datetime] = field(default_factory=dict)
     gcs_readings: list[tuple[datetime, int, str]] = field(default_factory=list)
     platelet_readings: list[tuple[datetime, float, str]] = field(default_factory=list)
+    gestation_readings: list[tuple[datetime, float, str]] = field(default_factory=list)
     heparin_starts: list[tuple[datetime, str]] = field(default_factory=list)
     seizures: list[tuple[datetime | None, str]] = field(default_factory=list)
+    post_procedure_symptoms: list[tuple[str, datetime | None, str]] = field(default_factory=list)
     exposures: list[Exposure] = field(default_factory=list)
     cvt_times: list[datetime] = field(default_factory=list)
     thromboses: list[ThrombusRecord] = field(default_factory=list)
@@ -304,6 +312,7 @@ def case_from_fhir(
     for observation in parsed.of("Observation"):
         _read_observation(observation, builder)
     _read_gcs_course(builder)
+    _read_gestation(builder)
     for kind in ("MedicationRequest", "MedicationStatement"):
         for medication in parsed.of(kind):
             _read_medication(medication, builder)
@@ -316,6 +325,7 @@ def case_from_fhir(
     reasons = _reason_conditions(parsed)
     for procedure in parsed.of("Procedure"):
         _read_procedure(procedure, builder, reasons)
+    _read_post_procedure_symptoms(builder)
     for allergy in parsed.of("AllergyIntolerance"):
         _read_allergy(allergy, builder)
     _close_lists(builder, complete)
@@ -425,6 +435,10 @@ def _read_condition(condition: Any, builder: _Builder) -> None:
             builder.put(target.field, _flag_value(target), source)
         elif isinstance(target, SeizureTarget):
             _note_seizure(builder, condition, verification, source)
+        elif isinstance(target, PostProcedureSymptomTarget) and verification != "refuted":
+            onset = _moment(condition.onsetDateTime) or _period_start(condition.onsetPeriod)
+            when = _not_future(onset or _moment(condition.recordedDate), builder, source)
+            builder.post_procedure_symptoms.append((target.field, when, source))
 
 
 def _note_seizure(builder: _Builder, condition: Any, verification: str | None, source: str) -> None:
@@ -509,12 +523,47 @@ def _put_measurement(
     except UnreadableQuantityError as problem:
         builder.report.notes.append(f"{source}: {target.field} left unknown: {problem}")
         return
-    if value is not None:
+    if value is not None and target.field == GESTATIONAL_AGE_FIELD:
+        _keep_gestation_reading(builder, value, when, source)
+    elif value is not None:
         builder.put_latest(target.field, value, when, source)
         if target.field == GCS_FIELD and when is not None:
             builder.gcs_readings.append((when, int(value), source))
         if target.field == PLATELETS_FIELD and when is not None:
             _keep_platelet_reading(builder, value, when, source)
+
+
+def _keep_gestation_reading(
+    builder: _Builder, days: float, when: datetime | None, source: str
+) -> None:
+    if when is None:
+        builder.report.notes.append(f"{source}: gestational age without a date; not read")
+        return
+    builder.gestation_readings.append((when, days, source))
+
+
+def _read_gestation(builder: _Builder) -> None:
+    """The newest dated gestational age, advanced by the whole days since it was taken, in
+    completed weeks: the current pregnancy's age, which also says the patient is pregnant
+    (both fields carry the Observation as provenance).
+
+    One that would now pass LONGEST_GESTATION_WEEKS is a pregnancy that has ended and is
+    not read (a note says so). A delivery charted in between is not read by this mapping:
+    the clinician sees the Observation named as the source. The population screen reads
+    the same (`screen/case_columns.gestation`)."""
+    if not builder.gestation_readings:
+        return
+    when, days, source = max(builder.gestation_readings, key=lambda r: (r[0], r[2]))
+    elapsed_days = (builder.now - when).days
+    weeks = int((days + elapsed_days) // 7)
+    if weeks > LONGEST_GESTATION_WEEKS:
+        builder.report.notes.append(
+            f"{source}: gestational age {days:g} days on {when.isoformat()} would be {weeks} "
+            f"weeks now; the pregnancy has ended, not read"
+        )
+        return
+    builder.put(GESTATIONAL_AGE_FIELD, weeks, source)
+    _put_true(builder, PREGNANT_FIELD, [source])
 
 
 def _read_gcs_course(builder: _Builder) -> None:
@@ -984,6 +1033,30 @@ def _is_ms(concept: CodeableConcept | None, index: CodeIndex) -> bool:
         for coding in concept.coding or []
         for match in index.lookup(Resource.CONDITION, Coding(coding.system, coding.code))
     )
+
+
+def _read_post_procedure_symptoms(builder: _Builder) -> None:
+    """A symptom (fever, a urinary symptom) whose onset, else recorded date, is at or after
+    the followed-up venoplasty or stent is a symptom after the procedure: its follow-up field
+    is set, with the symptom and the procedure as provenance.
+
+    Nothing is read without a follow-up procedure (a fever alone must not make a case a
+    follow-up case), from a symptom without a time, or from one before the procedure (a
+    date without a time is read as midnight UTC, so a symptom dated the procedure's own day
+    counts only with its time). No record sets the field false. The population screen reads
+    the same (`screen/case_columns.post_procedure_symptom_flags`)."""
+    procedure_date = builder.data.get("follow_up", {}).get("procedure_date")
+    if procedure_date is None:
+        return
+    procedure_source = builder.report.provenance.get("/follow_up", [])[:1]
+    for pointer, when, source in builder.post_procedure_symptoms:
+        if when is None or when < procedure_date:
+            builder.report.notes.append(
+                f"{source}: symptom not placed after the procedure of "
+                f"{procedure_date.isoformat()} (its time is missing or earlier); not read"
+            )
+            continue
+        _put_true(builder, pointer, [source, *procedure_source])
 
 
 def _read_allergy(allergy: Any, builder: _Builder) -> None:

@@ -110,6 +110,7 @@ class MeasurementTarget(BaseModel):
         "/exam/systolic_bp_mmhg",
         "/exam/diastolic_bp_mmhg",
         "/patient/weight_kg",
+        "/patient/gestational_age_weeks",
     ]
     basis: DDimerBasis | None = Field(default=None, description="D-dimer only: FEU or DDU.")
 
@@ -150,6 +151,17 @@ class SeizureTarget(BaseModel):
     kind: Literal["seizure"]
 
 
+class PostProcedureSymptomTarget(BaseModel):
+    """A symptom recorded as a problem or encounter diagnosis, read with its time: one whose
+    onset (else recorded date) is at or after the followed-up venoplasty or stent sets the
+    follow-up field (`/follow_up/fever_or_urinary_symptoms`). An earlier one, or one without
+    a time, says nothing about the course after the procedure and is not read."""
+
+    model_config = _STRICT
+    kind: Literal["post_procedure_symptom"]
+    field: Literal["/follow_up/fever_or_urinary_symptoms"]
+
+
 class ProcedureTarget(BaseModel):
     model_config = _STRICT
     kind: Literal["procedure"]
@@ -162,7 +174,8 @@ Target = Annotated[
     | MeasurementTarget
     | AnticoagulantTarget
     | ProcedureTarget
-    | SeizureTarget,
+    | SeizureTarget
+    | PostProcedureSymptomTarget,
     Field(discriminator="kind"),
 ]
 

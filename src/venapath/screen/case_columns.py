@@ -49,12 +49,15 @@ from venapath.fhir.to_case import (
     DOSE_COVER_HOURS,
     GCS_COURSE_DAYS,
     GCS_FIELD,
+    GESTATIONAL_AGE_FIELD,
     HEPARINS,
     LEG_DVT_CONDITION,
+    LONGEST_GESTATION_WEEKS,
     PLATELET_BASELINE_DAYS,
     PLATELET_FALL_FIELD,
     PLATELET_FALL_FRACTION,
     PLATELETS_FIELD,
+    PREGNANT_FIELD,
     PROPAGATION_FIELD,
     PROXIMAL_EXTENSION_FIELD,
     PROXIMAL_LEG_SEGMENTS,
@@ -370,6 +373,22 @@ class CaseColumns:
             }
         )
 
+    def gestation(self, read: ir.Table) -> ir.Table:
+        """The newest dated gestational age advanced by the whole days since, in completed
+        weeks; none past LONGEST_GESTATION_WEEKS (`to_case._read_gestation`)."""
+        rows = read.filter((read.field == GESTATIONAL_AGE_FIELD) & read.when.notnull())
+        newest = rows.group_by("patient_id").agg(
+            days=rows.number.argmax(rows.when), taken=rows.when.max()
+        )
+        elapsed = (
+            (self.now_literal.epoch_seconds() - newest.taken.epoch_seconds()) / 86400
+        ).floor()
+        weeks = ((newest.days + elapsed) / 7).floor()
+        newest = newest.mutate(gestational_age_weeks=weeks.cast("float64"))
+        return newest.filter(newest.gestational_age_weeks <= LONGEST_GESTATION_WEEKS).select(
+            "patient_id", "gestational_age_weeks"
+        )
+
     def gcs_course_flags(self, read: ir.Table) -> ir.Table:
         """A GCS lower than a dated one up to GCS_COURSE_DAYS earlier is a neurological
         deterioration (`to_case._read_gcs_course`), as a course flag."""
@@ -516,6 +535,28 @@ class CaseColumns:
             .union(_flag_rows(distal, DISTAL_EXTENSION_FIELD), distinct=False)
         )
 
+    def post_procedure_symptom_flags(self, conditions: ir.Table, procedures: ir.Table) -> ir.Table:
+        """A symptom dated at or after the followed-up procedure sets its follow-up field
+        (`to_case._read_post_procedure_symptoms`); without a follow-up procedure or a time,
+        nothing is read."""
+        rows = conditions.filter(
+            (conditions.kind == "post_procedure_symptom")
+            & (
+                conditions.verification_status.isnull()
+                | (conditions.verification_status != "refuted")
+            )
+        )
+        rows = rows.select("patient_id", "field", at=self._condition_time(rows))
+        rows = rows.join(procedures.select("patient_id", "follow_up_date"), "patient_id").select(
+            "patient_id", "field", "at", "follow_up_date"
+        )
+        after = rows.filter(
+            rows.at.notnull() & rows.follow_up_date.notnull() & (rows.at >= rows.follow_up_date)
+        )
+        return (
+            after.select("patient_id", "field").distinct().mutate(flag_value=ibis.literal("true"))
+        )
+
     def _condition_time(self, rows: ir.Table) -> ir.TimestampValue:
         """Onset, else recorded date, as the per-patient mapping dates a Condition."""
         return self.not_future(
@@ -532,6 +573,8 @@ class CaseColumns:
         diagnoses = self.diagnoses(conditions)
         administered = self.materialise(self.administered_anticoagulants(), "administered")
         anticoagulation = self.anticoagulation(medications, administered)
+        procedures = self.procedures()
+        gestation = self.gestation(measured)
         flags = (
             self.condition_flags(conditions)
             .union(self.allergy_flags(), distinct=False)
@@ -540,6 +583,8 @@ class CaseColumns:
             .union(self.platelet_fall_flags(measured, medications), distinct=False)
             .union(self.seizure_flags(conditions, anticoagulation), distinct=False)
             .union(self.propagation_flags(conditions, anticoagulation), distinct=False)
+            .union(self.post_procedure_symptom_flags(conditions, procedures), distinct=False)
+            .union(_flag_rows(gestation, PREGNANT_FIELD), distinct=False)
         )
         flags = flags.mutate(label=flags.field + "=" + flags.flag_value)
         flag_lists = flags.group_by("patient_id").agg(
@@ -550,8 +595,9 @@ class CaseColumns:
             diagnoses,
             flag_lists,
             anticoagulation,
-            self.procedures(),
+            procedures,
             self.measurements(measured),
+            gestation,
         ):
             extra = [c for c in part.columns if c != "patient_id"]
             result = result.join(part, "patient_id", how="left").select(*result.columns, *extra)
@@ -657,8 +703,13 @@ def _read_measurement(hits: ir.Table) -> ir.Table:
         *((unit == u, f) for u, f in quantities._WEIGHT_FACTORS.items()),
         else_=ibis.null("float64"),
     )
+    gestation_days = ibis.cases(
+        *((unit == u, float(days)) for u, days in quantities._GESTATION_DAYS_PER_UNIT.items()),
+        else_=ibis.null("float64"),
+    )
     number = ibis.cases(
         (field == "/labs/platelets", _platelets(value, platelets_unit)),
+        (field == GESTATIONAL_AGE_FIELD, value * gestation_days),
         (field == "/labs/haemoglobin", _haemoglobin(value, haemoglobin_unit)),
         (field == "/labs/creatinine", _creatinine(value, creatinine_unit)),
         (
@@ -679,6 +730,7 @@ def _read_measurement(hits: ir.Table) -> ir.Table:
             _in(unit, quantities._PRESSURE_UNITS),
         ),
         (field == "/patient/weight_kg", weight_factor.notnull()),
+        (field == GESTATIONAL_AGE_FIELD, gestation_days.notnull()),
         else_=False,
     )
     d_dimer = field == "/labs/d_dimer"

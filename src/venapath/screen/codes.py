@@ -20,6 +20,7 @@ from venapath.kb.value_sets import (
     DiagnosisTarget,
     FlagTarget,
     MeasurementTarget,
+    PostProcedureSymptomTarget,
     ProcedureTarget,
     SeizureTarget,
 )
@@ -130,4 +131,6 @@ def _target_columns(target: object) -> dict[str, Any]:
         return {**empty, "kind": "procedure", "procedure": target.procedure.value}
     if isinstance(target, SeizureTarget):
         return {**empty, "kind": "seizure"}
+    if isinstance(target, PostProcedureSymptomTarget):
+        return {**empty, "kind": "post_procedure_symptom", "field": target.field}
     raise TypeError(f"no screen column for value-set target {target!r}")

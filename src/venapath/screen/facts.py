@@ -79,6 +79,7 @@ def _consciousness(cases: ir.Table, _now: ir.TimestampValue) -> ir.Value:
 
 MEASURED_FACTS: Mapping[str, Measured] = {
     "age_years": _column("age_years"),
+    "gestational_age_weeks": _column("gestational_age_weeks"),
     "gcs": _column("gcs"),
     "coma": _coma,
     "consciousness": _consciousness,
@@ -190,9 +191,11 @@ def signature_case(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     if row.get("agent"):
         treatment["anticoagulation"] = {"agent": row["agent"]}
     if row.get("follow_up_kind"):
-        data["follow_up"] = {"procedure_kind": row["follow_up_kind"], "procedure_date": now}
+        # follow-up flags (fever or urinary symptoms after the procedure) are already there
+        follow_up = data.setdefault("follow_up", {})
+        follow_up.update({"procedure_kind": row["follow_up_kind"], "procedure_date": now})
         if row.get("follow_up_indication"):
-            data["follow_up"]["indication"] = row["follow_up_indication"]
+            follow_up["indication"] = row["follow_up_indication"]
     return data
 
 

@@ -563,8 +563,9 @@ def _contraindications(ctx: _Context, when: Moment) -> _Risks:
         earlier = ctx.ago(rng.uniform(300, 2000))
         record.condition(book.outside("ckd_stage_4"), recorded=earlier, problem_list=True)
     if risks.active_bleeding:
-        # Active bleeding has no value set: the mapping reports it as an unmapped code.
-        record.condition(book.outside("gi_haemorrhage"), recorded=when, onset=when)
+        # Read as active internal bleeding (value set active-internal-bleeding-icd10cm).
+        concept = book.code("active-internal-bleeding-icd10cm", "K92.2")
+        record.condition(concept, recorded=when, onset=when)
     if risks.liver:
         _liver_disease(ctx)
     if risks.bleeding_disorder:

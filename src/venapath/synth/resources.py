@@ -141,9 +141,6 @@ OUTSIDE_CODES: dict[str, OutsideCode] = {
         CodeSystem.ICD10CM, "I48.91", "Unspecified atrial fibrillation"
     ),
     # --- contraindications and risk factors no value set reads (ICD-10-CM, April 2026)
-    "gi_haemorrhage": OutsideCode(
-        CodeSystem.ICD10CM, "K92.2", "Gastrointestinal hemorrhage, unspecified"
-    ),
     "thrombocytopenia": OutsideCode(CodeSystem.ICD10CM, "D69.6", "Thrombocytopenia, unspecified"),
     "anaemia": OutsideCode(CodeSystem.ICD10CM, "D64.9", "Anemia, unspecified"),
     "ckd_stage_4": OutsideCode(
