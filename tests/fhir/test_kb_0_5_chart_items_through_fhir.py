@@ -189,6 +189,10 @@ def test_a_charted_fever_after_venoplasty_asks_for_blood_and_urine_tests(
             "recommended",
             "urgent",
         ), code
+        # The always-safe work-up does not wait on what the chart cannot say (issue 14 part
+        # 3): it is given now, naming only whether the symptoms came back within hours (an
+        # emergency instead), as the per-patient vignette in test_vignettes_course.py does.
+        assert workup.unchecked_facts == ["symptoms_back_within_hours"], code
 
     earlier = [
         patient(),
