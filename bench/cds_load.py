@@ -274,9 +274,7 @@ async def drive(
 def percentiles(milliseconds: list[float]) -> str:
     ordered = sorted(milliseconds)
     cuts = statistics.quantiles(ordered, n=100)
-    return (
-        f"p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  p99 {cuts[98]:.1f}  max {ordered[-1]:.1f}"
-    )
+    return f"p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  p99 {cuts[98]:.1f}  max {ordered[-1]:.1f}"
 
 
 def main() -> None:
