@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -89,12 +90,14 @@ def free_port() -> int:
 def start_server(
     port: int,
     workers: int,
-    log: Path,
+    folder: Path,
     start_timeout: float = 30.0,
     database_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
-    """`venapath serve` in its own process group, its log (JSON lines) written to `log`."""
-    data_dir = tempfile.mkdtemp(prefix="venapath-cds-load-")
+    """`venapath serve` in its own process group, its data and its log (JSON lines,
+    `server.log`) in `folder`."""
+    data_dir = folder / "data"
+    log = folder / "server.log"
     environment = {
         **os.environ,
         "VENAPATH_ENV": "production",
@@ -105,7 +108,7 @@ def start_server(
         # Production's level: the access log (one line per request) is the server's timing.
         "VENAPATH_LOG_LEVEL": "info",
         # A fresh registry (it holds the JWT replay list and card feedback).
-        "VENAPATH_DATA_DIR": data_dir,
+        "VENAPATH_DATA_DIR": str(data_dir),
     }
     if database_url:
         environment["VENAPATH_DATABASE_URL"] = database_url
@@ -300,8 +303,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     port = free_port()
-    log = Path(tempfile.mkdtemp(prefix="venapath-cds-load-log-")) / "server.log"
-    server = start_server(port, args.workers, log, args.start_timeout, args.database_url)
+    folder = Path(tempfile.mkdtemp(prefix="venapath-cds-load-"))
+    server = start_server(port, args.workers, folder, args.start_timeout, args.database_url)
     try:
         latencies, errors, elapsed, client_cpu = asyncio.run(
             drive(port, args.rate, args.duration, args.cold)
@@ -309,13 +312,14 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    served = server_durations(folder / "server.log")
+    shutil.rmtree(folder)  # the registry of the run (megabytes); kept when the server fails
     client = [value * 1000 for value in latencies]
     print(
         f"requests: {len(client)} in {elapsed:.1f} s -> {len(client) / elapsed:.1f} req/s"
         f" (target {args.rate:g})"
     )
     print(f"latency ms, client: {percentiles(client)}")
-    served = server_durations(log)
     if len(served) >= 2:
         print(f"latency ms, server: {percentiles(served)}  ({len(served)} access-log lines)")
     print(f"load generator CPU: {client_cpu:.1f} s ({client_cpu / elapsed:.0%} of one core)")
