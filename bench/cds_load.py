@@ -5,6 +5,15 @@ process, then drives `patient-view` and `order-sign` alternately at a fixed arri
 (open loop: a slow answer does not slow the arrivals) with a realistic prefetch of about 50
 resources, and prints p50/p95/p99 latency, achieved throughput and errors.
 
+Two latencies are printed. The client's runs from each request's scheduled time to the last
+byte of its answer (waiting for a connection or a core counts). The server's is what its own
+access log says (`duration_ms`, from the outermost middleware receiving the request to the
+answer's last byte handed to uvicorn; the server logs at `info`, as in production): the gap
+between the two is the kernel, uvicorn's HTTP parsing and the load generator itself. The
+load generator's CPU time is printed too: on a 2-core machine it shares the cores with the
+server, so it is kept small (every request's bytes are built and every token signed before
+the clock starts).
+
     .venv/bin/python bench/cds_load.py --rate 100 --duration 60
 """
 
@@ -14,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -77,7 +87,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subprocess.Popen[bytes]:
+def start_server(
+    port: int,
+    workers: int,
+    folder: Path,
+    start_timeout: float = 30.0,
+    database_url: str | None = None,
+) -> subprocess.Popen[bytes]:
+    """`venapath serve` in its own process group, its data and its log (JSON lines,
+    `server.log`) in `folder`."""
+    data_dir = folder / "data"
+    log = folder / "server.log"
     environment = {
         **os.environ,
         "VENAPATH_ENV": "production",
@@ -85,10 +105,13 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
         # The benchmark calls over loopback; production mode answers only listed Host names.
         "VENAPATH_ALLOWED_HOSTS": json.dumps(["127.0.0.1"]),
         "VENAPATH_TRUSTED_ISSUERS": json.dumps(issuer_settings()),
-        "VENAPATH_LOG_LEVEL": "warning",
+        # Production's level: the access log (one line per request) is the server's timing.
+        "VENAPATH_LOG_LEVEL": "info",
         # A fresh registry (it holds the JWT replay list and card feedback).
-        "VENAPATH_DATA_DIR": tempfile.mkdtemp(prefix="venapath-cds-load-"),
+        "VENAPATH_DATA_DIR": str(data_dir),
     }
+    if database_url:
+        environment["VENAPATH_DATABASE_URL"] = database_url
     command = [
         str(Path(sys.executable).parent / "venapath"),
         "serve",
@@ -97,13 +120,14 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
         "--workers",
         str(workers),
     ]
-    process = subprocess.Popen(
-        command,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: a kill reaches the workers too
-    )
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            command,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+            start_new_session=True,  # its own process group: a kill reaches the workers too
+        )
     deadline = time.monotonic() + start_timeout
     while time.monotonic() < deadline:
         try:
@@ -112,7 +136,20 @@ def start_server(port: int, workers: int, start_timeout: float = 30.0) -> subpro
         except httpx.HTTPError:
             time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)  # process.kill() left the uvicorn workers running
-    raise SystemExit("server did not start")
+    raise SystemExit(f"server did not start; its log: {log}")
+
+
+def server_durations(log: Path) -> list[float]:
+    """Milliseconds the server's access log gives for each CDS service call."""
+    durations = []
+    for line in log.read_text(errors="replace").splitlines():
+        if '"venapath.access"' not in line:
+            continue
+        entry = json.loads(line)
+        path = str(entry.get("path", ""))
+        if entry.get("method") == "POST" and path.startswith("/cds-services/"):
+            durations.append(float(entry["duration_ms"]))
+    return durations
 
 
 def requests(templates: dict[str, str], variant: int) -> list[tuple[str, dict[str, Any]]]:
@@ -155,25 +192,31 @@ class Connection:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         return cls(reader, writer)
 
-    async def post(self, path: str, body: bytes, authorization: str) -> tuple[int, bytes]:
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Authorization: {authorization}\r\nContent-Length: {len(body)}\r\n\r\n"
-        )
-        self.writer.write(head.encode() + body)
+    async def post(self, request: bytes) -> tuple[int, bytes]:
+        """Send one whole request (head and body, built in advance); the status and body."""
+        self.writer.write(request)
         await self.writer.drain()
         status_line = await self.reader.readline()
         length = 0
         while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
                 length = int(value)
         return int(status_line.split()[1]), await self.reader.readexactly(length)
 
 
+def raw_request(path: str, body: bytes, authorization: str) -> bytes:
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: {authorization}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 async def drive(
     port: int, rate: float, duration: float, cold: bool
-) -> tuple[list[float], int, float]:
+) -> tuple[list[float], int, float, float]:
+    """Latencies (s), errors, elapsed wall time and the load generator's own CPU seconds."""
     url = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(timeout=5) as client:
         discovery = await client.get(
@@ -188,9 +231,13 @@ async def drive(
         for v in range(variants)
     ]
     calls = bodies[0]
-    # Signed in advance (each call needs its own jti), so signing does not compete with
-    # the server for CPU while it is measured.
-    tokens = [f"Bearer {token(BASE + calls[i % 2][0])}" for i in range(total)]
+    # Every request's bytes are built, and its token signed (each call needs its own jti),
+    # before the clock starts, so that neither competes with the server for CPU.
+    prepared = []
+    for index in range(total):
+        path, body = bodies[index % variants][index % 2]
+        prepared.append(raw_request(path, body, f"Bearer {token(BASE + path)}"))
+    del bodies
     prefetch = json.loads(calls[0][1])["prefetch"].values()
     resources = sum(len(v.get("entry", [])) if "entry" in v else 1 for v in prefetch if v)
     print(f"prefetch: {resources} resources, {len(calls[0][1]) / 1024:.0f} KiB per request")
@@ -202,12 +249,9 @@ async def drive(
 
     async def one(index: int, scheduled: float) -> None:
         nonlocal errors
-        path, body = bodies[index % variants][index % 2]
         connection = await idle.get()
         try:
-            status, answer = await asyncio.wait_for(
-                connection.post(path, body, tokens[index]), timeout=5
-            )
+            status, answer = await asyncio.wait_for(connection.post(prepared[index]), timeout=5)
             ok = status == 200 and b'"cards"' in answer
             idle.put_nowait(connection)
         except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError):
@@ -217,6 +261,7 @@ async def drive(
         latencies.append(time.perf_counter() - scheduled)
         errors += not ok
 
+    cpu = time.process_time()
     begin = time.perf_counter()
     tasks = []
     for index in range(total):
@@ -226,7 +271,13 @@ async def drive(
             await asyncio.sleep(wait)
         tasks.append(asyncio.create_task(one(index, scheduled)))
     await asyncio.gather(*tasks)
-    return latencies, errors, time.perf_counter() - begin
+    return latencies, errors, time.perf_counter() - begin, time.process_time() - cpu
+
+
+def percentiles(milliseconds: list[float]) -> str:
+    ordered = sorted(milliseconds)
+    cuts = statistics.quantiles(ordered, n=100)
+    return f"p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  p99 {cuts[98]:.1f}  max {ordered[-1]:.1f}"
 
 
 def main() -> None:
@@ -245,24 +296,37 @@ def main() -> None:
         default=30.0,
         help="seconds to wait for the server's /ready (raise it on a busy machine)",
     )
+    parser.add_argument(
+        "--database-url",
+        help="the registry database (default: a fresh SQLite file); e.g. "
+        "postgresql+psycopg://postgres@127.0.0.1:5432/cdsbench, an empty database of its own",
+    )
     args = parser.parse_args()
     port = free_port()
-    server = start_server(port, args.workers, args.start_timeout)
+    folder = Path(tempfile.mkdtemp(prefix="venapath-cds-load-"))
+    server = start_server(port, args.workers, folder, args.start_timeout, args.database_url)
     try:
-        latencies, errors, elapsed = asyncio.run(drive(port, args.rate, args.duration, args.cold))
+        latencies, errors, elapsed, client_cpu = asyncio.run(
+            drive(port, args.rate, args.duration, args.cold)
+        )
     finally:
         server.terminate()
         server.wait(timeout=10)
-    milliseconds = sorted(value * 1000 for value in latencies)
-    cuts = statistics.quantiles(milliseconds, n=100)
+    served = server_durations(folder / "server.log")
+    shutil.rmtree(folder)  # the registry of the run (megabytes); kept when the server fails
+    client = [value * 1000 for value in latencies]
     print(
-        f"requests: {len(milliseconds)} in {elapsed:.1f} s -> {len(milliseconds) / elapsed:.1f} req/s (target {args.rate:g})"
+        f"requests: {len(client)} in {elapsed:.1f} s -> {len(client) / elapsed:.1f} req/s"
+        f" (target {args.rate:g})"
     )
-    print(
-        f"latency ms: p50 {cuts[49]:.1f}  p95 {cuts[94]:.1f}  p99 {cuts[98]:.1f}  max {milliseconds[-1]:.1f}"
-    )
+    print(f"latency ms, client: {percentiles(client)}")
+    if len(served) >= 2:
+        print(f"latency ms, server: {percentiles(served)}  ({len(served)} access-log lines)")
+    print(f"load generator CPU: {client_cpu:.1f} s ({client_cpu / elapsed:.0%} of one core)")
     mode = "cold (new chart every request)" if args.cold else "warm (the same chart each hook)"
-    print(f"errors: {errors}  (server workers: {args.workers}; {mode})")
+    database = "SQLite" if not args.database_url else args.database_url.split(":", 1)[0]
+    print(f"errors: {errors}  (server workers: {args.workers}; {mode}; {database})")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

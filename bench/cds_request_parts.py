@@ -9,8 +9,9 @@ registry), and called through httpx's ASGI transport with the chart of
 per call of the whole process (the in-process client included), and the CPU time of the
 thread that ran each of these parts: the CDS work (`CdsServices._answer`: FHIR reading,
 R4B validation, mapping, engine, cards), the JWT replay store, the issued-card store and
-the audit entry. What is left is JWT verification, FastAPI (the 27 KiB body into
-`HookRequest`), the response and the client.
+the audit entry (and, where the cards and the audit entry share one transaction, that whole
+transaction with its commit). What is left is JWT verification, FastAPI (the 27 KiB body
+into `HookRequest`), the response and the client.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> None:
     )
     from venapath.cdshooks.feedback import DatabaseFeedbackStore
     from venapath.cdshooks.hooks import CdsServices
+    from venapath.cdshooks.router import CdsHooksApi
     from venapath.persistence.audit import AuditTrail
     from venapath.persistence.database import Database
     from venapath.persistence.migrate import ensure_current
@@ -85,6 +87,8 @@ def main() -> None:
     _timed(DbReplayStore, "remember", "JWT replay store")
     _timed(DatabaseFeedbackStore, "issue", "issued-card store")
     _timed(AuditTrail, "record_event", "audit entry")
+    if hasattr(CdsHooksApi, "_store_answer"):  # cards and audit entry in one transaction
+        _timed(CdsHooksApi, "_store_answer", "cards + audit, one transaction")
     settings = load_settings()
     database = Database(database_url(settings))
     ensure_current(database)

@@ -10,13 +10,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Connection, event, func, select
+from sqlalchemy.exc import OperationalError
 
 from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset
 from identity_support import identity_settings
+from jwt_support import BASE
+from jwt_support import token as jwt_token
+from security_settings import production_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import feedback_report
+from venapath.cdshooks.prefetch import prefetch_templates
 from venapath.kb.model import KnowledgeBase
+from venapath.persistence.audit import AuditTrail
 from venapath.persistence.database import Database
 from venapath.persistence.tables import CdsFeedbackRow, CdsIssuedCardRow
 from venapath.services.registry import Registry
@@ -144,3 +150,85 @@ def test_a_batch_naming_an_unknown_card_stores_nothing(
     assert "'not-a-card-we-sent' was not issued by CDS service" in issue["diagnostics"]
     assert issue["expression"] == ["/feedback/1/card"]
     assert _count(database, CdsFeedbackRow) == 0
+
+
+class WriteTransactions:
+    """The tables each committed write transaction of `database` inserted into, in order."""
+
+    def __init__(self, database: Database) -> None:
+        self.committed: list[set[str]] = []
+        self._open: dict[int, set[str]] = {}
+        engine = database.engine
+        event.listen(engine, "begin", self._begin)
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+        event.listen(engine, "rollback", self._rollback)
+
+    def _begin(self, connection: Connection) -> None:
+        self._open[id(connection)] = set()
+
+    def _statement(self, connection: Connection, *args: Any) -> None:
+        written = re.match(r"\s*INSERT INTO (\w+)", str(args[1]), re.IGNORECASE)
+        if written and id(connection) in self._open:
+            self._open[id(connection)].add(written.group(1))
+
+    def _commit(self, connection: Connection) -> None:
+        tables = self._open.pop(id(connection), set())
+        if tables:
+            self.committed.append(tables)
+
+    def _rollback(self, connection: Connection) -> None:
+        self._open.pop(id(connection), None)
+
+
+@pytest.fixture
+def production(kb: KnowledgeBase, database: Database) -> Iterator[TestClient]:
+    """Production mode: every call carries a signed JWT, its id kept in `database`."""
+    app = create_app(production_settings(), kb=kb, registry=Registry(database, kb))
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as client:
+        yield client
+
+
+def _signed_patient_view(client: TestClient, kb: KnowledgeBase, authorization: str) -> Any:
+    prefetch = prefetch_for(dvt_record(), prefetch_templates(kb))
+    return client.post(
+        PATIENT_VIEW,
+        json=_hook("patient-view", prefetch),
+        headers={"Authorization": authorization},
+    )
+
+
+def test_a_call_writes_its_token_id_then_its_cards_and_audit_entry_in_one_transaction(
+    production: TestClient, database: Database, kb: KnowledgeBase
+) -> None:
+    """Two write transactions per call, not three: on SQLite each queues for the file's one
+    write lock and pays a commit. The token id is written before the body is read (a
+    replay is refused before any work); the cards and the audit entry commit together."""
+    authorization = f"Bearer {jwt_token(BASE + PATIENT_VIEW)}"
+    writes = WriteTransactions(database)
+    answer = _signed_patient_view(production, kb, authorization)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["cards"]
+    assert writes.committed == [{"jwt_replay"}, {"cds_issued_cards", "audit_events"}]
+
+    cards = _count(database, CdsIssuedCardRow)
+    replayed = _signed_patient_view(production, kb, authorization)
+    assert replayed.status_code == 401
+    assert "replay" in replayed.text
+    assert _count(database, CdsIssuedCardRow) == cards
+
+
+def test_cards_are_not_kept_when_the_calls_audit_entry_cannot_be_written(
+    production: TestClient, database: Database, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cards and the entry commit together or not at all: no card is answered, and
+    none is stored as issued, without the evaluation of the patient being audited."""
+
+    def failing(*_: Any) -> int:
+        raise OperationalError("INSERT INTO audit_events", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(AuditTrail, "_append", failing)
+    answer = _signed_patient_view(production, kb, f"Bearer {jwt_token(BASE + PATIENT_VIEW)}")
+    assert answer.status_code == 500
+    assert "cards" not in answer.text
+    assert _count(database, CdsIssuedCardRow) == 0

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from venapath.cdshooks.hooks import HookAnswer
 from venapath.cdshooks.models import FeedbackItem
 from venapath.errors import NotFoundError, shown
@@ -38,8 +40,11 @@ class UnknownCardError(NotFoundError):
 
 
 class FeedbackStore(Protocol):
-    def issue(self, answer: HookAnswer) -> None:
-        """Store the cards a service sent (one write per call, however many cards)."""
+    def issue(self, answer: HookAnswer, session: Session | None = None) -> None:
+        """Store the cards a service sent (one write per call, however many cards).
+
+        With `session`, inside that transaction when it is on the store's own database (the
+        CDS call's audit entry is written in the same one), else in a transaction of its own."""
         ...
 
     def check_issued(self, service_id: str, items: list[FeedbackItem]) -> None:
@@ -86,7 +91,7 @@ class MemoryFeedbackStore:
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def issue(self, answer: HookAnswer) -> None:
+    def issue(self, answer: HookAnswer, session: Session | None = None) -> None:
         with self._lock:
             self.cards.update((row["uuid"], row) for row in issued_rows(answer))
 
@@ -113,11 +118,13 @@ class DatabaseFeedbackStore:
     feedback idempotent by its key."""
 
     def __init__(self, database: Database) -> None:
+        self._database = database
         self._store = DbFeedbackStore(database)
         self._cards = DbIssuedCardStore(database)
 
-    def issue(self, answer: HookAnswer) -> None:
-        self._cards.add(issued_rows(answer))
+    def issue(self, answer: HookAnswer, session: Session | None = None) -> None:
+        joined = session is not None and session.get_bind() is self._database.engine
+        self._cards.add(issued_rows(answer), session.connection() if joined and session else None)
 
     def check_issued(self, service_id: str, items: list[FeedbackItem]) -> None:
         known = self._cards.issued_by(service_id, {item.card for item in items})

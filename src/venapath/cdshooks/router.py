@@ -21,13 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from venapath.cdshooks.auth import TokenRejectedError, TokenVerifier
 from venapath.cdshooks.feedback import FeedbackStore
-from venapath.cdshooks.hooks import SERVICES_BY_ID, CdsServices
+from venapath.cdshooks.hooks import SERVICES_BY_ID, CdsServices, HookAnswer
 from venapath.cdshooks.models import Discovery, Feedback, FeedbackReceipt, HookRequest, HookResponse
 from venapath.domain.access import Principal
 from venapath.errors import NotFoundError, VenaPathError
 from venapath.identity.events import SecurityEvent, SecurityEvents, record_security_event
 from venapath.identity.tokens import cds_client_principal
-from venapath.persistence.audit import AuditAction, AuditFact, AuditOutcome
+from venapath.persistence.audit import AuditAction, AuditFact, AuditOutcome, AuditTrail
 from venapath.settings import Settings
 
 CDS_CLIENT_STATE = "cds_issuer"
@@ -88,15 +88,47 @@ class CdsHooksApi:
         request: Request,
         service_id: str,
         hook: HookRequest,
-        failure: VenaPathError | None = None,
+        failure: VenaPathError,
     ) -> None:
-        """A service call evaluated (or failed to evaluate) the patient in context: one
-        entry. A failed write is raised, so no cards leave unrecorded."""
+        """A service call failed to evaluate the patient in context: one entry. A failed write
+        is raised."""
         if self.security is None:
             return
+        fact = self._fact(request, service_id, hook, failure)
+        await run_in_threadpool(self.security.trail.record_event, fact)
+
+    async def record_answer(
+        self, request: Request, service_id: str, hook: HookRequest, answer: HookAnswer
+    ) -> None:
+        """The cards a call issued and its audit entry (the call evaluated the patient in
+        context), in ONE transaction, committed before the EHR sees the cards: feedback on
+        any card finds its rules, and no card leaves unrecorded. A failed write is raised.
+
+        One transaction, not one per store: on SQLite every write transaction queues for the
+        file's single write lock and pays its own commit (an fsync)."""
+        if self.security is None:
+            if answer.issued:
+                await asyncio.to_thread(self.feedback.issue, answer)
+            return
+        fact = self._fact(request, service_id, hook)
+        await run_in_threadpool(self._store_answer, self.security.trail, answer, fact)
+
+    def _store_answer(self, trail: AuditTrail, answer: HookAnswer, fact: AuditFact) -> None:
+        with trail.database.session() as session:
+            if answer.issued:
+                self.feedback.issue(answer, session)
+            trail.record_event(fact, session)
+
+    def _fact(
+        self,
+        request: Request,
+        service_id: str,
+        hook: HookRequest,
+        failure: VenaPathError | None = None,
+    ) -> AuditFact:
         patient = hook.context.get("patientId")
         caller = self._caller(request, hook)
-        fact = AuditFact(
+        return AuditFact(
             AuditAction.EVALUATE,
             caller,
             AuditOutcome.SUCCESS if failure is None else AuditOutcome.FAILED,
@@ -106,7 +138,6 @@ class CdsHooksApi:
             claimed_subject=None if caller else "cds-client (JWT not checked: development)",
             client_address=request.client.host if request.client else None,
         )
-        await run_in_threadpool(self.security.trail.record_event, fact)
 
     @staticmethod
     def _caller(request: Request, hook: HookRequest) -> Principal | None:
@@ -145,10 +176,7 @@ def build_router(api: CdsHooksApi) -> APIRouter:
         except VenaPathError as error:
             await api.audit_call(request, service_id, body, error)
             raise
-        # Stored before the EHR sees the cards, so feedback on any of them finds its rules.
-        if answer.issued:
-            await asyncio.to_thread(api.feedback.issue, answer)
-        await api.audit_call(request, service_id, body)
+        await api.record_answer(request, service_id, body, answer)
         return _json(answer.response)
 
     @router.post(

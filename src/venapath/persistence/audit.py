@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from venapath.domain.access import Permission, Principal
@@ -180,6 +180,14 @@ def canonical_json(document: dict[str, Any]) -> str:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LAST_ENTRY = (
+    select(AuditEventRow.seq, AuditEventRow.hash).order_by(AuditEventRow.seq.desc()).limit(1)
+)
+_INSERT_ENTRY = insert(AuditEventRow)
+"""Built once; run on a Core connection (no ORM unit of work)."""
+
+
 def chain_hash(prev_hash: str, event: dict[str, Any]) -> str:
     return hashlib.sha256(f"{prev_hash}\n{canonical_json(event)}".encode()).hexdigest()
 
@@ -202,32 +210,32 @@ class AuditTrail:
 
     def _append(self, session: Session, fact: AuditFact) -> int:
         session.flush()  # the audited change first, so no row lock is taken under the chain lock
+        # Core statements on the session's connection: the entry is one INSERT, and the ORM
+        # unit of work it used to go through cost more than the statement (every CDS call
+        # and every REST evaluation writes an entry).
+        connection = session.connection()
         if self.database.dialect == "postgresql":
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-        last = session.execute(
-            select(AuditEventRow.seq, AuditEventRow.hash)
-            .order_by(AuditEventRow.seq.desc())
-            .limit(1)
-        ).first()
+            connection.execute(_CHAIN_LOCK, {"key": CHAIN_LOCK_KEY})
+        last = connection.execute(_LAST_ENTRY).first()
         seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
         event = self._event(seq, fact)
         primary = fact.resources[0].split("/", 1) if fact.resources else [None, None]
-        session.add(
-            AuditEventRow(
-                seq=seq,
-                recorded_at=datetime.fromisoformat(event["recorded"]),
-                action=fact.action.value,
-                outcome=fact.outcome.value,
-                actor=fact.actor[:200],
-                patient_id=fact.patient_id[:64] if fact.patient_id else None,
-                entity=primary[0][:32] if primary[0] else None,
-                entity_id=primary[1][:64] if primary[1] else None,
-                event=event,
-                prev_hash=prev_hash,
-                hash=chain_hash(prev_hash, event),
-            )
+        connection.execute(
+            _INSERT_ENTRY,
+            {
+                "seq": seq,
+                "recorded_at": datetime.fromisoformat(event["recorded"]),
+                "action": fact.action.value,
+                "outcome": fact.outcome.value,
+                "actor": fact.actor[:200],
+                "patient_id": fact.patient_id[:64] if fact.patient_id else None,
+                "entity": primary[0][:32] if primary[0] else None,
+                "entity_id": primary[1][:64] if primary[1] else None,
+                "event": event,
+                "prev_hash": prev_hash,
+                "hash": chain_hash(prev_hash, event),
+            },
         )
-        session.flush()
         return seq
 
     def _event(self, seq: int, fact: AuditFact) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select
+from sqlalchemy import Connection, and_, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -99,12 +99,17 @@ class DbIssuedCardStore:
         self._database = database
         self._statement = insert(CdsIssuedCardRow)
 
-    def add(self, rows: list[dict[str, Any]]) -> None:
-        """Store the cards of one call; each row holds every column of `cds_issued_cards`."""
+    def add(self, rows: list[dict[str, Any]], connection: Connection | None = None) -> None:
+        """Store the cards of one call; each row holds every column of `cds_issued_cards`.
+        Inside `connection`'s transaction (the caller's, on this store's database) when
+        given, else in a transaction of its own."""
         if not rows:
             return
-        with self._database.transaction() as connection:
+        if connection is not None:
             connection.execute(self._statement, rows)
+            return
+        with self._database.transaction() as own:
+            own.execute(self._statement, rows)
 
     def issued_by(self, service_id: str, uuids: set[str]) -> set[str]:
         """Those of `uuids` that `service_id` issued."""
