@@ -96,10 +96,13 @@ class CaseColumns:
 
     def view(self, resource_type: str) -> ir.Table:
         """A view's rows, stored once: several sections read them, and the JSON work of a
-        view is the costliest step of the screen."""
+        view is the costliest step of the screen. A partition's views are already stored
+        (its Parquet files): copying them into a table would cost time and memory only."""
         stored = self._views.get(resource_type)
         if stored is None:
-            stored = self.materialise(self.source.table(resource_type), f"view_{resource_type}")
+            stored = self.source.table(resource_type)
+            if not self.source.stored:
+                stored = self.materialise(stored, f"view_{resource_type}")
             self._views[resource_type] = stored
         return stored
 

@@ -27,6 +27,10 @@ from venapath.kb.value_sets import (
 
 _DOTTED_URIS = sorted(system.uri for system in DOTTED_SYSTEMS)
 
+PREFIX_KEY = 3
+"""Leading characters a prefix code and the codes it claims share, used as a join key
+(`matched`); an ICD-10 category, the usual prefix, is 3 characters."""
+
 _SCHEMA = pa.schema(
     [
         ("resource", pa.string()),
@@ -79,6 +83,13 @@ def matched(rows: ibis.Table, codes: ibis.Table, resource: str) -> ibis.Table:
 
     Exact codes join on equality; prefix codes on `startswith` within the same system. A
     coding claimed by several value sets yields a row for each, as in the per-patient path.
+
+    Why the prefix join also compares the first PREFIX_KEY characters: with the system as
+    its only equality, the engine pairs every coding with every prefix code of its system
+    and filters `startswith` afterwards (1.5 million pairs for 20,000 Conditions, most of
+    the matching stage). A code starting with a prefix of at least PREFIX_KEY characters
+    shares those characters, so the extra equality drops no match and lets a hash join find
+    the few candidates; shorter prefix codes keep the system-only join.
     """
     mine = codes.filter(codes.resource == resource)
     keyed = rows.mutate(_normal=normalised(rows.system, rows.code)).filter(
@@ -87,15 +98,30 @@ def matched(rows: ibis.Table, codes: ibis.Table, resource: str) -> ibis.Table:
     target_columns = [c for c in _SCHEMA.names if c not in ("resource", "system", "code", "prefix")]
     exact = mine.filter(~mine.prefix)
     prefix = mine.filter(mine.prefix)
+    long_prefix = prefix.filter(prefix.code.length() >= PREFIX_KEY)
+    short_prefix = prefix.filter(prefix.code.length() < PREFIX_KEY)
     by_exact = keyed.join(
         exact, [keyed.system == exact.system, keyed._normal == exact.code], how="inner"
     ).select(*keyed.columns, *[exact[c] for c in target_columns])
-    by_prefix = keyed.join(
-        prefix,
-        [keyed.system == prefix.system, keyed._normal.startswith(prefix.code)],
+    by_long_prefix = keyed.join(
+        long_prefix,
+        [
+            keyed.system == long_prefix.system,
+            keyed._normal.left(PREFIX_KEY) == long_prefix.code.left(PREFIX_KEY),
+            keyed._normal.startswith(long_prefix.code),
+        ],
         how="inner",
-    ).select(*keyed.columns, *[prefix[c] for c in target_columns])
-    return by_exact.union(by_prefix, distinct=False).drop("_normal")
+    ).select(*keyed.columns, *[long_prefix[c] for c in target_columns])
+    by_short_prefix = keyed.join(
+        short_prefix,
+        [keyed.system == short_prefix.system, keyed._normal.startswith(short_prefix.code)],
+        how="inner",
+    ).select(*keyed.columns, *[short_prefix[c] for c in target_columns])
+    return (
+        by_exact.union(by_long_prefix, distinct=False)
+        .union(by_short_prefix, distinct=False)
+        .drop("_normal")
+    )
 
 
 def _target_columns(target: object) -> dict[str, Any]:

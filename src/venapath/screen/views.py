@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ibis
 
@@ -62,6 +62,8 @@ class DuckDBSource:
 
     backend: DuckDBBackend
     relations: Mapping[str, str]
+    stored: ClassVar[bool] = False
+    """Whether `table()` reads stored rows (no JSON work to keep from repeating)."""
 
     def table(self, resource_type: str) -> ibis.Table:
         view = load_views()[resource_type]
@@ -81,6 +83,7 @@ class ParquetSource:
     backend: DuckDBBackend
     files: dict[str, Path]
     """Resource type -> the Parquet file of its view's rows in this partition."""
+    stored: ClassVar[bool] = True
 
     def table(self, resource_type: str) -> ibis.Table:
         # One name per type for every partition: the expressions over it are then the same
@@ -101,6 +104,7 @@ class SparkSource:
 
     backend: PySparkBackend
     frames: Mapping[str, Any]
+    stored: ClassVar[bool] = False
 
     def table(self, resource_type: str) -> ibis.Table:
         session = self.backend._session
