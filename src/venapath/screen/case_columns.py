@@ -43,6 +43,7 @@ from venapath.fhir.to_case import (
     DISTAL_EXTENSION_FIELD,
     DISTAL_LEG_SEGMENTS,
     DOSE_COVER_HOURS,
+    FINAL_REPORT,
     GCS_COURSE_DAYS,
     GCS_FIELD,
     HEPARINS,
@@ -410,9 +411,10 @@ class CaseColumns:
 
     def propagation_flags(self, conditions: ir.Table, anticoagulation: ir.Table) -> ir.Table:
         """Thrombus in a new segment on a later record (`to_case._read_thrombus_course`): a
-        confirmed segment Condition whose onset follows an earlier record of the same
-        thrombosis in the same limb, in a segment none of those names. After the start of
-        anticoagulation it is propagation; from an isolated distal DVT, also extension."""
+        confirmed segment Condition, or a final imaging report coding one, whose onset
+        follows an earlier record of the same thrombosis in the same limb, in a segment none
+        of those names. After the start of anticoagulation it is propagation; from an
+        isolated distal DVT, also extension."""
         rows = conditions.filter(
             (conditions.kind == "diagnosis")
             & conditions.condition.isin(sorted(THROMBOSES))
@@ -422,6 +424,7 @@ class CaseColumns:
         rows = rows.filter(rows.status != "excluded")
         onset = self.not_future(self.moment(rows.onset.coalesce(rows.onset_period_start)))
         rows = rows.mutate(began=onset, at=self._condition_time(rows))
+        rows = rows.select(*_THROMBUS_RECORD).union(self.report_findings(), distinct=False)
         later = rows.filter(
             (rows.status == "confirmed") & rows.segment.notnull() & rows.began.notnull()
         ).select(
@@ -468,6 +471,22 @@ class CaseColumns:
             .union(_flag_rows(proximal, PROXIMAL_EXTENSION_FIELD), distinct=False)
             .union(_flag_rows(distal, DISTAL_EXTENSION_FIELD), distinct=False)
         )
+
+    def report_findings(self) -> ir.Table:
+        """Final imaging reports coding an acute thrombosis in their conclusion, as thrombus
+        records (`to_case._read_diagnostic_report`): confirmed, placed at the time imaged
+        (effectiveDateTime, else effectivePeriod.start; never `issued`)."""
+        rows = self.view("DiagnosticReport")
+        rows = rows.filter(rows.status.isin(sorted(FINAL_REPORT)))
+        hits = matched(rows, self.codes, "DiagnosticReport")
+        hits = hits.filter(
+            (hits.kind == "diagnosis")
+            & hits.condition.isin(sorted(THROMBOSES))
+            & (hits.chronic.isnull() | ~hits.chronic)
+        )
+        imaged = self.not_future(self.moment(hits.effective.coalesce(hits.effective_period_start)))
+        hits = hits.mutate(status=ibis.literal("confirmed"), began=imaged, at=imaged)
+        return hits.filter(hits.at.notnull()).select(*_THROMBUS_RECORD)
 
     def _condition_time(self, rows: ir.Table) -> ir.TimestampValue:
         """Onset, else recorded date, as the per-patient mapping dates a Condition."""
@@ -524,6 +543,10 @@ MEASUREMENT_COLUMNS = {
     "/patient/weight_kg": "weight_kg",
 }
 """Measurement target field -> case column (numbers already in the unit the facts use)."""
+
+
+_THROMBUS_RECORD = ("patient_id", "condition", "segment", "side", "status", "began", "at")
+"""The columns of a thrombus record (`to_case.ThrombusRecord`), from a Condition or a report."""
 
 
 def _current_course(exposures: ir.Table, now: ir.TimestampValue) -> ir.Table:
