@@ -235,11 +235,7 @@ def diagnostic_report(
         "id": resource_id,
         "status": status,
         "category": [
-            {
-                "coding": [
-                    {"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}
-                ]
-            }
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
         ],
         "code": {"text": "Duplex ultrasound of the leg veins"},
         "subject": {"reference": f"Patient/{patient_id}"},

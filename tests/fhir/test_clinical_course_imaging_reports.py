@@ -116,7 +116,10 @@ def test_a_later_ultrasound_showing_the_femoral_vein_on_enoxaparin_offers_escala
     assert note.startswith("DiagnosticReport/us-day-5: thrombus in femoral_vein")
     rules = _rules(mapped, kb)
     escalation = rules["DVT-IFDVT-ESCALATION-CDT"]
-    assert (escalation.action, escalation.strength) == ("catheter_directed_thrombolysis", "consider")
+    assert (escalation.action, escalation.strength) == (
+        "catheter_directed_thrombolysis",
+        "consider",
+    )
     assert "AHA-2011-VTE" in {c.id for c in escalation.citations}
     assert rules["DVT-IFDVT-ESCALATION-PMT"].strength == "consider"
     assert rules["DVT-IFDVT-TRANSFER"].strength == "recommended"
@@ -297,9 +300,7 @@ def test_reports_never_say_a_thrombus_did_not_spread(
     ]
     for index, (status, conclusion, imaged) in enumerate(reports):
         record.append(
-            diagnostic_report(
-                f"us-{index}", conclusion, status=status, imaged_hours_ago=imaged
-            )
+            diagnostic_report(f"us-{index}", conclusion, status=status, imaged_hours_ago=imaged)
         )
     if order_hours_ago is not None:
         record.append(medication_request("enox", *ENOXAPARIN, hours_ago=order_hours_ago))
@@ -314,4 +315,5 @@ def test_reports_never_say_a_thrombus_did_not_spread(
         reports_behind = {s.removeprefix("DiagnosticReport/") for s in sources} & {
             f"us-{i}" for i in range(len(reports))
         }
-        assert reports_behind and reports_behind <= read
+        assert reports_behind
+        assert reports_behind <= read

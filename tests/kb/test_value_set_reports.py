@@ -36,7 +36,11 @@ def _edited_refusal(tmp_path: Path, value_set_id: str, change: dict[str, Any]) -
 
 def test_the_acute_thrombosis_value_sets_are_read_from_reports(kb: KnowledgeBase) -> None:
     read = {v.id for v in kb.value_sets if Resource.DIAGNOSTIC_REPORT in v.also_read_in}
-    assert {"leg-dvt-acute-femoral-snomed", "cvt-icd10cm", "arm-dvt-acute-axillary-vein-icd10cm"} <= read
+    assert {
+        "leg-dvt-acute-femoral-snomed",
+        "cvt-icd10cm",
+        "arm-dvt-acute-axillary-vein-icd10cm",
+    } <= read
     for value_set in kb.value_sets:
         if value_set.id in read:
             assert value_set.resource is Resource.CONDITION
