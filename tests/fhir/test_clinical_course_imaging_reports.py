@@ -40,6 +40,7 @@ from fhir_fixtures import (
     patient,
 )
 from venapath.fhir.errors import FhirInputError
+from venapath.fhir.guidance import guidance_response
 from venapath.fhir.parse import read_resources
 from venapath.fhir.to_case import (
     PROPAGATION_FIELD,
@@ -75,13 +76,13 @@ def _map(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
     return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
 
 
-def iliac_dvt_on_enoxaparin(report: dict[str, Any]) -> list[dict[str, Any]]:
+def iliac_dvt_on_enoxaparin(report: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Left iliac DVT, thrombus from 120 h ago, enoxaparin ordered 110 h ago, and a report."""
     return [
         patient(birth="1975-03-09"),
         condition("iliac", ICD10, *LEFT_ILIAC, onset_hours_ago=120),
         medication_request("enox", *ENOXAPARIN, hours_ago=110),
-        report,
+        *([report] if report is not None else []),
     ]
 
 
@@ -196,6 +197,15 @@ def test_a_report_without_the_time_it_was_imaged_is_not_placed_and_says_so(
         note.startswith("DiagnosticReport/us:") and "not placed in the course" in note
         for note in mapped.report.notes
     )
+
+
+def test_a_report_imaged_in_the_future_is_reported_once(kb: KnowledgeBase) -> None:
+    report = diagnostic_report("us", [LEFT_FEMORAL_SCT], imaged_hours_ago=-48)
+    mapped = _map(kb, iliac_dvt_on_enoxaparin(report))
+
+    about_it = [note for note in mapped.report.notes if note.startswith("DiagnosticReport/us:")]
+    assert len(about_it) == 1
+    assert "is in the future; ignored" in about_it[0]
 
 
 def test_a_conclusion_code_in_no_value_set_is_reported_as_unmapped(kb: KnowledgeBase) -> None:
@@ -317,3 +327,19 @@ def test_reports_never_say_a_thrombus_did_not_spread(
         }
         assert reports_behind
         assert reports_behind <= read
+
+
+def test_the_guidance_response_asks_for_reports_by_their_conclusion_code(
+    kb: KnowledgeBase,
+) -> None:
+    """Iliofemoral DVT on enoxaparin, no later record: propagation is unknown and named as
+    missing; the data requirement for it names DiagnosticReport.conclusionCode."""
+    mapped = _map(kb, iliac_dvt_on_enoxaparin(None))
+    assessment = assess_case(mapped.case, kb=kb, trace=False)
+    assert "thrombus_propagation" in {need.fact for need in assessment.needs_data}
+    data = guidance_response(assessment, kb, "p1")
+    reports = [r for r in data["dataRequirement"] if r["type"] == "DiagnosticReport"]
+    assert len(reports) == 1
+    (code_filter,) = reports[0]["codeFilter"]
+    assert code_filter["path"] == "conclusionCode"
+    assert (SNOMED, "285391000119101") in {(c["system"], c["code"]) for c in code_filter["code"]}

@@ -615,7 +615,8 @@ def _read_thrombus_course(builder: _Builder) -> None:
     (`_read_diagnostic_report`). A confirmed segment record whose onset (when the thrombus
     there began, as the chart states it; for a report, when it was imaged) is later than an
     earlier record of the same thrombosis in the same limb, in a segment none of those
-    earlier records names, shows the thrombus extending beyond what they showed. Onset after the start of the current anticoagulation course is
+    earlier records names, shows the thrombus extending beyond what they showed. Onset after
+    the start of the current anticoagulation course is
     `course.thrombus_propagation` (despite anticoagulation); from an isolated distal DVT
     (every earlier record names a calf vein) it is also the serial-imaging extension of
     CHEST 2021 statement 2, proximal or within the calf. Provenance: the earlier and the
@@ -676,6 +677,8 @@ def _read_diagnostic_report(report: Any, builder: _Builder) -> None:
     source = _ref(report)
     imaged = _moment(report.effectiveDateTime) or _period_start(report.effectivePeriod)
     when = _not_future(imaged, builder, source)
+    if imaged is not None and when is None:
+        return  # imaged in the future: `_not_future` has said so
     for concept in report.conclusionCode:
         for match in builder.matches(Resource.DIAGNOSTIC_REPORT, concept, "DiagnosticReport"):
             target = match.value_set.target
