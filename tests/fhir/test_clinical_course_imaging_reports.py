@@ -126,6 +126,41 @@ def test_a_later_ultrasound_showing_the_femoral_vein_on_enoxaparin_offers_escala
     assert rules["DVT-IFDVT-TRANSFER"].strength == "recommended"
 
 
+def test_a_later_report_of_iliac_thrombus_makes_a_femoral_dvt_iliofemoral(
+    kb: KnowledgeBase,
+) -> None:
+    """Femoral DVT on enoxaparin; the follow-up ultrasound finds thrombus in the left iliac
+    vein. The report's vein is a thrombosed segment, as a Condition's would be, so the case
+    does not deny the iliofemoral involvement it shows: AHA-2011-VTE Class IIa escalation."""
+    record = [
+        patient(birth="1975-03-09"),
+        condition(
+            "femoral",
+            ICD10,
+            "I82.412",
+            "Acute embolism and thrombosis of left femoral vein",
+            onset_hours_ago=120,
+        ),
+        medication_request("enox", *ENOXAPARIN, hours_ago=110),
+        diagnostic_report("us", [LEFT_ILIAC_ICD], imaged_hours_ago=20),
+    ]
+    mapped = _map(kb, record)
+
+    imaging = mapped.case.imaging
+    assert imaging is not None
+    segments = {
+        (s.segment, s.side.value if s.side else None) for s in imaging.thrombosed_segments or ()
+    }
+    assert segments == {("femoral_vein", "left"), ("external_iliac_vein", "left")}
+    assert mapped.report.provenance["/imaging/thrombosed_segments"] == [
+        "Condition/femoral",
+        "DiagnosticReport/us",
+    ]
+    assert [d.condition.value for d in mapped.case.diagnoses or ()] == ["leg_dvt"]
+    assert _propagation(mapped) is True
+    assert _rules(mapped, kb)["DVT-IFDVT-ESCALATION-CDT"].strength == "consider"
+
+
 @pytest.mark.parametrize("status", ["final", "amended", "corrected"])
 def test_a_verified_report_is_read_dated_by_its_period_start_too(
     kb: KnowledgeBase, status: str
@@ -343,3 +378,13 @@ def test_the_guidance_response_asks_for_reports_by_their_conclusion_code(
     (code_filter,) = reports[0]["codeFilter"]
     assert code_filter["path"] == "conclusionCode"
     assert (SNOMED, "285391000119101") in {(c["system"], c["code"]) for c in code_filter["code"]}
+
+
+def test_a_report_alone_is_not_a_diagnosis(kb: KnowledgeBase) -> None:
+    """Without a DVT on the problem list, a report's finding adds no diagnosis and no
+    thrombosed segment: it refines the extent of a known thrombosis, never creates one."""
+    mapped = _map(kb, [patient(birth="1975-03-09"), diagnostic_report("us", [LEFT_FEMORAL_SCT])])
+
+    assert mapped.case.diagnoses == ()
+    assert mapped.case.imaging is None or not mapped.case.imaging.thrombosed_segments
+    assert "/imaging/thrombosed_segments" not in mapped.report.provenance

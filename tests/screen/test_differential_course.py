@@ -175,6 +175,8 @@ REPORTS: dict[
         None,
     ),
     "report-cvt-to-cortical-veins": (CVT_FIRST, {"conclusion": [CORTICAL_VEIN]}, None),
+    "report-iliac-from-femoral": ((ICD10, *LEFT_FEMORAL), {"conclusion": [ILIAC_FIRST]}, None),
+    "report-only": (None, {"conclusion": [LEFT_FEMORAL_SCT]}, None),
 }
 """Patient id -> (a first thrombosis Condition, onset 120 h ago, or none; an imaging report:
 `fhir_fixtures.diagnostic_report` options, imaged 20 h ago unless given; a later Condition,
@@ -390,6 +392,7 @@ def test_the_screen_reads_platelet_falls_seizures_and_propagation_as_the_engine_
         "report-amended",
         "report-period-start",
         "report-first-then-condition",
+        "report-iliac-from-femoral",
     }
     assert _offered(expected, "DVT-DISTAL-EXTENDED-PROXIMALLY") == {
         "calf-to-popliteal",

@@ -40,9 +40,10 @@ ANTICOAGULATION_FIELDS = (
 THROMBUS_COURSE_FIELDS = (PROPAGATION_FIELD, PROXIMAL_EXTENSION_FIELD, DISTAL_EXTENSION_FIELD)
 """Case fields read from segment Conditions and final imaging reports placed in time
 (`to_case._read_thrombus_course`); propagation also needs the start of anticoagulation."""
-REPORT_FIELDS = THROMBUS_COURSE_FIELDS
+REPORT_FIELDS = ("/imaging/thrombosed_segments", *THROMBUS_COURSE_FIELDS)
 """Case fields a final report's coded conclusion feeds (`to_case._read_diagnostic_report`):
-the thrombus course only, so a rule that reads the diagnoses alone never asks for reports."""
+the thrombosed segments and the thrombus course, so a rule that reads the diagnoses alone
+never asks for reports."""
 
 
 @dataclass

@@ -702,6 +702,29 @@ def _add_report_finding(
     builder.thromboses.append(
         ThrombusRecord(target.condition.value, target.segment, side, when, when, True, source)
     )
+    _add_report_segment(builder, target, side, source)
+
+
+def _add_report_segment(
+    builder: _Builder, target: DiagnosisTarget, side: str | None, source: str
+) -> None:
+    """The vein a final report finds thrombosed is a thrombosed segment, as a Condition's is,
+    when the problem list holds that thrombosis (not refuted): a case that read propagation
+    into the iliac vein while listing only the femoral vein would deny the iliofemoral
+    involvement the report shows. A report refines the extent of a known thrombosis; it is
+    never a diagnosis by itself, nor the symptom onset (an imaging time is not when symptoms
+    began)."""
+    known = builder.diagnoses.get(target.condition.value)
+    if target.segment is None or known is None or known["status"] == "excluded":
+        return
+    segment: dict[str, Any] = {"segment": target.segment}
+    if side is not None:
+        segment["side"] = side
+    if target.chronic is not None:
+        segment["chronic"] = target.chronic
+    if segment not in builder.segments:
+        builder.segments.append(segment)
+        builder.report.provenance.setdefault("/imaging/thrombosed_segments", []).append(source)
 
 
 def _same_limb(earlier: ThrombusRecord, later: ThrombusRecord) -> bool:

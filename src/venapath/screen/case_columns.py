@@ -162,8 +162,12 @@ class CaseColumns:
             + seen.chronic.cast(str).fill_null("")
         )
         seen = seen.mutate(label=segment_label)
-        segments = seen.group_by("patient_id").agg(
-            segments=seen.label.collect(distinct=True).sort()
+        known = rows.filter(rows.status != "excluded").select("patient_id", "condition").distinct()
+        labels = seen.select("patient_id", "label").union(
+            self._report_segment_labels(known), distinct=False
+        )
+        segments = labels.group_by("patient_id").agg(
+            segments=labels.label.collect(distinct=True).sort()
         )
         acute = seen.filter(seen.chronic.isnull() | ~seen.chronic)
         onsets = acute.group_by("patient_id").agg(symptom_onset=acute.onset_at.min())
@@ -472,10 +476,25 @@ class CaseColumns:
             .union(_flag_rows(distal, DISTAL_EXTENSION_FIELD), distinct=False)
         )
 
-    def report_findings(self) -> ir.Table:
-        """Final imaging reports coding an acute thrombosis in their conclusion, as thrombus
-        records (`to_case._read_diagnostic_report`): confirmed, placed at the time imaged
-        (effectiveDateTime, else effectivePeriod.start; never `issued`)."""
+    def _report_segment_labels(self, known: ir.Table) -> ir.Table:
+        """The segments final reports find thrombosed (`to_case._add_report_segment`), for a
+        thrombosis the Conditions hold (`known`: patient and condition, not excluded),
+        labelled as `diagnoses` labels a Condition's segment."""
+        rows = self._report_hits()
+        rows = rows.filter(rows.segment.notnull())
+        rows = rows.join(known, ["patient_id", "condition"]).select(*rows.columns)
+        label = (
+            rows.segment
+            + "|"
+            + rows.side.fill_null("")
+            + "|"
+            + rows.chronic.cast(str).fill_null("")
+        )
+        return rows.select("patient_id", label=label)
+
+    def _report_hits(self) -> ir.Table:
+        """Final reports' conclusion codings claimed by an acute thrombosis value set, with
+        the time imaged (`at`; reports without one are left out)."""
         rows = self.view("DiagnosticReport")
         rows = rows.filter(rows.status.isin(sorted(FINAL_REPORT)))
         hits = matched(rows, self.codes, "DiagnosticReport")
@@ -485,8 +504,16 @@ class CaseColumns:
             & (hits.chronic.isnull() | ~hits.chronic)
         )
         imaged = self.not_future(self.moment(hits.effective.coalesce(hits.effective_period_start)))
-        hits = hits.mutate(status=ibis.literal("confirmed"), began=imaged, at=imaged)
-        return hits.filter(hits.at.notnull()).select(*_THROMBUS_RECORD)
+        hits = hits.mutate(at=imaged)
+        return hits.filter(hits.at.notnull())
+
+    def report_findings(self) -> ir.Table:
+        """Final imaging reports coding an acute thrombosis in their conclusion, as thrombus
+        records (`to_case._read_diagnostic_report`): confirmed, placed at the time imaged
+        (effectiveDateTime, else effectivePeriod.start; never `issued`)."""
+        hits = self._report_hits()
+        hits = hits.mutate(status=ibis.literal("confirmed"), began=hits.at)
+        return hits.select(*_THROMBUS_RECORD)
 
     def _condition_time(self, rows: ir.Table) -> ir.TimestampValue:
         """Onset, else recorded date, as the per-patient mapping dates a Condition."""
