@@ -665,7 +665,8 @@ are not yet verified; cancelled and entered-in-error ones say nothing; none is r
 def _read_diagnostic_report(report: Any, builder: _Builder) -> None:
     """A final report whose coded conclusion (conclusionCode) names an acute venous
     thrombosis is a dated finding of it: the thrombus course reads it exactly like a
-    confirmed segment Condition (`_read_thrombus_course`), with the report as provenance.
+    confirmed segment Condition (`_read_thrombus_course`), with the report as provenance,
+    and its vein is a thrombosed segment of a thrombosis the problem list holds.
 
     Dated by when the imaging was done (effectiveDateTime, else effectivePeriod.start), never
     by `issued`, which is when this version of the report was released: a scan done before
