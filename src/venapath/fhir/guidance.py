@@ -128,10 +128,6 @@ def _notes(assessment: Assessment) -> list[str]:
     return notes
 
 
-_CODE_PATH = {"DiagnosticReport": "conclusionCode"}
-"""Where a resource type carries the codes the mapping reads, when not in `code`."""
-
-
 def _data_requirements(assessment: Assessment, kb: KnowledgeBase) -> list[dict[str, Any]]:
     """One requirement per resource type, with the codes that would settle a missing fact."""
     pointers = {pointer for need in assessment.needs_data for pointer in need.settled_by}
@@ -143,7 +139,7 @@ def _data_requirements(assessment: Assessment, kb: KnowledgeBase) -> list[dict[s
         if codes:
             requirement["codeFilter"] = [
                 {
-                    "path": _CODE_PATH.get(resource_type, "code"),
+                    "path": "code",
                     "code": [
                         {"system": c.system.uri, "code": c.code, "display": c.display}
                         for c in codes
