@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import pytest
 
 from venapath.domain.case import Case
@@ -32,6 +34,7 @@ from venapath.screen.facts import (
     signature,
     signature_case,
 )
+from venapath.screen.pipeline import spark_materialise
 from venapath.screen.views import RESOURCE_VIEWS, DuckDBSource, SparkSource
 from venapath.services.fhir_evaluation import WHOLE_RECORD
 from venapath.synth import DEFAULT_AS_OF, write_cohort
@@ -66,9 +69,13 @@ def reference(cohort: Path, kb: KnowledgeBase) -> dict[str, dict[str, Any]]:
     return facts
 
 
-def _screen_facts(source: Any, backend: Any, kb: KnowledgeBase) -> dict[str, dict[str, Any]]:
+def _screen_facts(
+    source: Any, kb: KnowledgeBase, materialise: Callable[[ir.Table, str], ir.Table]
+) -> dict[str, dict[str, Any]]:
+    """The screen's facts per patient id, with intermediate tables stored as the screen
+    stores them (`materialise`): unstored, Spark plans every reused view again."""
     codes = ibis.memtable(code_rows(kb))
-    cases = CaseColumns(source, codes, NOW).table()
+    cases = CaseColumns(source, codes, NOW, materialise=materialise).table()
     keyed = cases.mutate(signature=signature(cases))
     rows = keyed.select("signature", *SIGNATURE_COLUMNS).distinct(on="signature")
     derived = facts_of_signatures(rows.to_pyarrow().to_pylist(), NOW)
@@ -107,7 +114,13 @@ def test_duckdb_facts_equal_the_per_patient_path(
         for resource_type in RESOURCE_VIEWS
         if (path := cohort / f"{resource_type}.ndjson").exists()
     }
-    screened = _screen_facts(DuckDBSource(backend, relations), backend, kb)
+    screened = _screen_facts(
+        DuckDBSource(backend, relations),
+        kb,
+        lambda table, name: backend.create_table(
+            f"venapath_{name}", table, temp=True, overwrite=True
+        ),
+    )
     assert _differences(reference, screened) == []
     confirmed = sum(1 for row in screened.values() if row["leg_dvt_confirmed"])
     assert confirmed > 10  # the cohort exercises the venous facts, not only empty records
@@ -122,7 +135,11 @@ def test_spark_facts_equal_the_per_patient_path(
         for resource_type in RESOURCE_VIEWS
         if (path := cohort / f"{resource_type}.ndjson").exists()
     }
-    screened = _screen_facts(SparkSource(backend, frames), backend, kb)
+    screened = _screen_facts(
+        SparkSource(backend, frames),
+        kb,
+        lambda table, name: spark_materialise(backend, table, name),
+    )
     assert _differences(reference, screened) == []
 
 

@@ -556,11 +556,7 @@ class _Spark(_Engine):
         return self.backend.table(view)
 
     def materialise(self, table: ir.Table, name: str) -> ir.Table:
-        frame = self.backend._session.sql(str(ibis.to_sql(table, dialect="pyspark")))
-        frame = frame.persist()
-        view = f"venapath_{name}"
-        frame.createOrReplaceTempView(view)
-        return self.backend.table(view)
+        return spark_materialise(self.backend, table, name)
 
     def write_parquet(self, table: ir.Table, path: Path) -> None:
         self.write_sql_parquet(str(ibis.to_sql(table, dialect="pyspark")), path)
@@ -574,7 +570,24 @@ class _Spark(_Engine):
         shutil.rmtree(temporary)
 
     def close(self) -> None:
+        """Drop what this screen persisted: a session that outlives the screen (a notebook,
+        a test run) would otherwise keep every screen's tables in its memory."""
+        self.session.catalog.clearCache()
         self._scanner.close()
+
+
+def spark_materialise(backend: Any, table: ir.Table, name: str) -> ir.Table:
+    """`table` persisted by Spark as temporary view `venapath_{name}`.
+
+    Why: Spark does not share a subplan read twice. Without this, every later step that
+    reads a view or a matched table plans (and runs) its whole JSON work again, and the
+    rules query's plan grows until the driver's heap is exhausted."""
+    backend._run_pre_execute_hooks(table)  # registers the in-memory tables it reads
+    frame = backend._session.sql(str(ibis.to_sql(table, dialect="pyspark")))
+    frame = frame.persist()
+    view = f"venapath_{name}"
+    frame.createOrReplaceTempView(view)
+    return backend.table(view)
 
 
 def _configured_master() -> str | None:
