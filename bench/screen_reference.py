@@ -197,6 +197,23 @@ def observation(files: Sequence[Path]) -> str:
     return f"{own} UNION ALL {parts}"
 
 
+def diagnostic_report(files: Sequence[Path]) -> str:
+    columns = {
+        "subject": "STRUCT(reference VARCHAR)",
+        "status": "VARCHAR",
+        "effectiveDateTime": "VARCHAR",
+        "effectivePeriod": 'STRUCT("start" VARCHAR)',
+        "conclusionCode": f"STRUCT(coding {_CODING}[])[]",
+    }
+    return (
+        f"SELECT {_patient_of('subject.reference')} AS patient_id, status, "
+        'effectiveDateTime AS effective, effectivePeriod."start" AS effective_period_start, '
+        "c.system AS system, c.code AS code "
+        "FROM (SELECT *, unnest(flatten([coalesce(x.coding, []) FOR x IN "
+        f"coalesce(conclusionCode, [])])) AS c FROM {_read(files, columns)})"
+    )
+
+
 REFERENCES = {
     "Patient": patient,
     "Condition": condition,
@@ -204,5 +221,6 @@ REFERENCES = {
     "MedicationRequest": medication_request,
     "Procedure": procedure,
     "AllergyIntolerance": allergy_intolerance,
+    "DiagnosticReport": diagnostic_report,
 }
 """Resource type -> its hand-flattened query (MedicationStatement: the cohorts have none)."""

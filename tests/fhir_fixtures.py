@@ -216,6 +216,44 @@ def medication_administration(
     }
 
 
+def diagnostic_report(
+    resource_id: str,
+    conclusion: list[tuple[str, str, str]] | None,
+    *,
+    patient_id: str = "p1",
+    imaged_hours_ago: float | None = 20,
+    issued_hours_ago: float = 2,
+    status: str = "final",
+    period: bool = False,
+) -> dict[str, Any]:
+    """An imaging report (a duplex ultrasound, say) with its coded conclusion as
+    (system, code, display) triples; none leaves conclusionCode out (a narrative only).
+    Imaged `imaged_hours_ago` (effectiveDateTime, or effectivePeriod.start with `period`),
+    released `issued_hours_ago`. The report's own code is text only, as some EHRs send it."""
+    resource: dict[str, Any] = {
+        "resourceType": "DiagnosticReport",
+        "id": resource_id,
+        "status": status,
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074", "code": "RAD"}]}
+        ],
+        "code": {"text": "Duplex ultrasound of the leg veins"},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "issued": at(issued_hours_ago),
+        "conclusion": "See the coded conclusion.",
+    }
+    if imaged_hours_ago is not None and period:
+        resource["effectivePeriod"] = {"start": at(imaged_hours_ago)}
+    elif imaged_hours_ago is not None:
+        resource["effectiveDateTime"] = at(imaged_hours_ago)
+    if conclusion is not None:
+        resource["conclusionCode"] = [
+            {"coding": [{"system": system, "code": code, "display": display}], "text": display}
+            for system, code, display in conclusion
+        ]
+    return resource
+
+
 def searchset(*resources: dict[str, Any]) -> dict[str, Any]:
     return {
         "resourceType": "Bundle",

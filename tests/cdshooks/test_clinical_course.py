@@ -144,6 +144,7 @@ def test_the_prefetch_asks_for_platelet_counts_within_its_bounded_observation_qu
         "medicationAdministrations",
         "procedures",
         "allergies",
+        "diagnosticReports",  # for thrombus propagation (test_imaging_reports.py)
     }
 
 
@@ -301,4 +302,4 @@ def test_the_prefetch_asks_for_what_propagation_is_read_from(kb: KnowledgeBase) 
     )
     assert "Observation" not in feed.resource_types
     extension = feed_for_pointers(kb, {"/imaging/thrombus_extension_to_proximal_veins"})
-    assert extension.resource_types == ["Condition"]
+    assert extension.resource_types == ["Condition", "DiagnosticReport"]

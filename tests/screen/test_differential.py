@@ -79,6 +79,8 @@ def _mutate(resource: dict[str, Any], rng: random.Random) -> list[dict[str, Any]
             changed.pop("effectiveDateTime", None)
         else:
             changed["effectiveDateTime"] = "2021-06-01"
+    elif kind == "DiagnosticReport":
+        _mutate_report(changed, roll, rng)
     elif kind in ("MedicationRequest", "Procedure"):
         if roll < 0.4:
             changed["status"] = rng.choice(["completed", "stopped", "on-hold", "not-done"])
@@ -86,6 +88,19 @@ def _mutate(resource: dict[str, Any], rng: random.Random) -> list[dict[str, Any]
             changed.pop("authoredOn", None)
             changed.pop("performedDateTime", None)
     return [changed]
+
+
+def _mutate_report(report: dict[str, Any], roll: float, rng: random.Random) -> None:
+    """An imaging report as exports carry them: not final, retracted, undated, uncoded, or
+    dated by a period (which the mapping reads by its start)."""
+    if roll < 0.4:
+        report["status"] = rng.choice(["preliminary", "entered-in-error", "cancelled", "amended"])
+    elif roll < 0.55:
+        report.pop("effectiveDateTime", None)
+    elif roll < 0.7:
+        report.pop("conclusionCode", None)
+    elif "effectiveDateTime" in report:
+        report["effectivePeriod"] = {"start": report.pop("effectiveDateTime")}
 
 
 def _write_roughened(source: Path, target: Path, seed: int) -> None:

@@ -1,5 +1,8 @@
 """Differential test for the clinical course read from the chart (issue 14 part 5).
 
+Imaging reports (`REPORTS`): the screen reads their coded conclusion through the
+DiagnosticReport view exactly as the mapping does (`to_case._read_diagnostic_report`).
+
 The synthetic cohorts chart one platelet count per patient, so they never show a platelet
 fall on heparin. These hand-built records do, beside records that must not read as one; the
 screen must give every patient what the per-patient engine gives (`test_differential`).
@@ -19,6 +22,7 @@ from fhir_fixtures import (
     NOW,
     SNOMED,
     condition,
+    diagnostic_report,
     medication_administration,
     medication_request,
     observation,
@@ -114,7 +118,101 @@ hours ago, or none: only a recorded date); enoxaparin ordered 110 h ago. Sources
 extending), SIDDIQUI-2015 (CVT propagating despite anticoagulation)."""
 
 
+LEFT_FEMORAL_SCT = (SNOMED, "285391000119101", "Acute deep venous thrombosis of left femoral vein")
+LEFT_POPLITEAL_SCT = (
+    SNOMED,
+    "285571000119108",
+    "Acute deep venous thrombosis of popliteal vein of left leg",
+)
+ILIAC_FIRST = (ICD10, *LEFT_ILIAC)
+CVT_FIRST = (ICD10, "I67.6", "Nonpyogenic thrombosis of intracranial venous system")
+REPORTS: dict[
+    str, tuple[tuple[str, str, str] | None, dict[str, Any], tuple[str, str, str] | None]
+] = {
+    "report-femoral-on-enoxaparin": (ILIAC_FIRST, {"conclusion": [LEFT_FEMORAL_SCT]}, None),
+    "report-amended": (ILIAC_FIRST, {"conclusion": [LEFT_FEMORAL_SCT], "status": "amended"}, None),
+    "report-period-start": (ILIAC_FIRST, {"conclusion": [LEFT_FEMORAL_SCT], "period": True}, None),
+    "report-preliminary": (
+        ILIAC_FIRST,
+        {"conclusion": [LEFT_FEMORAL_SCT], "status": "preliminary"},
+        None,
+    ),
+    "report-entered-in-error": (
+        ILIAC_FIRST,
+        {"conclusion": [LEFT_FEMORAL_SCT], "status": "entered-in-error"},
+        None,
+    ),
+    "report-cancelled": (
+        ILIAC_FIRST,
+        {"conclusion": [LEFT_FEMORAL_SCT], "status": "cancelled"},
+        None,
+    ),
+    "report-without-conclusion-code": (ILIAC_FIRST, {"conclusion": None}, None),
+    "report-imaged-before-the-order": (
+        ILIAC_FIRST,
+        {"conclusion": [LEFT_FEMORAL_SCT], "imaged_hours_ago": 115, "issued_hours_ago": 20},
+        None,
+    ),
+    "report-without-a-time": (
+        ILIAC_FIRST,
+        {"conclusion": [LEFT_FEMORAL_SCT], "imaged_hours_ago": None},
+        None,
+    ),
+    "report-in-the-future": (
+        ILIAC_FIRST,
+        {"conclusion": [LEFT_FEMORAL_SCT], "imaged_hours_ago": -48},
+        None,
+    ),
+    "report-same-vein": (ILIAC_FIRST, {"conclusion": [ILIAC_FIRST]}, None),
+    "report-first-then-condition": (
+        None,
+        {"conclusion": [LEFT_FEMORAL_SCT], "imaged_hours_ago": 118},
+        ILIAC_FIRST,
+    ),
+    "report-calf-to-popliteal": (
+        (ICD10, *LEFT_TIBIAL),
+        {"conclusion": [LEFT_POPLITEAL_SCT], "imaged_hours_ago": 30},
+        None,
+    ),
+    "report-cvt-to-cortical-veins": (CVT_FIRST, {"conclusion": [CORTICAL_VEIN]}, None),
+    "report-iliac-from-femoral": ((ICD10, *LEFT_FEMORAL), {"conclusion": [ILIAC_FIRST]}, None),
+    "report-only": (None, {"conclusion": [LEFT_FEMORAL_SCT]}, None),
+}
+"""Patient id -> (a first thrombosis Condition, onset 120 h ago, or none; an imaging report:
+`fhir_fixtures.diagnostic_report` options, imaged 20 h ago unless given; a later Condition,
+onset 20 h ago, or none); enoxaparin ordered 110 h ago. A final report coding a thrombosis is
+a finding record like a confirmed Condition; preliminary, cancelled, entered-in-error or
+uncoded reports, and a time not known or in the future, say nothing. Sources: AHA-2011-VTE
+(iliofemoral DVT extending despite anticoagulation), CHEST-2021 statement 2 (distal DVT
+extending on serial imaging), SIDDIQUI-2015 (CVT propagating despite anticoagulation)."""
+
+
+def _report_record(patient_id: str) -> list[dict[str, Any]]:
+    first, options, later = REPORTS[patient_id]
+    options = {"imaged_hours_ago": 20, **options}
+    conclusion = options.pop("conclusion")
+    record = [
+        patient(patient_id, birth="1975-03-09"),
+        medication_request(f"{patient_id}-ac", *ENOXAPARIN, hours_ago=110, patient_id=patient_id),
+        diagnostic_report(f"{patient_id}-us", conclusion, patient_id=patient_id, **options),
+        observation(
+            f"{patient_id}-plt", "777-3", "Platelets", 230, "10*3/uL", patient_id=patient_id
+        ),
+    ]
+    if first is not None:
+        record.append(
+            condition(f"{patient_id}-first", *first, patient_id=patient_id, onset_hours_ago=120)
+        )
+    if later is not None:
+        record.append(
+            condition(f"{patient_id}-later", *later, patient_id=patient_id, onset_hours_ago=20)
+        )
+    return record
+
+
 def _record(patient_id: str) -> list[dict[str, Any]]:
+    if patient_id in REPORTS:
+        return _report_record(patient_id)
     if patient_id in PROPAGATION:
         return _propagation_record(patient_id)
     if patient_id in SEIZURES:
@@ -249,7 +347,7 @@ def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
 def _write_export(target: Path) -> Path:
     target.mkdir(parents=True)
     by_type: dict[str, list[str]] = {}
-    for patient_id in [*COURSES, *SEIZURES, *COURSES_GIVEN, *PROPAGATION]:
+    for patient_id in [*COURSES, *SEIZURES, *COURSES_GIVEN, *PROPAGATION, *REPORTS]:
         for resource in _record(patient_id):
             by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
     for resource_type, lines in by_type.items():
@@ -286,9 +384,20 @@ def test_the_screen_reads_platelet_falls_seizures_and_propagation_as_the_engine_
         "seizure-on-enoxaparin",
         "seizure-after-infusion-began",
         "cvt-to-cortical-veins",
+        "report-cvt-to-cortical-veins",
     }
-    assert _offered(expected, "DVT-IFDVT-ESCALATION-CDT") == {"iliac-on-enoxaparin"}
-    assert _offered(expected, "DVT-DISTAL-EXTENDED-PROXIMALLY") == {"calf-to-popliteal"}
+    assert _offered(expected, "DVT-IFDVT-ESCALATION-CDT") == {
+        "iliac-on-enoxaparin",
+        "report-femoral-on-enoxaparin",
+        "report-amended",
+        "report-period-start",
+        "report-first-then-condition",
+        "report-iliac-from-femoral",
+    }
+    assert _offered(expected, "DVT-DISTAL-EXTENDED-PROXIMALLY") == {
+        "calf-to-popliteal",
+        "report-calf-to-popliteal",
+    }
 
 
 def _offered(expected: dict[str, Any], rule_id: str) -> set[str]:

@@ -3,12 +3,17 @@
 Each resource type that can feed a rule gets one key. Observations are filtered by the
 LOINC codes of the value sets, so the EHR sends the handful of results the rules can use
 instead of the whole chart; Conditions and Procedures are asked for in full because the
-mapping reads those lists as complete (a problem list closes `diagnoses`).
+mapping reads those lists as complete (a problem list closes `diagnoses`). DiagnosticReports
+are asked for only when final (or amended, corrected) and only with a coded conclusion the
+value sets name (the `conclusion` search parameter): the mapping reads nothing else of a
+report, and a chart's many laboratory and imaging reports stay on the EHR.
 """
 
 from __future__ import annotations
 
 from venapath.fhir.requirements import Feed, feed_for_rules
+from venapath.fhir.to_case import FINAL_REPORT
+from venapath.kb.codes import DOTTED_SYSTEMS
 from venapath.kb.model import KnowledgeBase
 from venapath.kb.value_sets import CodeSystem
 
@@ -23,6 +28,7 @@ KEY_BY_TYPE = {
     "MedicationAdministration": "medicationAdministrations",
     "Procedure": "procedures",
     "AllergyIntolerance": "allergies",
+    "DiagnosticReport": "diagnosticReports",
 }
 TYPE_BY_KEY = {key: resource_type for resource_type, key in KEY_BY_TYPE.items()}
 COMPLETE_WHEN_ANSWERED = frozenset({"Condition", "Procedure"})
@@ -52,4 +58,23 @@ def _query(resource_type: str, feed: Feed) -> str:
         if loinc:
             query += "&code=" + ",".join(f"{CodeSystem.LOINC.uri}|{code}" for code in loinc)
         query += "&_sort=-date&_count=200"
+    if resource_type == "DiagnosticReport":
+        query += _report_filter(feed)
     return query
+
+
+def _report_filter(feed: Feed) -> str:
+    """Final reports whose conclusion carries a value-set code.
+
+    A filter must never hide a report the mapping would read, so the codes go without their
+    system (a token without one matches the code in any system: the answer can only hold
+    more than the mapping reads), ICD-10 codes in both spellings the mapping accepts (I82.412
+    and I82412), and a prefix code (an ICD-10 family, which no token can express) drops the
+    conclusion filter altogether. Bare codes also keep the query about half as long."""
+    query = "&status=" + ",".join(sorted(FINAL_REPORT))
+    codes = feed.codes["DiagnosticReport"]
+    if any(code.match == "prefix" for code in codes):
+        return query
+    tokens = {code.code for code in codes}
+    tokens |= {code.code.replace(".", "") for code in codes if code.system in DOTTED_SYSTEMS}
+    return query + "&conclusion=" + ",".join(sorted(tokens))

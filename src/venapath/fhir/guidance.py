@@ -128,6 +128,10 @@ def _notes(assessment: Assessment) -> list[str]:
     return notes
 
 
+_CODE_PATH = {"DiagnosticReport": "conclusionCode"}
+"""Where a resource type carries the codes the mapping reads, when not in `code`."""
+
+
 def _data_requirements(assessment: Assessment, kb: KnowledgeBase) -> list[dict[str, Any]]:
     """One requirement per resource type, with the codes that would settle a missing fact."""
     pointers = {pointer for need in assessment.needs_data for pointer in need.settled_by}
@@ -139,7 +143,7 @@ def _data_requirements(assessment: Assessment, kb: KnowledgeBase) -> list[dict[s
         if codes:
             requirement["codeFilter"] = [
                 {
-                    "path": "code",
+                    "path": _CODE_PATH.get(resource_type, "code"),
                     "code": [
                         {"system": c.system.uri, "code": c.code, "display": c.display}
                         for c in codes

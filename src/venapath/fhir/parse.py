@@ -33,10 +33,12 @@ READ_TYPES = frozenset(
         "MedicationAdministration",
         "Procedure",
         "AllergyIntolerance",
+        "DiagnosticReport",
         "ServiceRequest",
     }
 )
-"""Resource types whose content VenaPath reads (ServiceRequest only as a draft order)."""
+"""Resource types whose content VenaPath reads (ServiceRequest only as a draft order;
+DiagnosticReport only for the coded conclusion of a final report)."""
 
 MAX_RESOURCES = 20_000
 

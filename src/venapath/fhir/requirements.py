@@ -44,8 +44,12 @@ ANTICOAGULATION_FIELDS = (
 )
 """Case fields an anticoagulant order, statement or administration sets (to_case.py)."""
 THROMBUS_COURSE_FIELDS = (PROPAGATION_FIELD, PROXIMAL_EXTENSION_FIELD, DISTAL_EXTENSION_FIELD)
-"""Case fields read from segment Conditions placed in time (`to_case._read_thrombus_course`);
-propagation also needs the start of anticoagulation."""
+"""Case fields read from segment Conditions and final imaging reports placed in time
+(`to_case._read_thrombus_course`); propagation also needs the start of anticoagulation."""
+REPORT_FIELDS = ("/imaging/thrombosed_segments", *THROMBUS_COURSE_FIELDS)
+"""Case fields a final report's coded conclusion feeds (`to_case._read_diagnostic_report`):
+the thrombosed segments and the thrombus course, so a rule that reads the diagnoses alone
+never asks for reports."""
 
 
 @dataclass
@@ -114,6 +118,9 @@ def feed_for_pointers(kb: KnowledgeBase, pointers: set[str]) -> Feed:
         if any(_overlaps(p, w) for p in pointers for w in fields_written(value_set)):
             for resource_type in _resource_types(value_set):
                 feed.add(resource_type, value_set.codes)
+        if any(_overlaps(p, w) for p in pointers for w in REPORT_FIELDS):
+            for also in value_set.also_read_in:
+                feed.add(also.value, value_set.codes)
     return feed
 
 

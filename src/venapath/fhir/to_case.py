@@ -150,7 +150,9 @@ class Exposure:
 class ThrombusRecord:
     """One active, not refuted, acute venous thrombosis Condition: its segment and side (as
     its code states them), its onset (when the thrombus there began; never the recorded
-    date) and the time it is placed at (onset, else recorded date)."""
+    date) and the time it is placed at (onset, else recorded date). A final imaging report
+    whose conclusion codes the thrombosis is one too, confirmed, with the time it was imaged
+    as both (the thrombus was there when it was seen)."""
 
     condition: str
     segment: str | None
@@ -321,6 +323,8 @@ def case_from_fhir(
     _read_anticoagulation_course(builder)
     _read_platelet_course(builder)
     _read_seizures(builder)
+    for imaging_report in parsed.of("DiagnosticReport"):
+        _read_diagnostic_report(imaging_report, builder)
     _read_thrombus_course(builder)
     reasons = _reason_conditions(parsed)
     for procedure in parsed.of("Procedure"):
@@ -671,10 +675,12 @@ def _read_seizures(builder: _Builder) -> None:
 def _read_thrombus_course(builder: _Builder) -> None:
     """Thrombus in a new segment on a later record: propagation.
 
-    A confirmed segment Condition whose onset (when the thrombus there began, as the chart
-    states it) is later than an earlier record of the same thrombosis in the same limb, in a
-    segment none of those earlier records names, shows the thrombus extending beyond what
-    they showed. Onset after the start of the current anticoagulation course is
+    A record is a thrombosis Condition or a final imaging report coding one
+    (`_read_diagnostic_report`). A confirmed segment record whose onset (when the thrombus
+    there began, as the chart states it; for a report, when it was imaged) is later than an
+    earlier record of the same thrombosis in the same limb, in a segment none of those
+    earlier records names, shows the thrombus extending beyond what they showed. Onset after
+    the start of the current anticoagulation course is
     `course.thrombus_propagation` (despite anticoagulation); from an isolated distal DVT
     (every earlier record names a calf vein) it is also the serial-imaging extension of
     CHEST 2021 statement 2, proximal or within the calf. Provenance: the earlier and the
@@ -710,6 +716,80 @@ def _read_thrombus_course(builder: _Builder) -> None:
             record.segment in DISTAL_LEG_SEGMENTS for record in earlier
         ):
             _put_distal_extension(builder, later.segment, sources)
+
+
+# ------------------------------------------------------------------------ imaging reports
+
+FINAL_REPORT = frozenset({"final", "amended", "corrected"})
+"""DiagnosticReport statuses whose conclusion is verified (FHIR R4 diagnostic-report-status:
+"final", and "amended"/"corrected" after it). Registered, partial and preliminary reports
+are not yet verified; cancelled and entered-in-error ones say nothing; none is read."""
+
+
+def _read_diagnostic_report(report: Any, builder: _Builder) -> None:
+    """A final report whose coded conclusion (conclusionCode) names an acute venous
+    thrombosis is a dated finding of it: the thrombus course reads it exactly like a
+    confirmed segment Condition (`_read_thrombus_course`), with the report as provenance,
+    and its vein is a thrombosed segment of a thrombosis the problem list holds.
+
+    Dated by when the imaging was done (effectiveDateTime, else effectivePeriod.start), never
+    by `issued`, which is when this version of the report was released: a scan done before
+    anticoagulation began but reported after it must not read as propagation despite
+    anticoagulation. A report without conclusionCode says nothing (its narrative is not
+    read), and a report never sets a course fact false."""
+    if report.status not in FINAL_REPORT or not report.conclusionCode:
+        return
+    source = _ref(report)
+    imaged = _moment(report.effectiveDateTime) or _period_start(report.effectivePeriod)
+    when = _not_future(imaged, builder, source)
+    if imaged is not None and when is None:
+        return  # imaged in the future: `_not_future` has said so
+    for concept in report.conclusionCode:
+        for match in builder.matches(Resource.DIAGNOSTIC_REPORT, concept, "DiagnosticReport"):
+            target = match.value_set.target
+            if isinstance(target, DiagnosisTarget):
+                _add_report_finding(builder, target, match, when, source)
+
+
+def _add_report_finding(
+    builder: _Builder, target: DiagnosisTarget, match: Match, when: datetime | None, source: str
+) -> None:
+    """Keep an acute thrombosis finding of a report for the thrombus course."""
+    if target.condition.value not in THROMBOSES or target.chronic is True:
+        return
+    if when is None:
+        builder.report.notes.append(
+            f"{source}: {match.value_set.title} without the time it was imaged "
+            "(effectiveDateTime or effectivePeriod); not placed in the course"
+        )
+        return
+    side = match.code.side.value if match.code.side is not None else None
+    builder.thromboses.append(
+        ThrombusRecord(target.condition.value, target.segment, side, when, when, True, source)
+    )
+    _add_report_segment(builder, target, side, source)
+
+
+def _add_report_segment(
+    builder: _Builder, target: DiagnosisTarget, side: str | None, source: str
+) -> None:
+    """The vein a final report finds thrombosed is a thrombosed segment, as a Condition's is,
+    when the problem list holds that thrombosis (not refuted): a case that read propagation
+    into the iliac vein while listing only the femoral vein would deny the iliofemoral
+    involvement the report shows. A report refines the extent of a known thrombosis; it is
+    never a diagnosis by itself, nor the symptom onset (an imaging time is not when symptoms
+    began)."""
+    known = builder.diagnoses.get(target.condition.value)
+    if target.segment is None or known is None or known["status"] == "excluded":
+        return
+    segment: dict[str, Any] = {"segment": target.segment}
+    if side is not None:
+        segment["side"] = side
+    if target.chronic is not None:
+        segment["chronic"] = target.chronic
+    if segment not in builder.segments:
+        builder.segments.append(segment)
+        builder.report.provenance.setdefault("/imaging/thrombosed_segments", []).append(source)
 
 
 def _same_limb(earlier: ThrombusRecord, later: ThrombusRecord) -> bool:

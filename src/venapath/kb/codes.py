@@ -41,16 +41,17 @@ class CodeIndex:
         self._exact: dict[tuple[Resource, CodeSystem, str], list[Match]] = {}
         self._prefix: dict[tuple[Resource, CodeSystem], list[tuple[str, Match]]] = {}
         for value_set in value_sets:
-            for code in value_set.codes:
-                match = Match(value_set, code)
-                normal = normal_code(code.system, code.code)
-                if code.match == "prefix":
-                    key = (value_set.resource, code.system)
-                    self._prefix.setdefault(key, []).append((normal, match))
-                else:
-                    self._exact.setdefault((value_set.resource, code.system, normal), []).append(
-                        match
-                    )
+            for resource in value_set.resources:
+                self._add(resource, value_set)
+
+    def _add(self, resource: Resource, value_set: ValueSet) -> None:
+        for code in value_set.codes:
+            match = Match(value_set, code)
+            normal = normal_code(code.system, code.code)
+            if code.match == "prefix":
+                self._prefix.setdefault((resource, code.system), []).append((normal, match))
+            else:
+                self._exact.setdefault((resource, code.system, normal), []).append(match)
 
     def lookup(self, resource: Resource, coding: Coding) -> list[Match]:
         """Every value set that claims this coding for this resource type (often none)."""

@@ -45,7 +45,9 @@ from venapath.kb.value_sets import (
     AnticoagulantTarget,
     DiagnosisTarget,
     FlagTarget,
+    Resource,
     ValueSet,
+    also_read_in_problem,
     flag_field_problem,
 )
 
@@ -493,6 +495,11 @@ def _value_set_problems(value_set: ValueSet, sources: Mapping[str, Source]) -> l
         problem = flag_field_problem(target.field)
         if problem is not None:
             found.append(problem)
+    also = also_read_in_problem(value_set)
+    if also is not None:
+        found.append(also)
+    if value_set.resource is Resource.DIAGNOSTIC_REPORT:
+        found.append("DiagnosticReport is read only through another value set's also_read_in")
     return found
 
 

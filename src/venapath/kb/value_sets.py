@@ -58,6 +58,13 @@ class Resource(StrEnum):
     MEDICATION = "MedicationRequest"  # also MedicationStatement; anticoagulants also MedicationAdministration
     PROCEDURE = "Procedure"
     ALLERGY = "AllergyIntolerance"
+    DIAGNOSTIC_REPORT = "DiagnosticReport"  # its conclusionCode; only as `also_read_in`
+
+
+ALSO_READ_IN = frozenset({Resource.DIAGNOSTIC_REPORT})
+"""Resource types a value set may name in `also_read_in`: a diagnosis's codes also read as the
+coded conclusion of a report (DiagnosticReport.conclusionCode holds SNOMED CT findings and
+the like, the same codes a problem list holds)."""
 
 
 class Code(BaseModel):
@@ -189,8 +196,39 @@ class ValueSet(BaseModel):
         default=None, description="Where in the source: a value set OID, a table, a chapter."
     )
     resource: Resource
+    also_read_in: tuple[Resource, ...] = Field(
+        default=(),
+        description="Other resource types whose coded finding carries these same codes, read "
+        "for the same target (DiagnosticReport: its conclusionCode). One list of codes, so a "
+        "problem-list code and the same code on an imaging report can never drift apart.",
+    )
     target: Target
     codes: tuple[Code, ...] = Field(min_length=1)
+
+    @property
+    def resources(self) -> tuple[Resource, ...]:
+        """Every resource type these codes are read from: `resource`, then `also_read_in`."""
+        return (self.resource, *self.also_read_in)
+
+
+def also_read_in_problem(value_set: ValueSet) -> str | None:
+    """Why a value set's `also_read_in` cannot stand (None when it can).
+
+    Only a diagnosis read from Condition may also be read from a report's conclusion: the
+    mapping reads a report's conclusion as a dated finding of that diagnosis, nothing else."""
+    extra = value_set.also_read_in
+    if not extra:
+        return None
+    if value_set.resource in extra or len(set(extra)) != len(extra):
+        return "also_read_in repeats a resource type"
+    unknown = sorted(r.value for r in extra if r not in ALSO_READ_IN)
+    if unknown:
+        return f"also_read_in: {', '.join(unknown)} cannot carry a value set's codes"
+    if value_set.resource is not Resource.CONDITION or not isinstance(
+        value_set.target, DiagnosisTarget
+    ):
+        return "also_read_in DiagnosticReport: only for a diagnosis read from Condition"
+    return None
 
 
 def flag_field_problem(pointer: str) -> str | None:

@@ -47,6 +47,7 @@ from venapath.fhir.to_case import (
     DISTAL_EXTENSION_FIELD,
     DISTAL_LEG_SEGMENTS,
     DOSE_COVER_HOURS,
+    FINAL_REPORT,
     GCS_COURSE_DAYS,
     GCS_FIELD,
     GESTATIONAL_AGE_FIELD,
@@ -171,8 +172,12 @@ class CaseColumns:
             + seen.chronic.cast(str).fill_null("")
         )
         seen = seen.mutate(label=segment_label)
-        segments = seen.group_by("patient_id").agg(
-            segments=seen.label.collect(distinct=True).sort()
+        known = rows.filter(rows.status != "excluded").select("patient_id", "condition").distinct()
+        labels = seen.select("patient_id", "label").union(
+            self._report_segment_labels(known), distinct=False
+        )
+        segments = labels.group_by("patient_id").agg(
+            segments=labels.label.collect(distinct=True).sort()
         )
         acute = seen.filter(seen.chronic.isnull() | ~seen.chronic)
         onsets = acute.group_by("patient_id").agg(symptom_onset=acute.onset_at.min())
@@ -479,9 +484,10 @@ class CaseColumns:
 
     def propagation_flags(self, conditions: ir.Table, anticoagulation: ir.Table) -> ir.Table:
         """Thrombus in a new segment on a later record (`to_case._read_thrombus_course`): a
-        confirmed segment Condition whose onset follows an earlier record of the same
-        thrombosis in the same limb, in a segment none of those names. After the start of
-        anticoagulation it is propagation; from an isolated distal DVT, also extension."""
+        confirmed segment Condition, or a final imaging report coding one, whose onset
+        follows an earlier record of the same thrombosis in the same limb, in a segment none
+        of those names. After the start of anticoagulation it is propagation; from an
+        isolated distal DVT, also extension."""
         rows = conditions.filter(
             (conditions.kind == "diagnosis")
             & conditions.condition.isin(sorted(THROMBOSES))
@@ -491,6 +497,7 @@ class CaseColumns:
         rows = rows.filter(rows.status != "excluded")
         onset = self.not_future(self.moment(rows.onset.coalesce(rows.onset_period_start)))
         rows = rows.mutate(began=onset, at=self._condition_time(rows))
+        rows = rows.select(*_THROMBUS_RECORD).union(self.report_findings(), distinct=False)
         later = rows.filter(
             (rows.status == "confirmed") & rows.segment.notnull() & rows.began.notnull()
         ).select(
@@ -560,6 +567,45 @@ class CaseColumns:
             after.select("patient_id", "field").distinct().mutate(flag_value=ibis.literal("true"))
         )
 
+    def _report_segment_labels(self, known: ir.Table) -> ir.Table:
+        """The segments final reports find thrombosed (`to_case._add_report_segment`), for a
+        thrombosis the Conditions hold (`known`: patient and condition, not excluded),
+        labelled as `diagnoses` labels a Condition's segment."""
+        rows = self._report_hits()
+        rows = rows.filter(rows.segment.notnull())
+        rows = rows.join(known, ["patient_id", "condition"]).select(*rows.columns)
+        label = (
+            rows.segment
+            + "|"
+            + rows.side.fill_null("")
+            + "|"
+            + rows.chronic.cast(str).fill_null("")
+        )
+        return rows.select("patient_id", label=label)
+
+    def _report_hits(self) -> ir.Table:
+        """Final reports' conclusion codings claimed by an acute thrombosis value set, with
+        the time imaged (`at`; reports without one are left out)."""
+        rows = self.view("DiagnosticReport")
+        rows = rows.filter(rows.status.isin(sorted(FINAL_REPORT)))
+        hits = matched(rows, self.codes, "DiagnosticReport")
+        hits = hits.filter(
+            (hits.kind == "diagnosis")
+            & hits.condition.isin(sorted(THROMBOSES))
+            & (hits.chronic.isnull() | ~hits.chronic)
+        )
+        imaged = self.not_future(self.moment(hits.effective.coalesce(hits.effective_period_start)))
+        hits = hits.mutate(at=imaged)
+        return hits.filter(hits.at.notnull())
+
+    def report_findings(self) -> ir.Table:
+        """Final imaging reports coding an acute thrombosis in their conclusion, as thrombus
+        records (`to_case._read_diagnostic_report`): confirmed, placed at the time imaged
+        (effectiveDateTime, else effectivePeriod.start; never `issued`)."""
+        hits = self._report_hits()
+        hits = hits.mutate(status=ibis.literal("confirmed"), began=hits.at)
+        return hits.select(*_THROMBUS_RECORD)
+
     def _condition_time(self, rows: ir.Table) -> ir.TimestampValue:
         """Onset, else recorded date, as the per-patient mapping dates a Condition."""
         return self.not_future(
@@ -620,6 +666,10 @@ MEASUREMENT_COLUMNS = {
     "/patient/weight_kg": "weight_kg",
 }
 """Measurement target field -> case column (numbers already in the unit the facts use)."""
+
+
+_THROMBUS_RECORD = ("patient_id", "condition", "segment", "side", "status", "began", "at")
+"""The columns of a thrombus record (`to_case.ThrombusRecord`), from a Condition or a report."""
 
 
 def _current_course(exposures: ir.Table, now: ir.TimestampValue) -> ir.Table:

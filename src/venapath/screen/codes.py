@@ -53,22 +53,24 @@ _SCHEMA = pa.schema(
 
 
 def code_rows(kb: KnowledgeBase) -> pa.Table:
-    """Every value-set code with its target, as an Arrow table."""
+    """Every value-set code with its target, as an Arrow table: one row per resource type the
+    value set is read from (`resource` and `also_read_in`)."""
     rows: list[dict[str, Any]] = []
     for value_set in kb.value_sets:
         target = _target_columns(value_set.target)
-        for code in value_set.codes:
-            rows.append(
-                {
-                    "resource": value_set.resource.value,
-                    "system": code.system.uri,
-                    "code": normal_code(code.system, code.code),
-                    "prefix": code.match == "prefix",
-                    "value_set": value_set.id,
-                    "side": code.side.value if code.side is not None else None,
-                    **target,
-                }
-            )
+        for resource in value_set.resources:
+            for code in value_set.codes:
+                rows.append(
+                    {
+                        "resource": resource.value,
+                        "system": code.system.uri,
+                        "code": normal_code(code.system, code.code),
+                        "prefix": code.match == "prefix",
+                        "value_set": value_set.id,
+                        "side": code.side.value if code.side is not None else None,
+                        **target,
+                    }
+                )
     return pa.Table.from_pylist(rows, schema=_SCHEMA)
 
 

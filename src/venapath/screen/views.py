@@ -38,6 +38,7 @@ RESOURCE_VIEWS: Mapping[str, str] = {
     "MedicationAdministration": "medication_administration.json",
     "Procedure": "procedure.json",
     "AllergyIntolerance": "allergy_intolerance.json",
+    "DiagnosticReport": "diagnostic_report.json",
 }
 """Resource type -> its view file. Other resource types in an export are not read."""
 

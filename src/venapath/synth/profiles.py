@@ -64,6 +64,7 @@ from venapath.synth.resources import (
     HOUR,
     MALE_ONLY_CANCERS,
     CodeBook,
+    Concept,
     JsonDict,
     Lab,
     Moment,
@@ -164,6 +165,12 @@ DVT_SNOMED_CODED = Rate(0.3)  # problem lists coded in SNOMED CT rather than ICD
 DVT_BILATERAL = Rate(0.02)
 DVT_SUSPECTED_D_DIMER_POSITIVE = Rate(0.5)
 DVT_SUSPECTED_EMPIRIC_LMWH = Rate(0.3)
+
+# Imaging reports (DiagnosticReport): a duplex ultrasound behind each DVT finding
+DUPLEX_REPORT_CODED = Rate(0.5)  # conclusion coded (the rest: narrative only): SYNTHETIC
+REPORT_PRELIMINARY = Rate(0.1)  # not yet finalised at export time: SYNTHETIC
+EXTENSION_ON_PROBLEM_LIST = Rate(0.5)  # distal extension also charted as a Condition: SYNTHETIC
+PROXIMAL_EXTENSION_ON_ANTICOAGULATION = Rate(0.05)  # follow-up scan finds iliac thrombus: SYNTHETIC
 
 # Cerebral venous thrombosis
 CVT_FEMALE = Rate(0.75, "cvt.md §6 [Alimohammadi-2022]; 3:1 in [Silvis-2016]")
@@ -721,6 +728,27 @@ def _dvt_condition(
     value_set = snomed if snomed is not None and ctx.chance(DVT_SNOMED_CODED) else icd
     concept = ctx.book.pick(ctx.rng, value_set, side)
     ctx.record.condition(concept, recorded=when, onset=onset)
+    _duplex_report(ctx, concept, when)
+
+
+def _duplex_report(ctx: _Context, concept: Concept, imaged: Moment) -> None:
+    """The diagnostic duplex ultrasound behind a DVT finding: its conclusion coded with the
+    finding's code or narrative only; now and then not yet final."""
+    coded = ctx.chance(DUPLEX_REPORT_CODED)
+    status = "preliminary" if ctx.chance(REPORT_PRELIMINARY) else "final"
+    ctx.record.imaging_report([concept] if coded else [], imaged, status=status)
+
+
+def _extension_on_treatment(ctx: _Context, side: str, diagnosis: Moment, risks: _Risks) -> None:
+    """A follow-up duplex 3-10 days into anticoagulation that finds thrombus in the iliac
+    vein of the same leg: propagation despite anticoagulation, in the report alone."""
+    if risks.active_bleeding or not ctx.chance(PROXIMAL_EXTENSION_ON_ANTICOAGULATION):
+        return
+    imaged = diagnosis + days(ctx.rng.uniform(3, 10))
+    if imaged > ctx.record.now:
+        return
+    iliac = ctx.book.pick(ctx.rng, "leg-dvt-acute-iliac-snomed", side)
+    ctx.record.imaging_report([iliac], imaged)
 
 
 def _anticoagulate_unless_bleeding(
@@ -738,14 +766,18 @@ def _leg_dvt_distal(ctx: _Context) -> None:
     onset, diagnosis, cancer, risks = _dvt_patient(ctx)
     side = _leg_side(ctx)
     value_set = ctx.rng.choice(_LEG_SEGMENTS_DISTAL)
-    ctx.record.condition(ctx.book.pick(ctx.rng, value_set, side), recorded=diagnosis, onset=onset)
+    calf = ctx.book.pick(ctx.rng, value_set, side)
+    ctx.record.condition(calf, recorded=diagnosis, onset=onset)
+    _duplex_report(ctx, calf, diagnosis)
     anticoagulated = ctx.chance(DISTAL_ANTICOAGULATED)
     if anticoagulated:
         _anticoagulate_unless_bleeding(ctx, diagnosis, cancer, risks)
     extended_at = diagnosis + days(14)
     if extended_at <= ctx.record.now and ctx.chance(DISTAL_EXTENSION_2_WEEKS):
         concept = ctx.book.pick(ctx.rng, "leg-dvt-acute-popliteal-vein-icd10cm", side)
-        ctx.record.condition(concept, recorded=extended_at, onset=extended_at - days(2))
+        ctx.record.imaging_report([concept], extended_at)  # the serial scan that found it
+        if ctx.chance(EXTENSION_ON_PROBLEM_LIST):
+            ctx.record.condition(concept, recorded=extended_at, onset=extended_at - days(2))
         if not anticoagulated:
             _anticoagulate_unless_bleeding(ctx, extended_at, cancer, risks)
 
@@ -755,6 +787,7 @@ def _leg_dvt_proximal(ctx: _Context) -> None:
     side = _leg_side(ctx)
     _dvt_condition(ctx, ctx.rng.choice(_LEG_SEGMENTS_PROXIMAL), side, onset, diagnosis)
     _anticoagulate_unless_bleeding(ctx, diagnosis, cancer, risks)
+    _extension_on_treatment(ctx, side, diagnosis, risks)
 
 
 def _iliac_codes(ctx: _Context, side: str, onset: Moment, diagnosis: Moment) -> None:

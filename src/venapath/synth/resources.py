@@ -64,6 +64,7 @@ RESOURCE_TYPES = (
     "MedicationRequest",
     "Procedure",
     "AllergyIntolerance",
+    "DiagnosticReport",
 )
 """The resource types a cohort can hold, in the order the manifest lists them."""
 
@@ -426,6 +427,11 @@ _CLINICAL = {code: _status(_CONDITION_CLINICAL, code) for code in ("active", "re
 _VERIFICATION = {
     code: _status(_CONDITION_VERIFICATION, code) for code in ("confirmed", "provisional", "refuted")
 }
+_RADIOLOGY = _category("http://terminology.hl7.org/CodeSystem/v2-0074", "RAD")
+_DUPLEX_REPORT = _json({"text": "Duplex ultrasound of the veins"})
+"""A report's own code as text only: no LOINC imaging code is vouched for here, and the
+mapping reads only the coded conclusion."""
+_REPORT_STATUSES = frozenset({"final", "preliminary"})
 _ALLERGY_ACTIVE = _status(_ALLERGY_CLINICAL, "active")
 _ALLERGY_CONFIRMED = _status(_ALLERGY_VERIFICATION, "confirmed")
 _INTERPRETATIONS = {
@@ -642,6 +648,29 @@ class PatientRecord:
                 f'{{"resourceType":"Procedure","id":"{self._id("p")}","status":"completed",'
                 f'"code":{concept.json_text},"subject":{self._subject},'
                 f'"performedDateTime":"{stamp(self.clamp(performed))}"}}',
+            )
+        )
+
+    def imaging_report(
+        self, concepts: list[Concept], imaged: Moment, *, status: str = "final"
+    ) -> None:
+        """A duplex ultrasound report whose conclusion codes `concepts` (none: a narrative
+        report, without conclusionCode), imaged at `imaged` and released (`issued`) two hours
+        later; the mapping dates it by the imaging."""
+        if status not in _REPORT_STATUSES:
+            raise ValueError(f"report status {status!r}")
+        imaged = self.clamp(imaged)
+        issued = self.clamp(imaged + 2 * HOUR)
+        conclusion = ""
+        if concepts:
+            conclusion = ',"conclusionCode":[' + ",".join(c.json_text for c in concepts) + "]"
+        self.lines.append(
+            (
+                "DiagnosticReport",
+                f'{{"resourceType":"DiagnosticReport","id":"{self._id("r")}",'
+                f'"status":"{status}","category":{_RADIOLOGY},"code":{_DUPLEX_REPORT},'
+                f'"subject":{self._subject},"effectiveDateTime":"{stamp(imaged)}",'
+                f'"issued":"{stamp(issued)}"{conclusion}}}',
             )
         )
 
