@@ -9,15 +9,14 @@ every patient what the per-patient engine gives (`test_differential`).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from export_support import write_export
 from test_differential import _compare, _expected, _screened
 
 from fhir_fixtures import ICD10, NOW, SNOMED, at, condition, observation, patient
 from venapath.kb.model import KnowledgeBase
-from venapath.synth.bulk import MANIFEST_NAME
 
 CVT = ("I67.6", "Nonpyogenic thrombosis of intracranial venous system")
 LEFT_ILIAC = ("I82.422", "Acute embolism and thrombosis of left iliac vein")
@@ -114,24 +113,9 @@ def _record(patient_id: str) -> list[dict[str, Any]]:
 
 
 def _write_export(target: Path) -> Path:
-    target.mkdir(parents=True)
-    by_type: dict[str, list[str]] = {}
-    for patient_id in [*CONDITIONS, *GESTATIONS, *SYMPTOMS]:
-        for resource in _record(patient_id):
-            by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
-    for resource_type, lines in by_type.items():
-        (target / f"{resource_type}.ndjson").write_text("\n".join(lines) + "\n")
-    manifest = {
-        "transactionTime": NOW.isoformat(),
-        "request": "https://test.venapath.invalid/fhir/$export",
-        "requiresAccessToken": False,
-        "output": [
-            {"type": t, "url": f"{t}.ndjson", "count": len(lines)} for t, lines in by_type.items()
-        ],
-        "error": [],
-    }
-    (target / MANIFEST_NAME).write_text(json.dumps(manifest))
-    return target
+    records = [*CONDITIONS, *GESTATIONS, *SYMPTOMS]
+    resources = (r for patient_id in records for r in _record(patient_id))
+    return write_export(target, resources, NOW)
 
 
 def _with(expected: dict[str, Any], key: str, item: str) -> set[str]:

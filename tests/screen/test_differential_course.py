@@ -11,10 +11,10 @@ Source of the fall criterion: ASH-EDU-2017-HIT-DIAGNOSIS (4Ts typical fall > 50%
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from export_support import write_export
 from test_differential import _compare, _expected, _screened
 
 from fhir_fixtures import (
@@ -29,7 +29,6 @@ from fhir_fixtures import (
     patient,
 )
 from venapath.kb.model import KnowledgeBase
-from venapath.synth.bulk import MANIFEST_NAME
 
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 APIXABAN = ("1364445", "apixaban 5 MG Oral Tablet")
@@ -345,24 +344,9 @@ def _cvt_on(patient_id: str, drug: tuple[str, str]) -> list[dict[str, Any]]:
 
 
 def _write_export(target: Path) -> Path:
-    target.mkdir(parents=True)
-    by_type: dict[str, list[str]] = {}
-    for patient_id in [*COURSES, *SEIZURES, *COURSES_GIVEN, *PROPAGATION, *REPORTS]:
-        for resource in _record(patient_id):
-            by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
-    for resource_type, lines in by_type.items():
-        (target / f"{resource_type}.ndjson").write_text("\n".join(lines) + "\n")
-    manifest = {
-        "transactionTime": NOW.isoformat(),
-        "request": "https://test.venapath.invalid/fhir/$export",
-        "requiresAccessToken": False,
-        "output": [
-            {"type": t, "url": f"{t}.ndjson", "count": len(lines)} for t, lines in by_type.items()
-        ],
-        "error": [],
-    }
-    (target / MANIFEST_NAME).write_text(json.dumps(manifest))
-    return target
+    records = [*COURSES, *SEIZURES, *COURSES_GIVEN, *PROPAGATION, *REPORTS]
+    resources = (r for patient_id in records for r in _record(patient_id))
+    return write_export(target, resources, NOW)
 
 
 def test_the_screen_reads_platelet_falls_seizures_and_propagation_as_the_engine_does(

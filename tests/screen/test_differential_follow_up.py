@@ -9,16 +9,15 @@ Sources: Brave Dreams 2018 and FDA 2012 (rules CCSVI-*-NOT-RECOMMENDED).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from export_support import write_export
 from test_differential import _compare, _expected, _screened
 
 from fhir_fixtures import ICD10, NOW, at, condition, patient
 from venapath.kb.model import KnowledgeBase
-from venapath.synth.bulk import MANIFEST_NAME
 
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 MS = ("G35", "Multiple sclerosis")
@@ -86,24 +85,12 @@ CCSVI = {"reason-code-ms", "reason-reference-ms", "same-day-second-for-ms"}
 
 
 def _write_export(target: Path) -> Path:
-    target.mkdir(parents=True)
-    by_type: dict[str, list[str]] = {}
-    for patient_id, build in RECORDS.items():
-        for resource in [patient(patient_id), *build(patient_id)]:
-            by_type.setdefault(resource["resourceType"], []).append(json.dumps(resource))
-    for resource_type, lines in by_type.items():
-        (target / f"{resource_type}.ndjson").write_text("\n".join(lines) + "\n")
-    manifest = {
-        "transactionTime": NOW.isoformat(),
-        "request": "https://test.venapath.invalid/fhir/$export",
-        "requiresAccessToken": False,
-        "output": [
-            {"type": t, "url": f"{t}.ndjson", "count": len(lines)} for t, lines in by_type.items()
-        ],
-        "error": [],
-    }
-    (target / MANIFEST_NAME).write_text(json.dumps(manifest))
-    return target
+    resources = (
+        r
+        for patient_id, build in RECORDS.items()
+        for r in [patient(patient_id), *build(patient_id)]
+    )
+    return write_export(target, resources, NOW)
 
 
 def _check(expected: dict[str, Any], screened: dict[str, Any]) -> None:
