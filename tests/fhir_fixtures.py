@@ -10,6 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from venapath.cdshooks.prefetch import TYPE_BY_KEY
+from venapath.engine.assessment import Assessment
+from venapath.fhir.parse import read_resources
+from venapath.fhir.to_case import Mapped, case_from_fhir
+from venapath.kb.model import KnowledgeBase
+from venapath.services.evaluation import assess_case
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -271,6 +276,20 @@ def collection(*resources: dict[str, Any]) -> dict[str, Any]:
             {"fullUrl": f"urn:uuid:{r['resourceType']}-{r['id']}", "resource": r} for r in resources
         ],
     }
+
+
+WHOLE = frozenset({"Condition", "Procedure"})
+"""The resource types these records hold whole: an absent one there is a known absence."""
+
+
+def map_record(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
+    """A record mapped as the per-patient path maps a chart, at NOW."""
+    return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
+
+
+def assess_record(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
+    """A record mapped and assessed by the whole knowledge base, without trace."""
+    return assess_case(map_record(kb, record).case, kb=kb, trace=False)
 
 
 def prefetch_for(record: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:

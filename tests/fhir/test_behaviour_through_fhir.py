@@ -8,16 +8,17 @@ per-patient path only; its other half (serial imaging never beside anticoagulati
 
 from __future__ import annotations
 
-from typing import Any
-
-from fhir_fixtures import ICD10, NOW, collection, condition, cvt_record, dvt_record, patient
+from fhir_fixtures import (
+    ICD10,
+    assess_record,
+    condition,
+    cvt_record,
+    dvt_record,
+    patient,
+)
 from venapath.engine.assessment import Assessment
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import case_from_fhir
 from venapath.kb.model import KnowledgeBase
-from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 IN_FAVOUR = ("recommended", "consider")
 
 HAEMORRHAGIC_STROKE = condition(
@@ -52,11 +53,6 @@ BREAST_CANCER = condition(
 )
 
 
-def _assess(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
-    mapped = case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-    return assess_case(mapped.case, kb=kb, trace=False)
-
-
 def _contradictions(result: Assessment) -> list[tuple[str, str, str]]:
     declared = {a.id for a in result.alerts}
     found = []
@@ -78,7 +74,7 @@ def test_charted_dvt_after_a_haemorrhagic_stroke_weighs_anticoagulation(kb: Know
     considered"; a retrievable filter as a bridge); contraindication
     CI-RECENT-ICH-ANTICOAGULATION, from an active ICD-10-CM I61.9 Condition beside a femoral
     DVT."""
-    result = _assess(kb, [*dvt_record(), HAEMORRHAGIC_STROKE])
+    result = assess_record(kb, [*dvt_record(), HAEMORRHAGIC_STROKE])
 
     assert "CI-RECENT-ICH-ANTICOAGULATION" in {c.rule_id for c in result.contraindications}
     anticoagulate = next(
@@ -97,7 +93,7 @@ def test_charted_cvt_with_a_haemorrhage_keeps_anticoagulation_and_asks_its_cause
     """Source: CHEST 2021 statement 5 (a haemorrhage caused by the CVT does not count against
     anticoagulation). The chart cannot say whether the CVT caused the I61 haemorrhage:
     anticoagulation stays "recommended", provisional, and the question is asked."""
-    result = _assess(kb, [*cvt_record(), HAEMORRHAGIC_STROKE])
+    result = assess_record(kb, [*cvt_record(), HAEMORRHAGIC_STROKE])
 
     parenteral = next(
         r for r in result.recommendations if r.rule_id == "CVT-ANTICOAGULATION-PARENTERAL"
@@ -115,7 +111,7 @@ def test_charted_cancer_associated_calf_dvt_is_anticoagulated_not_watched(
     extension; an oral Xa inhibitor for cancer-associated thrombosis); rule
     DVT-DISTAL-SERIAL-IMAGING (checks active cancer first). Serial imaging and
     anticoagulation are never both offered."""
-    result = _assess(kb, [patient(), LEFT_PERONEAL_DVT, BREAST_CANCER])
+    result = assess_record(kb, [patient(), LEFT_PERONEAL_DVT, BREAST_CANCER])
 
     ids = {r.rule_id for r in result.recommendations}
     assert {"DVT-CANCER-ORAL-XA", "DVT-DURATION-CANCER"} <= ids
@@ -127,7 +123,7 @@ def test_charted_cvt_and_leg_dvt_never_contradict(kb: KnowledgeBase) -> None:
     """Source: issue 14 part 3 (action and strength never contradict across the whole
     result); CHEST 2021 statement 5 and 21 (anticoagulate both); site-level actions keep
     the sinus advice apart from the leg's."""
-    result = _assess(kb, [*cvt_record(), LEFT_FEMORAL_DVT])
+    result = assess_record(kb, [*cvt_record(), LEFT_FEMORAL_DVT])
 
     pathways = {p.id for p in result.pathways if p.status.value == "applies"}
     assert {"cvt_acute", "leg_dvt"} <= pathways
@@ -146,7 +142,7 @@ def test_a_charted_dvt_asks_first_what_could_change_urgent_advice(kb: KnowledgeB
     femoral DVT read from the chart, whether anticoagulation is contraindicated (it gates
     urgent, recommended anticoagulation) is asked before what decides a routine duration,
     and nothing is asked about CVT treatment."""
-    result = _assess(kb, dvt_record())
+    result = assess_record(kb, dvt_record())
     asked = [n.fact for n in result.needs_data]
 
     assert asked.index("anticoagulation_contraindicated") < asked.index("provocation")

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from fhir_fixtures import (
     ICD10,
     NOW,
+    WHOLE,
     collection,
     condition,
     dose_every,
@@ -42,7 +43,6 @@ from venapath.fhir.to_case import (
 from venapath.kb.model import KnowledgeBase
 from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 HEPARIN_BAG = ("1658717", "250 ML heparin sodium, porcine 100 UNT/ML Injection")
 APIXABAN_5 = ("1364445", "apixaban 5 MG Oral Tablet")

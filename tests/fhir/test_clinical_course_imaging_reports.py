@@ -31,11 +31,11 @@ from hypothesis import strategies as st
 
 from fhir_fixtures import (
     ICD10,
-    NOW,
     SNOMED,
     collection,
     condition,
     diagnostic_report,
+    map_record,
     medication_request,
     patient,
 )
@@ -46,14 +46,12 @@ from venapath.fhir.to_case import (
     PROPAGATION_FIELD,
     PROXIMAL_EXTENSION_FIELD,
     Mapped,
-    case_from_fhir,
 )
 from venapath.kb.codes import Coding
 from venapath.kb.model import KnowledgeBase
 from venapath.kb.value_sets import Resource
 from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 LEFT_ILIAC = ("I82.422", "Acute embolism and thrombosis of left iliac vein")
 LEFT_TIBIAL = ("I82.442", "Acute embolism and thrombosis of left tibial vein")
@@ -70,10 +68,6 @@ LEFT_POPLITEAL_SCT = (
 )
 LEFT_ILIAC_ICD = (ICD10, *LEFT_ILIAC)
 CHRONIC_LEFT_FEMORAL = (ICD10, "I82.512", "Chronic embolism and thrombosis of left femoral vein")
-
-
-def _map(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
-    return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
 
 
 def iliac_dvt_on_enoxaparin(report: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -104,7 +98,7 @@ def test_a_later_ultrasound_showing_the_femoral_vein_on_enoxaparin_offers_escala
     (LOE C): CDT or PCDT is reasonable for IFDVT with rapid thrombus extension despite
     anticoagulation; not routine systemic fibrinolysis (Class III); Class I: transfer."""
     ultrasound = diagnostic_report("us-day-5", [LEFT_FEMORAL_SCT], imaged_hours_ago=20)
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(ultrasound))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(ultrasound))
 
     assert _propagation(mapped) is True
     assert mapped.report.provenance[PROPAGATION_FIELD] == [
@@ -144,7 +138,7 @@ def test_a_later_report_of_iliac_thrombus_makes_a_femoral_dvt_iliofemoral(
         medication_request("enox", *ENOXAPARIN, hours_ago=110),
         diagnostic_report("us", [LEFT_ILIAC_ICD], imaged_hours_ago=20),
     ]
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
 
     imaging = mapped.case.imaging
     assert imaging is not None
@@ -166,7 +160,7 @@ def test_a_verified_report_is_read_dated_by_its_period_start_too(
     kb: KnowledgeBase, status: str
 ) -> None:
     report = diagnostic_report("us", [LEFT_FEMORAL_SCT], status=status, period=True)
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(report))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(report))
 
     assert _propagation(mapped) is True
     assert "DiagnosticReport/us" in mapped.report.provenance[PROPAGATION_FIELD]
@@ -214,7 +208,7 @@ def test_a_verified_report_is_read_dated_by_its_period_start_too(
 def test_a_report_that_cannot_show_propagation_leaves_it_unknown(
     kb: KnowledgeBase, report: dict[str, Any], why: str
 ) -> None:
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(report))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(report))
 
     assert _propagation(mapped) is None, why  # unknown, never "no propagation"
     assert PROPAGATION_FIELD not in mapped.report.provenance, why
@@ -225,7 +219,7 @@ def test_a_report_without_the_time_it_was_imaged_is_not_placed_and_says_so(
     kb: KnowledgeBase,
 ) -> None:
     report = diagnostic_report("us", [LEFT_FEMORAL_SCT], imaged_hours_ago=None)
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(report))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(report))
 
     assert _propagation(mapped) is None
     assert any(
@@ -236,7 +230,7 @@ def test_a_report_without_the_time_it_was_imaged_is_not_placed_and_says_so(
 
 def test_a_report_imaged_in_the_future_is_reported_once(kb: KnowledgeBase) -> None:
     report = diagnostic_report("us", [LEFT_FEMORAL_SCT], imaged_hours_ago=-48)
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(report))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(report))
 
     about_it = [note for note in mapped.report.notes if note.startswith("DiagnosticReport/us:")]
     assert len(about_it) == 1
@@ -245,7 +239,7 @@ def test_a_report_imaged_in_the_future_is_reported_once(kb: KnowledgeBase) -> No
 
 def test_a_conclusion_code_in_no_value_set_is_reported_as_unmapped(kb: KnowledgeBase) -> None:
     report = diagnostic_report("us", [(SNOMED, "22298006", "Myocardial infarction")])
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(report))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(report))
 
     unmapped = [u for u in mapped.report.unmapped_codes if u.resource_type == "DiagnosticReport"]
     assert [(u.system, u.code) for u in unmapped] == [(SNOMED, "22298006")]
@@ -260,7 +254,7 @@ def test_the_diagnostic_ultrasound_as_the_earlier_record(kb: KnowledgeBase) -> N
         medication_request("enox", *ENOXAPARIN, hours_ago=110),
         condition("iliac", ICD10, *LEFT_ILIAC, onset_hours_ago=20),
     ]
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
 
     assert _propagation(mapped) is True
     assert mapped.report.provenance[PROPAGATION_FIELD] == [
@@ -279,7 +273,7 @@ def test_serial_imaging_of_a_distal_dvt_reaching_the_popliteal_vein(kb: Knowledg
         condition("calf", ICD10, *LEFT_TIBIAL, onset_hours_ago=200),
         diagnostic_report("us-week-1", [LEFT_POPLITEAL_SCT], imaged_hours_ago=30),
     ]
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
 
     imaging = mapped.case.imaging
     assert imaging is not None
@@ -349,7 +343,7 @@ def test_reports_never_say_a_thrombus_did_not_spread(
         )
     if order_hours_ago is not None:
         record.append(medication_request("enox", *ENOXAPARIN, hours_ago=order_hours_ago))
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
 
     value = _propagation(mapped)
     assert value in (True, None)
@@ -369,7 +363,7 @@ def test_the_guidance_response_asks_for_reports_by_their_conclusion_code(
 ) -> None:
     """Iliofemoral DVT on enoxaparin, no later record: propagation is unknown and named as
     missing; the data requirement for it names DiagnosticReport.conclusionCode."""
-    mapped = _map(kb, iliac_dvt_on_enoxaparin(None))
+    mapped = map_record(kb, iliac_dvt_on_enoxaparin(None))
     assessment = assess_case(mapped.case, kb=kb, trace=False)
     assert "thrombus_propagation" in {need.fact for need in assessment.needs_data}
     data = guidance_response(assessment, kb, "p1")
@@ -383,7 +377,9 @@ def test_the_guidance_response_asks_for_reports_by_their_conclusion_code(
 def test_a_report_alone_is_not_a_diagnosis(kb: KnowledgeBase) -> None:
     """Without a DVT on the problem list, a report's finding adds no diagnosis and no
     thrombosed segment: it refines the extent of a known thrombosis, never creates one."""
-    mapped = _map(kb, [patient(birth="1975-03-09"), diagnostic_report("us", [LEFT_FEMORAL_SCT])])
+    mapped = map_record(
+        kb, [patient(birth="1975-03-09"), diagnostic_report("us", [LEFT_FEMORAL_SCT])]
+    )
 
     assert mapped.case.diagnoses == ()
     assert mapped.case.imaging is None or not mapped.case.imaging.thrombosed_segments

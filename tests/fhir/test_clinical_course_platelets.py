@@ -15,19 +15,16 @@ import pytest
 
 from fhir_fixtures import (
     ICD10,
-    NOW,
-    collection,
     condition,
+    map_record,
     medication_request,
     observation,
     patient,
 )
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import PLATELET_FALL_FIELD, Mapped, case_from_fhir
+from venapath.fhir.to_case import PLATELET_FALL_FIELD
 from venapath.kb.model import KnowledgeBase
 from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 APIXABAN = ("1364445", "apixaban 5 MG Oral Tablet")
 VITT_HIT = "CVT-THROMBOCYTOPENIA-VITT-HIT"
@@ -54,15 +51,11 @@ def cvt_on(drug: tuple[str, str], counts: list[tuple[float, float]]) -> list[dic
     return record
 
 
-def _map(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
-    return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-
-
 def test_a_halved_platelet_count_on_enoxaparin_is_suspected_hit_with_provenance(
     kb: KnowledgeBase,
 ) -> None:
     # baseline 240 the day heparin started (a few hours before), 110 today: a 54% fall
-    mapped = _map(kb, cvt_on(ENOXAPARIN, [(240, 172), (230, 120), (110, 3)]))
+    mapped = map_record(kb, cvt_on(ENOXAPARIN, [(240, 172), (230, 120), (110, 3)]))
 
     assert mapped.case.course is not None
     assert mapped.case.course.platelet_fall_on_heparin is True
@@ -89,7 +82,7 @@ def test_a_halved_platelet_count_on_enoxaparin_is_suspected_hit_with_provenance(
 def test_no_fall_on_heparin_is_not_read_as_one(
     kb: KnowledgeBase, drug: tuple[str, str], counts: list[tuple[float, float]], why: str
 ) -> None:
-    mapped = _map(kb, cvt_on(drug, counts))
+    mapped = map_record(kb, cvt_on(drug, counts))
     course = mapped.case.course
     assert course is None or course.platelet_fall_on_heparin is None, why
     assert PLATELET_FALL_FIELD not in mapped.report.provenance, why

@@ -25,19 +25,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fhir_fixtures import ICD10, NOW, SNOMED, collection, condition, medication_request, patient
-from venapath.fhir.parse import read_resources
+from fhir_fixtures import (
+    ICD10,
+    SNOMED,
+    condition,
+    map_record,
+    medication_request,
+    patient,
+)
 from venapath.fhir.to_case import (
     DISTAL_EXTENSION_FIELD,
     PROPAGATION_FIELD,
     PROXIMAL_EXTENSION_FIELD,
     Mapped,
-    case_from_fhir,
 )
 from venapath.kb.model import KnowledgeBase
 from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 LEFT_FEMORAL = ("I82.412", "Acute embolism and thrombosis of left femoral vein")
 LEFT_ILIAC = ("I82.422", "Acute embolism and thrombosis of left iliac vein")
@@ -47,10 +51,6 @@ LEFT_TIBIAL = ("I82.442", "Acute embolism and thrombosis of left tibial vein")
 LEFT_POPLITEAL = ("I82.432", "Acute embolism and thrombosis of left popliteal vein")
 LEFT_PERONEAL = ("I82.452", "Acute embolism and thrombosis of left peroneal vein")
 CORTICAL_VEIN = ("433971000124107", "Cerebral venous thrombosis of cortical vein with infarction")
-
-
-def _map(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
-    return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
 
 
 def femoral_dvt_on_enoxaparin(
@@ -79,7 +79,7 @@ def test_iliac_extension_on_enoxaparin_is_propagation_and_offers_escalation(
 ) -> None:
     """AHA-2011-VTE Class IIa (LOE C): CDT or PCDT is reasonable for iliofemoral DVT with
     thrombus extension despite anticoagulation; Class I: transfer to an expert centre."""
-    mapped = _map(kb, femoral_dvt_on_enoxaparin())
+    mapped = map_record(kb, femoral_dvt_on_enoxaparin())
 
     assert _course_flag(mapped) is True
     assert mapped.report.provenance[PROPAGATION_FIELD] == [
@@ -113,7 +113,7 @@ def test_what_does_not_show_propagation_leaves_it_unknown(
     options: dict[str, str],
     why: str,
 ) -> None:
-    mapped = _map(kb, femoral_dvt_on_enoxaparin(later, onset_hours_ago, **options))
+    mapped = map_record(kb, femoral_dvt_on_enoxaparin(later, onset_hours_ago, **options))
 
     assert _course_flag(mapped) is None, why  # unknown, never "no propagation"
     assert PROPAGATION_FIELD not in mapped.report.provenance, why
@@ -121,7 +121,7 @@ def test_what_does_not_show_propagation_leaves_it_unknown(
 
 
 def test_a_single_record_never_reads_as_no_propagation(kb: KnowledgeBase) -> None:
-    mapped = _map(kb, femoral_dvt_on_enoxaparin()[:3])
+    mapped = map_record(kb, femoral_dvt_on_enoxaparin()[:3])
 
     assert _course_flag(mapped) is None
     imaging = mapped.case.imaging
@@ -145,7 +145,7 @@ def test_a_distal_dvt_reaching_the_popliteal_vein_is_proximal_extension(
 ) -> None:
     """CHEST-2021 guidance statement 2 (iii): recommend anticoagulation if the thrombus
     extends into the proximal veins (strong, moderate certainty)."""
-    mapped = _map(kb, distal_dvt_followed(LEFT_POPLITEAL))
+    mapped = map_record(kb, distal_dvt_followed(LEFT_POPLITEAL))
 
     imaging = mapped.case.imaging
     assert imaging is not None
@@ -167,7 +167,7 @@ def test_a_distal_dvt_reaching_another_calf_vein_is_distal_extension(kb: Knowled
     """CHEST-2021 guidance statement 2 (ii): suggest anticoagulation if the thrombus extends
     but stays in the distal veins (weak). Whether it also reached the proximal veins is not
     in the chart, so the rule names that fact instead of assuming it."""
-    mapped = _map(kb, distal_dvt_followed(LEFT_PERONEAL))
+    mapped = map_record(kb, distal_dvt_followed(LEFT_PERONEAL))
 
     imaging = mapped.case.imaging
     assert imaging is not None
@@ -186,7 +186,7 @@ def test_a_distal_dvt_reaching_another_calf_vein_is_distal_extension(kb: Knowled
 
 
 def test_from_a_proximal_dvt_a_new_vein_is_not_distal_extension(kb: KnowledgeBase) -> None:
-    mapped = _map(kb, femoral_dvt_on_enoxaparin(LEFT_POPLITEAL))
+    mapped = map_record(kb, femoral_dvt_on_enoxaparin(LEFT_POPLITEAL))
 
     assert _course_flag(mapped) is True
     imaging = mapped.case.imaging
@@ -216,7 +216,7 @@ def test_cvt_reaching_the_cortical_veins_on_enoxaparin_keeps_the_endovascular_op
     """SIDDIQUI-2015 (185 cases: 12% died, 10% new or larger haemorrhage) and TO-ACT-2020:
     endovascular therapy is an option, "consider", for CVT propagating despite
     anticoagulation (CVT-EVT-DETERIORATION-MT/-CDT); the dose and herniation are checked."""
-    mapped = _map(kb, cvt_on_enoxaparin(cortical_onset_hours_ago=12))
+    mapped = map_record(kb, cvt_on_enoxaparin(cortical_onset_hours_ago=12))
 
     assert _course_flag(mapped) is True
     assert mapped.report.provenance[PROPAGATION_FIELD] == [
@@ -235,7 +235,7 @@ def test_cvt_reaching_the_cortical_veins_on_enoxaparin_keeps_the_endovascular_op
 def test_cortical_thrombosis_before_treatment_is_the_presenting_extent(
     kb: KnowledgeBase,
 ) -> None:
-    mapped = _map(kb, cvt_on_enoxaparin(cortical_onset_hours_ago=95))
+    mapped = map_record(kb, cvt_on_enoxaparin(cortical_onset_hours_ago=95))
 
     assert _course_flag(mapped) is None
     assert "CVT-EVT-DETERIORATION-MT" not in _rules(mapped, kb)
@@ -290,7 +290,7 @@ def test_the_chart_never_says_a_thrombus_did_not_spread(
         )
     if order_hours_ago is not None:
         record.append(medication_request("enox", *ENOXAPARIN, hours_ago=order_hours_ago))
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
 
     course, imaging = mapped.case.course, mapped.case.imaging
     values = {

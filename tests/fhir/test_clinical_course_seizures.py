@@ -15,13 +15,17 @@ from typing import Any
 
 import pytest
 
-from fhir_fixtures import ICD10, NOW, collection, condition, medication_request, patient
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import DETERIORATION_FIELD, SEIZURE_FIELD, Mapped, case_from_fhir
+from fhir_fixtures import (
+    ICD10,
+    condition,
+    map_record,
+    medication_request,
+    patient,
+)
+from venapath.fhir.to_case import DETERIORATION_FIELD, SEIZURE_FIELD
 from venapath.kb.model import KnowledgeBase
 from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 ENOXAPARIN = ("854235", "0.4 ML enoxaparin sodium 100 MG/ML Prefilled Syringe")
 
 
@@ -48,14 +52,10 @@ def cvt_with_seizure(hours_ago: float, verification: str = "confirmed") -> list[
     ]
 
 
-def _map(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
-    return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-
-
 def test_a_seizure_on_enoxaparin_is_deterioration_and_keeps_the_endovascular_option(
     kb: KnowledgeBase,
 ) -> None:
-    mapped = _map(kb, cvt_with_seizure(hours_ago=6))
+    mapped = map_record(kb, cvt_with_seizure(hours_ago=6))
 
     assert mapped.case.exam is not None
     assert mapped.case.exam.seizure is True
@@ -76,7 +76,7 @@ def test_a_seizure_on_enoxaparin_is_deterioration_and_keeps_the_endovascular_opt
 def test_a_seizure_before_treatment_is_a_presenting_seizure_not_deterioration(
     kb: KnowledgeBase,
 ) -> None:
-    mapped = _map(kb, cvt_with_seizure(hours_ago=95))
+    mapped = map_record(kb, cvt_with_seizure(hours_ago=95))
 
     assert mapped.case.exam is not None
     assert mapped.case.exam.seizure is True
@@ -97,7 +97,7 @@ def test_a_seizure_before_treatment_is_a_presenting_seizure_not_deterioration(
 def test_old_or_unconfirmed_seizures_are_not_read_as_new(
     kb: KnowledgeBase, hours_ago: float, verification: str, why: str
 ) -> None:
-    mapped = _map(kb, cvt_with_seizure(hours_ago, verification))
+    mapped = map_record(kb, cvt_with_seizure(hours_ago, verification))
 
     exam, course = mapped.case.exam, mapped.case.course
     assert exam is None or exam.seizure is None, why  # unknown, never "no seizure"
@@ -106,7 +106,7 @@ def test_old_or_unconfirmed_seizures_are_not_read_as_new(
 
 def test_a_seizure_without_an_episode_onset_is_not_placed(kb: KnowledgeBase) -> None:
     record = [r for r in cvt_with_seizure(hours_ago=6) if r["id"] != "cvt"]
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
 
     assert mapped.case.exam is None or mapped.case.exam.seizure is None
     assert any("seizure not placed in a CVT episode" in note for note in mapped.report.notes)

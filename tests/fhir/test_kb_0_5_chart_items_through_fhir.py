@@ -11,10 +11,9 @@ from typing import Any
 
 from fhir_fixtures import (
     ICD10,
-    NOW,
     SNOMED,
+    assess_record,
     at,
-    collection,
     condition,
     cvt_record,
     medication_request,
@@ -22,19 +21,10 @@ from fhir_fixtures import (
     patient,
 )
 from venapath.engine.assessment import Assessment
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import case_from_fhir
 from venapath.kb.model import KnowledgeBase
-from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 APIXABAN = ("1364445", "apixaban 5 MG Oral Tablet")
 LYSIS = ("catheter_directed_thrombolysis", "pharmacomechanical_thrombectomy")
-
-
-def _assess(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
-    mapped = case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-    return assess_case(mapped.case, kb=kb, trace=False)
 
 
 def _iliofemoral_dvt_extending_on_apixaban() -> list[dict[str, Any]]:
@@ -76,11 +66,13 @@ def test_a_charted_suspected_hit_raises_the_vitt_hit_alert_with_platelets_over_1
     `labs.hit_or_vitt_suspected`. The chart: a CVT with platelets 210 and a provisional
     heparin-induced thrombocytopenia Condition (ICD-10-CM D75.829) or a vaccine-induced
     thrombotic thrombocytopenia one (D75.84)."""
-    assert "CVT-THROMBOCYTOPENIA-VITT-HIT" not in {a.id for a in _assess(kb, cvt_record()).alerts}
+    assert "CVT-THROMBOCYTOPENIA-VITT-HIT" not in {
+        a.id for a in assess_record(kb, cvt_record()).alerts
+    }
     for code in ("D75.829", "D75.84"):
         record = [*cvt_record(), condition("hit", ICD10, code, "HIT", verification="provisional")]
         alert = next(
-            a for a in _assess(kb, record).alerts if a.id == "CVT-THROMBOCYTOPENIA-VITT-HIT"
+            a for a in assess_record(kb, record).alerts if a.id == "CVT-THROMBOCYTOPENIA-VITT-HIT"
         )
         assert alert.severity == "critical", code
         assert "do not give heparin" in alert.message, code
@@ -96,7 +88,7 @@ def test_a_charted_eisenmenger_syndrome_is_the_sir_right_to_left_shunt(kb: Knowl
     `bleeding_risk.right_to_left_shunt`. The chart: Eisenmenger syndrome (ICD-10-CM I27.83,
     "pulmonary hypertension with right to left shunt") beside an iliofemoral DVT extending
     on apixaban."""
-    plain = _assess(kb, _iliofemoral_dvt_extending_on_apixaban())
+    plain = assess_record(kb, _iliofemoral_dvt_extending_on_apixaban())
     assert "CI-SIR-OTHER-RELATIVE" not in {c.rule_id for c in plain.contraindications}
     assert set(_lysis(plain)) == {"DVT-IFDVT-ESCALATION-CDT", "DVT-IFDVT-ESCALATION-PMT"}
 
@@ -104,7 +96,7 @@ def test_a_charted_eisenmenger_syndrome_is_the_sir_right_to_left_shunt(kb: Knowl
         *_iliofemoral_dvt_extending_on_apixaban(),
         condition("eis", ICD10, "I27.83", "Eisenmenger's syndrome"),
     ]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     assert "CI-SIR-OTHER-RELATIVE" in {c.rule_id for c in result.contraindications}
     assert {r.strength for r in _lysis(result).values()} == {"consider"}
@@ -129,7 +121,7 @@ def test_a_charted_gi_bleed_rules_out_lysis_and_keeps_the_filter_question_open(
         *_iliofemoral_dvt_extending_on_apixaban(),
         condition("gi", ICD10, "K92.2", "Gastrointestinal hemorrhage, unspecified"),
     ]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     assert "CI-SIR-ACTIVE-BLEEDING" in {c.rule_id for c in result.contraindications}
     lysis = _lysis(result)
@@ -181,7 +173,7 @@ def test_a_charted_fever_after_venoplasty_asks_for_blood_and_urine_tests(
         ]
         workup = next(
             r
-            for r in _assess(kb, record).recommendations
+            for r in assess_record(kb, record).recommendations
             if r.rule_id == "FU-VENOPLASTY-EXCLUDE-INFECTION"
         )
         assert (workup.action, workup.strength, workup.urgency) == (
@@ -199,7 +191,7 @@ def test_a_charted_fever_after_venoplasty_asks_for_blood_and_urine_tests(
         _venoplasty(24 * 20),
         condition("sym", ICD10, "R50.9", "Fever, unspecified", onset_hours_ago=24 * 30),
     ]
-    fired = {r.rule_id for r in _assess(kb, earlier).recommendations}
+    fired = {r.rule_id for r in assess_record(kb, earlier).recommendations}
     assert "FU-VENOPLASTY-EXCLUDE-INFECTION" not in fired
 
 
@@ -212,14 +204,14 @@ def test_a_charted_gestational_age_is_a_pregnancy_with_cvt(kb: KnowledgeBase) ->
     fire, as the per-patient vignettes with `patient.gestational_age_weeks` (a gestational
     age is a pregnancy). The chart: a CVT and a gestational age of 30 weeks (LOINC 11884-4)
     taken 10 days ago, read as 31 completed weeks."""
-    without = {r.rule_id for r in _assess(kb, cvt_record()).recommendations}
+    without = {r.rule_id for r in assess_record(kb, cvt_record()).recommendations}
     assert "CVT-PREGNANCY-LMWH" not in without
 
     record = [
         *cvt_record(),
         observation("ga", "11884-4", "Gestational age Estimated", 30, "wk", hours_ago=240),
     ]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     lmwh = next(r for r in result.recommendations if r.rule_id == "CVT-PREGNANCY-LMWH")
     assert (lmwh.action, lmwh.strength) == ("anticoagulation", "recommended")

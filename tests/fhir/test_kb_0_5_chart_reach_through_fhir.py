@@ -15,32 +15,21 @@ from typing import Any
 
 from fhir_fixtures import (
     ICD10,
-    NOW,
+    assess_record,
     at,
-    collection,
     condition,
     cvt_record,
     dvt_record,
+    map_record,
     observation,
     patient,
 )
 from venapath.engine.assessment import Assessment
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import Mapped, case_from_fhir
 from venapath.kb.model import KnowledgeBase
 from venapath.services.evaluation import assess_case
 
-WHOLE = frozenset({"Condition", "Procedure"})
 IN_FAVOUR = ("recommended", "consider")
 PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
-
-
-def _map(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
-    return case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-
-
-def _assess(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
-    return assess_case(_map(kb, record).case, kb=kb, trace=False)
 
 
 def _fired(result: Assessment) -> set[str]:
@@ -89,7 +78,7 @@ def test_a_charted_proximal_dvt_gets_no_guessed_duration_and_is_asked_its_provoc
     not state. The chart's femoral DVT (I82.412) gets the treatment phase; neither
     extended-phase answer is given on a guess, and the provocation is asked for, naming
     both duration rules."""
-    result = _assess(kb, dvt_record())
+    result = assess_record(kb, dvt_record())
 
     proximal = next(
         r for r in result.recommendations if r.rule_id == "DVT-ANTICOAGULATION-PROXIMAL"
@@ -114,7 +103,7 @@ def test_a_puerperal_dvt_is_not_read_as_provoked_by_a_major_transient_factor(
     puerperal = condition(
         "pp", ICD10, "O87.1", "Deep phlebothrombosis in the puerperium", onset_hours_ago=48
     )
-    mapped = _map(kb, [*dvt_record(), puerperal])
+    mapped = map_record(kb, [*dvt_record(), puerperal])
     result = assess_case(mapped.case, kb=kb, trace=False)
 
     risk_factors = mapped.case.risk_factors
@@ -146,7 +135,7 @@ def test_a_charted_iliac_dvt_is_asked_what_decides_catheter_thrombolysis(
         "Acute embolism and thrombosis of left iliac vein",
         onset_hours_ago=48,
     )
-    result = _assess(kb, [patient(), iliac])
+    result = assess_record(kb, [patient(), iliac])
 
     fired = _fired(result)
     assert not {"DVT-ETR-CANDIDATE-CDT", "DVT-ANTICOAGULATION-ALONE-CDT"} & fired
@@ -179,7 +168,7 @@ def test_a_charted_cvt_waits_for_the_antiphospholipid_question_before_a_doac(
     stand. The per-patient vignette, with APS stated absent, shows ACTION-CVT cited."""
     man = [r for r in cvt_record() if r["resourceType"] != "Patient"]
     man.append(patient(gender="male", birth="1980-01-01"))
-    result = _assess(kb, man)
+    result = assess_record(kb, man)
 
     fired = _fired(result)
     assert "CVT-DOAC-AFTER-LEAD-IN" not in fired
@@ -212,7 +201,7 @@ def test_a_deteriorating_charted_cvt_asks_for_herniation_and_mass_effect(
         observation("plt", "777-3", "Platelets", 210, "10*3/uL"),
         condition("cmp", ICD10, "G93.5", "Compression of brain", onset_hours_ago=3),
     ]
-    mapped = _map(kb, record)
+    mapped = map_record(kb, record)
     result = assess_case(mapped.case, kb=kb, trace=False)
 
     imaging = mapped.case.imaging
@@ -243,7 +232,7 @@ def test_a_charted_venoplasty_is_followed_up_with_the_ccsvi_question_open(
     protocol retreatment or stent step is offered from the chart alone; its indication is
     not charted either, so the CCSVI pathway stays possible and the indication is asked
     for. Nothing is read as "not CCSVI"."""
-    mapped = _map(kb, [patient(), _left_jugular_venoplasty(45)])
+    mapped = map_record(kb, [patient(), _left_jugular_venoplasty(45)])
     result = assess_case(mapped.case, kb=kb, trace=False)
 
     follow_up = mapped.case.follow_up
@@ -280,7 +269,7 @@ def test_a_venoplasty_charted_for_multiple_sclerosis_gets_the_ccsvi_evidence(
     venoplasty["reasonCode"] = [
         {"coding": [{"system": ICD10, "code": "G35", "display": "Multiple sclerosis"}]}
     ]
-    mapped = _map(kb, [patient(), venoplasty])
+    mapped = map_record(kb, [patient(), venoplasty])
     result = assess_case(mapped.case, kb=kb, trace=False)
 
     assert mapped.case.follow_up is not None
@@ -309,17 +298,17 @@ def test_a_reason_reference_to_an_ms_condition_is_read_and_a_refuted_one_is_not(
     venoplasty["reasonReference"] = [{"reference": "Condition/ms"}]
     for verification, indication in (("confirmed", "ccsvi_multiple_sclerosis"), ("refuted", None)):
         ms = condition("ms", ICD10, "G35", "Multiple sclerosis", verification=verification)
-        mapped = _map(kb, [patient(), ms, venoplasty])
+        mapped = map_record(kb, [patient(), ms, venoplasty])
         follow_up = mapped.case.follow_up
         assert follow_up is not None
         read = None if follow_up.indication is None else follow_up.indication.value
         assert read == indication, verification
     assert mapped.report.provenance.get("/follow_up/indication") is None
     confirmed = condition("ms", ICD10, "G35", "Multiple sclerosis")
-    mapped = _map(kb, [patient(), confirmed, venoplasty])
+    mapped = map_record(kb, [patient(), confirmed, venoplasty])
     assert mapped.report.provenance["/follow_up/indication"] == ["Procedure/veno", "Condition/ms"]
 
-    unrelated = _map(kb, [patient(), confirmed, _left_jugular_venoplasty(45)])
+    unrelated = map_record(kb, [patient(), confirmed, _left_jugular_venoplasty(45)])
     assert unrelated.case.follow_up is not None
     assert unrelated.case.follow_up.indication is None
     assert unrelated.case.risk_factors is not None

@@ -5,21 +5,8 @@ The per-patient vignettes are in tests/engine/test_vignettes_kb_0_5_sources.py.
 
 from __future__ import annotations
 
-from typing import Any
-
-from fhir_fixtures import NOW, collection, dvt_record
-from venapath.engine.assessment import Assessment
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import case_from_fhir
+from fhir_fixtures import assess_record, dvt_record
 from venapath.kb.model import KnowledgeBase
-from venapath.services.evaluation import assess_case
-
-WHOLE = frozenset({"Condition", "Procedure"})
-
-
-def _assess(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
-    mapped = case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-    return assess_case(mapped.case, kb=kb, trace=False)
 
 
 def test_a_charted_dvt_with_the_leg_not_described_gets_no_home_treatment_advice(
@@ -29,7 +16,7 @@ def test_a_charted_dvt_with_the_leg_not_described_gets_no_home_treatment_advice(
     DVT, conditional); rule DVT-HOME-TREATMENT. The chart says DVT but not whether the leg
     is limb-threatening or the patient bleeding: unknown is not false, so the suggestion of
     less care is withheld and those facts are asked for."""
-    result = _assess(kb, dvt_record())
+    result = assess_record(kb, dvt_record())
 
     assert "DVT-HOME-TREATMENT" not in {a.id for a in result.alerts}
     asked = {n.fact for n in result.needs_data}

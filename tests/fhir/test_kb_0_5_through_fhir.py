@@ -6,12 +6,9 @@ tests/engine/test_vignettes_kb_0_5.py.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fhir_fixtures import (
     ICD10,
-    NOW,
-    collection,
+    assess_record,
     condition,
     cvt_intracranial_hypotension_record,
     cvt_record,
@@ -21,17 +18,7 @@ from fhir_fixtures import (
     patient,
 )
 from venapath.engine.assessment import Assessment
-from venapath.fhir.parse import read_resources
-from venapath.fhir.to_case import case_from_fhir
 from venapath.kb.model import KnowledgeBase
-from venapath.services.evaluation import assess_case
-
-WHOLE = frozenset({"Condition", "Procedure"})
-
-
-def _assess(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
-    mapped = case_from_fhir(read_resources(collection(*record)), kb.codes, NOW, complete=WHOLE)
-    return assess_case(mapped.case, kb=kb, trace=False)
 
 
 def test_cvt_with_low_platelets_in_the_chart_raises_the_vitt_hit_alert(kb: KnowledgeBase) -> None:
@@ -41,7 +28,7 @@ def test_cvt_with_low_platelets_in_the_chart_raises_the_vitt_hit_alert(kb: Knowl
     CI-CVT-PLATELETS-LOW-LYSIS, from a platelet Observation of 45 x 10^9/L."""
     record = [r for r in cvt_record() if r["id"] != "plt"]
     record.append(observation("plt", "777-3", "Platelets", 45, "10*3/uL"))
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     assert "CVT-THROMBOCYTOPENIA-VITT-HIT" in {a.id for a in result.alerts}
     assert "CI-CVT-PLATELETS-LOW-LYSIS" in {c.rule_id for c in result.contraindications}
@@ -49,7 +36,7 @@ def test_cvt_with_low_platelets_in_the_chart_raises_the_vitt_hit_alert(kb: Knowl
 
 def test_cvt_with_normal_platelets_in_the_chart_raises_no_vitt_alert(kb: KnowledgeBase) -> None:
     """Source: as above; the alert needs platelets < 100 (the record has 210)."""
-    result = _assess(kb, cvt_record())
+    result = assess_record(kb, cvt_record())
 
     assert "CVT-THROMBOCYTOPENIA-VITT-HIT" not in {a.id for a in result.alerts}
 
@@ -57,7 +44,7 @@ def test_cvt_with_normal_platelets_in_the_chart_raises_no_vitt_alert(kb: Knowled
 def test_a_charted_dvt_gets_chest_2021_advice_with_its_evidence(kb: KnowledgeBase) -> None:
     """Source: CHEST 2021 guidance statements 12 and 29; every citation in the result says
     where the source says it, what it says and when it was read (KB 0.5.0)."""
-    result = _assess(kb, dvt_record())
+    result = assess_record(kb, dvt_record())
 
     by_rule = {r.rule_id: r for r in result.recommendations}
     stockings = by_rule["DVT-NO-ROUTINE-STOCKINGS"]
@@ -87,7 +74,7 @@ def test_a_charted_dvt_with_cancer_gets_an_oral_xa_inhibitor(kb: KnowledgeBase) 
         *dvt_record(),
         condition("ca", ICD10, "C18.9", "Malignant neoplasm of colon, unspecified"),
     ]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     oral_xa = next(r for r in result.recommendations if r.rule_id == "DVT-CANCER-ORAL-XA")
     assert (oral_xa.action, oral_xa.strength) == ("direct_oral_anticoagulant", "recommended")
@@ -99,7 +86,7 @@ def test_a_charted_antiphospholipid_syndrome_points_to_a_vka(kb: KnowledgeBase) 
     syndrome); rules DVT-APS-VKA and CVT-APS-VKA, from an APS Condition (D68.61)."""
     aps = condition("aps", ICD10, "D68.61", "Antiphospholipid syndrome")
     for record, rule_id in ((dvt_record(), "DVT-APS-VKA"), (cvt_record(), "CVT-APS-VKA")):
-        result = _assess(kb, [*record, aps])
+        result = assess_record(kb, [*record, aps])
         vka = next(r for r in result.recommendations if r.rule_id == rule_id)
         assert (vka.action, vka.strength) == ("vitamin_k_antagonist", "consider"), rule_id
         assert "17" in _citation(result, rule_id, "CHEST-2021"), rule_id
@@ -111,7 +98,7 @@ def test_a_charted_anticoagulated_dvt_gets_no_ivc_filter_on_top(kb: KnowledgeBas
     contraindication to anticoagulation is known to be absent, which no chart code states:
     through FHIR it is asked for, never assumed (the per-patient vignette states it)."""
     record = [*dvt_record(), medication_request("apix", *APIXABAN, hours_ago=30)]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     fired = {r.rule_id for r in result.recommendations}
     assert "DVT-NO-IVC-FILTER-WITH-ANTICOAGULATION" not in fired
@@ -130,12 +117,12 @@ def test_a_charted_cvt_shows_the_eso_advice(kb: KnowledgeBase) -> None:
         "CVT-NO-ROUTINE-THROMBOPHILIA-SCREEN",
         "CVT-FUTURE-PREGNANCY",
     }
-    woman = _assess(kb, cvt_record())
+    woman = assess_record(kb, cvt_record())
     assert eso <= {a.id for a in woman.alerts}
 
     man = [r for r in cvt_record() if r["resourceType"] != "Patient"]
     man.append(patient(gender="male", birth="1991-09-12"))
-    alerts = {a.id for a in _assess(kb, man).alerts}
+    alerts = {a.id for a in assess_record(kb, man).alerts}
     assert eso - {"CVT-FUTURE-PREGNANCY"} <= alerts
     assert "CVT-FUTURE-PREGNANCY" not in alerts
 
@@ -150,7 +137,7 @@ def test_a_charted_cvt_with_intracranial_hypotension_on_enoxaparin(kb: Knowledge
         *cvt_intracranial_hypotension_record(),
         medication_request("enox", *ENOXAPARIN, hours_ago=20),
     ]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     patch = next(r for r in result.recommendations if r.rule_id == "IH-CVT-TREAT-LEAK")
     assert (patch.action, patch.strength) == ("epidural_blood_patch", "consider")
@@ -185,7 +172,7 @@ def test_a_charted_cvt_deteriorating_weeks_after_onset_keeps_rescue_therapy(
         observation("gcs-2", "9269-2", "Glasgow coma score total", 8, "{score}", hours_ago=2),
         observation("plt", "777-3", "Platelets", 210, "10*3/uL"),
     ]
-    result = _assess(kb, record)
+    result = assess_record(kb, record)
 
     thrombectomy = next(
         r for r in result.recommendations if r.rule_id == "CVT-EVT-DETERIORATION-MT"

@@ -11,6 +11,7 @@ from fhir_fixtures import (
     ICD10,
     NOW,
     SNOMED,
+    WHOLE,
     at,
     collection,
     condition,
@@ -24,8 +25,6 @@ from venapath.fhir.errors import FhirInputError
 from venapath.fhir.parse import read_resources
 from venapath.fhir.to_case import Mapped, case_from_fhir
 from venapath.kb.model import KnowledgeBase
-
-WHOLE = frozenset({"Condition", "Procedure"})
 
 
 def _map(kb: KnowledgeBase, *resources: dict[str, Any], complete: frozenset[str] = WHOLE) -> Mapped:

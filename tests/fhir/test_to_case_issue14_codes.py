@@ -14,6 +14,7 @@ from fhir_fixtures import (
     ICD10,
     NOW,
     SNOMED,
+    WHOLE,
     at,
     collection,
     condition,
@@ -28,7 +29,6 @@ from venapath.fhir.requirements import feed_for_pointers, feed_for_rules
 from venapath.fhir.to_case import Mapped, case_from_fhir
 from venapath.kb.model import KnowledgeBase
 
-WHOLE = frozenset({"Condition", "Procedure"})
 VENOPLASTY = ("276894001", "Percutaneous balloon angioplasty of inferior vena cava (procedure)")
 FEVER = ("R50.9", "Fever, unspecified")
 
