@@ -146,8 +146,13 @@ def spark_session() -> Iterator[Any]:
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.memory", "2g")
+        .config("spark.driver.memory", "3g")
         .config("spark.sql.maxPlanStringLength", "100000")
+        # The whole run shares this JVM: keep no finished query's plan graph, job or stage
+        # for a UI nobody looks at (the screen's plans are large; 1,000 are kept by default).
+        .config("spark.sql.ui.retainedExecutions", "1")
+        .config("spark.ui.retainedJobs", "10")
+        .config("spark.ui.retainedStages", "10")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
