@@ -122,6 +122,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         _announce(settings, knowledge)
+        # Before the first real call, and before the freeze below takes what it built.
+        services.warm_up()
         # The knowledge base and the FHIR models are large, long-lived object graphs; moving
         # them out of the collector's sight keeps full collections (latency spikes) short.
         gc.collect()

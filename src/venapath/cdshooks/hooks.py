@@ -43,6 +43,9 @@ from venapath.fhir.to_case import (
 )
 from venapath.kb.model import KnowledgeBase
 from venapath.services.fhir_evaluation import assess_parsed
+from venapath.synth.bulk import DEFAULT_AS_OF
+from venapath.synth.profiles import Archetype, generate_patient
+from venapath.synth.resources import CodeBook
 
 
 class HookError(InputError):
@@ -116,6 +119,43 @@ def patient_reference(fhir_server: str | None, patient_id: str) -> str:
     return hashlib.sha256(f"{fhir_server or ''}\x1f{patient_id}".encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class WarmUp:
+    """What `CdsServices.warm_up` answered: the cards of each chart and the resource types
+    the charts held (so a test can see the warm-up went through the whole path)."""
+
+    cards: tuple[int, ...]
+    resource_types: frozenset[str]
+
+
+_WARM_UP_CHARTS = (
+    (Archetype.LEG_DVT_ILIOFEMORAL, 3),
+    (Archetype.CVT, 6),
+    (Archetype.CVT_INTRACRANIAL_HYPOTENSION, 1),
+    (Archetype.VENOPLASTY_FOLLOW_UP, 0),
+)
+"""(archetype, patient index) of the warm-up charts: between them every resource type a
+synthetic chart can hold (the index picks a patient with an allergy, one with a report)."""
+_WARM_UP_SEED = 20261207
+
+
+def _prefetch_answers(resources: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:
+    """Each prefetch key answered from a synthetic chart, as an EHR answers it."""
+    answers: dict[str, Any] = {}
+    for key in templates:
+        resource_type = TYPE_BY_KEY[key]
+        found = [r for r in resources if r["resourceType"] == resource_type]
+        if resource_type == "Patient":
+            answers[key] = found[0]
+        else:
+            answers[key] = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "entry": [{"resource": r} for r in found],
+            }
+    return answers
+
+
 Offload = Callable[..., Awaitable[Any]]
 """Runs a blocking function with its arguments away from the event loop (the HTTP service
 passes its bounded worker pool); the default runs it in place."""
@@ -151,6 +191,36 @@ class CdsServices:
             kb.value_sets, HISTORY_ON_HEPARIN_FIELDS
         )
         self._heparin_codes = heparin_codes(kb.value_sets)
+
+    def warm_up(self) -> WarmUp:
+        """Answer patient-view for a few synthetic charts in this process, storing nothing.
+
+        Why: the first call in a fresh process builds the FHIR models' validators, the
+        mapping's and the engine's caches and imports what they import lazily: 47 to 67 ms
+        against 3 ms for the next call, and every call that arrives meanwhile queues behind
+        it. Run before the service reports ready (and before `gc.freeze()`), the first
+        patient after a restart does not pay for it. The charts are generated and answered
+        at the synthetic cohorts' fixed date, so the warm-up is the same every day; they
+        hold every resource type the synthetic charts can hold (MedicationAdministration
+        and MedicationStatement are not among them: their first use is still paid once)."""
+        service = SERVICES_BY_ID["venapath-patient-view"]
+        book = CodeBook(self.kb)
+        cards: list[int] = []
+        types: set[str] = set()
+        for archetype, index in _WARM_UP_CHARTS:
+            synthetic = generate_patient(book, _WARM_UP_SEED, index, DEFAULT_AS_OF, archetype)
+            answered = _prefetch_answers(synthetic.resources(), self._templates)
+            request = HookRequest(
+                hook=service.hook,
+                hookInstance=f"warm-up-{archetype.value}",
+                context={"userId": "Practitioner/warm-up", "patientId": synthetic.patient_id},
+                prefetch=answered,
+            )
+            complete = frozenset(TYPE_BY_KEY[key] for key in answered)
+            issued = self._answer(service, request, answered, complete, DEFAULT_AS_OF)
+            cards.append(len(issued))
+            types.update(r["resourceType"] for r in synthetic.resources())
+        return WarmUp(cards=tuple(cards), resource_types=frozenset(types))
 
     def _history_for(self, answered: dict[str, Any]) -> frozenset[tuple[str, str]]:
         """Result codes whose history to keep: GCS always; platelets only when a medication
