@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from venapath.cdshooks.prefetch import TYPE_BY_KEY
+from venapath.cdshooks.prefetch import prefetch_answers
 from venapath.engine.assessment import Assessment
 from venapath.fhir.parse import read_resources
 from venapath.fhir.to_case import Mapped, case_from_fhir
@@ -294,15 +294,7 @@ def assess_record(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment
 
 def prefetch_for(record: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:
     """Answer every prefetch key from a record, as an EHR would (a Bundle per search)."""
-    answers: dict[str, Any] = {}
-    for key in templates:
-        resource_type = TYPE_BY_KEY[key]
-        found = [r for r in record if r["resourceType"] == resource_type]
-        if resource_type == "Patient":
-            answers[key] = found[0] if found else None
-        else:
-            answers[key] = searchset(*found)
-    return answers
+    return prefetch_answers(record, templates)
 
 
 # ------------------------------------------------------------------- records by pathway

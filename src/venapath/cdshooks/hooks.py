@@ -28,6 +28,7 @@ from venapath.cdshooks.prefetch import (
     KEY_BY_TYPE,
     PATIENT_TOKEN,
     TYPE_BY_KEY,
+    prefetch_answers,
     prefetch_templates,
 )
 from venapath.domain.case import ProposedProcedure
@@ -139,23 +140,6 @@ synthetic chart can hold (the index picks a patient with an allergy, one with a 
 _WARM_UP_SEED = 20261207
 
 
-def _prefetch_answers(resources: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:
-    """Each prefetch key answered from a synthetic chart, as an EHR answers it."""
-    answers: dict[str, Any] = {}
-    for key in templates:
-        resource_type = TYPE_BY_KEY[key]
-        found = [r for r in resources if r["resourceType"] == resource_type]
-        if resource_type == "Patient":
-            answers[key] = found[0]
-        else:
-            answers[key] = {
-                "resourceType": "Bundle",
-                "type": "searchset",
-                "entry": [{"resource": r} for r in found],
-            }
-    return answers
-
-
 Offload = Callable[..., Awaitable[Any]]
 """Runs a blocking function with its arguments away from the event loop (the HTTP service
 passes its bounded worker pool); the default runs it in place."""
@@ -209,7 +193,7 @@ class CdsServices:
         types: set[str] = set()
         for archetype, index in _WARM_UP_CHARTS:
             synthetic = generate_patient(book, _WARM_UP_SEED, index, DEFAULT_AS_OF, archetype)
-            answered = _prefetch_answers(synthetic.resources(), self._templates)
+            answered = prefetch_answers(synthetic.resources(), self._templates)
             request = HookRequest(
                 hook=service.hook,
                 hookInstance=f"warm-up-{archetype.value}",

@@ -11,6 +11,8 @@ report, and a chart's many laboratory and imaging reports stay on the EHR.
 
 from __future__ import annotations
 
+from typing import Any
+
 from venapath.fhir.requirements import Feed, feed_for_rules
 from venapath.fhir.to_case import FINAL_REPORT
 from venapath.kb.codes import DOTTED_SYSTEMS
@@ -78,3 +80,23 @@ def _report_filter(feed: Feed) -> str:
     tokens = {code.code for code in codes}
     tokens |= {code.code.replace(".", "") for code in codes if code.system in DOTTED_SYSTEMS}
     return query + "&conclusion=" + ",".join(sorted(tokens))
+
+
+def prefetch_answers(resources: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:
+    """Each prefetch key answered from a chart's resources, as an EHR answers it: the
+    Patient itself (None without one), a searchset Bundle for every other key. The
+    service's start-up warm-up and the tests build their prefetch with it."""
+    answers: dict[str, Any] = {}
+    for key in templates:
+        resource_type = TYPE_BY_KEY[key]
+        found = [r for r in resources if r["resourceType"] == resource_type]
+        if resource_type == "Patient":
+            answers[key] = found[0] if found else None
+        else:
+            answers[key] = {
+                "resourceType": "Bundle",
+                "type": "searchset",
+                "total": len(found),
+                "entry": [{"resource": r} for r in found],
+            }
+    return answers

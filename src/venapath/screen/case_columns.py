@@ -164,14 +164,7 @@ class CaseColumns:
         confirmed = rows.filter(rows.status == "confirmed")
         first_confirmed = confirmed.group_by("patient_id").agg(diagnosed_at=confirmed.at.min())
         seen = rows.filter((rows.status != "excluded") & rows.segment.notnull())
-        segment_label = (
-            seen.segment
-            + "|"
-            + seen.side.fill_null("")
-            + "|"
-            + seen.chronic.cast(str).fill_null("")
-        )
-        seen = seen.mutate(label=segment_label)
+        seen = seen.mutate(label=_segment_label(seen))
         known = rows.filter(rows.status != "excluded").select("patient_id", "condition").distinct()
         labels = seen.select("patient_id", "label").union(
             self._report_segment_labels(known), distinct=False
@@ -574,14 +567,7 @@ class CaseColumns:
         rows = self._report_hits()
         rows = rows.filter(rows.segment.notnull())
         rows = rows.join(known, ["patient_id", "condition"]).select(*rows.columns)
-        label = (
-            rows.segment
-            + "|"
-            + rows.side.fill_null("")
-            + "|"
-            + rows.chronic.cast(str).fill_null("")
-        )
-        return rows.select("patient_id", label=label)
+        return rows.select("patient_id", label=_segment_label(rows))
 
     def _report_hits(self) -> ir.Table:
         """Final reports' conclusion codings claimed by an acute thrombosis value set, with
@@ -670,6 +656,12 @@ MEASUREMENT_COLUMNS = {
 
 _THROMBUS_RECORD = ("patient_id", "condition", "segment", "side", "status", "began", "at")
 """The columns of a thrombus record (`to_case.ThrombusRecord`), from a Condition or a report."""
+
+
+def _segment_label(rows: ir.Table) -> ir.StringValue:
+    """A thrombosed segment as `diagnoses` labels it: segment|side|chronic (empty when
+    unknown), whether the segment comes from a Condition or a final report."""
+    return rows.segment + "|" + rows.side.fill_null("") + "|" + rows.chronic.cast(str).fill_null("")
 
 
 def _current_course(exposures: ir.Table, now: ir.TimestampValue) -> ir.Table:
