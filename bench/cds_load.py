@@ -301,6 +301,11 @@ def main() -> None:
         help="the registry database (default: a fresh SQLite file); e.g. "
         "postgresql+psycopg://postgres@127.0.0.1:5432/cdsbench, an empty database of its own",
     )
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the run's folder (server log with one access line per call, registry)",
+    )
     args = parser.parse_args()
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="venapath-cds-load-"))
@@ -313,7 +318,10 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=10)
     served = server_durations(folder / "server.log")
-    shutil.rmtree(folder)  # the registry of the run (megabytes); kept when the server fails
+    if args.keep:
+        print(f"run folder kept: {folder}")
+    else:
+        shutil.rmtree(folder)  # the registry of the run (megabytes); kept when the server fails
     client = [value * 1000 for value in latencies]
     print(
         f"requests: {len(client)} in {elapsed:.1f} s -> {len(client) / elapsed:.1f} req/s"

@@ -4,13 +4,19 @@ built (47 to 67 ms in a fresh process against about 3 ms for the next call)."""
 
 from __future__ import annotations
 
+import gc
+
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from identity_support import identity_settings
+from venapath.api.app import YOUNG_COLLECTION_THRESHOLD, create_app
+from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.cdshooks.hooks import CdsServices
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.tables import AuditEventRow, AuditRow, CdsIssuedCardRow
 from venapath.services.registry import Registry
+from venapath.settings import load_settings
 from venapath.synth.resources import RESOURCE_TYPES
 
 
@@ -34,3 +40,20 @@ def test_the_service_warms_up_at_start_and_stores_nothing(
         assert session.scalar(select(func.count()).select_from(CdsIssuedCardRow)) == 0
         assert session.scalar(select(func.count()).select_from(AuditEventRow)) == 0
         assert session.scalar(select(func.count()).select_from(AuditRow)) == 0
+
+
+def test_the_service_collects_young_garbage_less_often_after_start(
+    kb: KnowledgeBase, module_registry: Registry
+) -> None:
+    """Start-up raises the young generation's threshold (so a call's short-lived objects are
+    not promoted into full collections that stop the worker) and keeps the older ones."""
+    before = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        settings = load_settings(env="development", **identity_settings())
+        app = create_app(settings, kb=kb, feedback=MemoryFeedbackStore(), registry=module_registry)
+        with TestClient(app) as started:
+            assert started.get("/ready").status_code == 200
+            assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, 10, 10)
+    finally:
+        gc.set_threshold(*before)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 
 from fhir_fixtures import collection, condition, dvt_record, patient
+from venapath.fhir import parse
 from venapath.fhir.errors import FhirInputError
 from venapath.fhir.parse import parse_json_text, read_resources
 
@@ -70,3 +72,27 @@ def test_every_synthea_bundle_and_ndjson_line_parses() -> None:
     for path in sorted((SYNTHEA / "resources").glob("*.ndjson")):
         lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
         assert read_resources(lines).by_type
+
+
+def test_the_same_resource_text_is_validated_once_and_reused() -> None:
+    first = read_resources(collection(*dvt_record())).of("Condition")[0]
+    again = read_resources(collection(*dvt_record())).of("Condition")[0]
+    assert again is first
+
+
+def test_validated_resources_kept_are_bounded_and_a_resource_in_use_stays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Least recently used leaves first: the resources an EHR sends with every hook stay kept
+    while a stream of one-off resources passes through (the bound keeps full garbage
+    collections short, `parse._remember`)."""
+    monkeypatch.setattr(parse, "_CACHE_SIZE", 10)
+    monkeypatch.setattr(parse, "_VALIDATED", OrderedDict())
+    in_use = patient("in-use")
+    kept = read_resources(collection(in_use)).of("Patient")[0]
+    first_passer = read_resources(collection(patient("passer-0"))).of("Patient")[0]
+    for number in range(1, 30):
+        read_resources(collection(patient(f"passer-{number}")))
+        assert read_resources(collection(in_use)).of("Patient")[0] is kept
+    assert len(parse._VALIDATED) == 10
+    assert read_resources(collection(patient("passer-0"))).of("Patient")[0] is not first_passer

@@ -60,6 +60,14 @@ from venapath.settings import (
 
 log = logging.getLogger("venapath.server")
 
+# A young collection every 10,000 net allocations instead of CPython's 700. A CDS call
+# allocates thousands of objects that live only until its answer; at 700 many of them are
+# still in flight at a young collection, get promoted, and soon make a full collection due,
+# which stops the worker for tens of milliseconds (everything queued behind it waits).
+# Measured under `bench/cds_load.py --cold`: full collections every 3 s at 700, none in a
+# two-minute run at 10,000 (`docs/performance.md`, "The CDS tail: full garbage collections").
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
 
 @cache
 def _tls_context() -> ssl.SSLContext:
@@ -128,6 +136,7 @@ def create_app(
         # them out of the collector's sight keeps full collections (latency spikes) short.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
         pool.start()
         yield
         pool.close()
