@@ -106,6 +106,7 @@ def _bare_scan(export: Path) -> float:
 
 def _per_patient(export: Path, sample: int) -> float:
     """Seconds per patient for parse + map + evaluate, on a random sample of patients."""
+    from venapath.fhir import parse
     from venapath.kb.loader import load_knowledge_base
     from venapath.services.fhir_evaluation import assess_fhir_data
     from venapath.synth import DEFAULT_AS_OF
@@ -131,6 +132,9 @@ def _per_patient(export: Path, sample: int) -> float:
                 if owner in chosen:
                     grouped[owner].append(resource)
     kb = load_knowledge_base()
+    # Every patient is a chart never seen before, as in a population: resources validated for
+    # an earlier cohort size (the same seed gives the same first patients) must not be reused.
+    parse._VALIDATED.clear()
     started = time.perf_counter()
     for resources in grouped.values():
         assess_fhir_data(resources, now=DEFAULT_AS_OF, kb=kb, trace=False)
