@@ -64,7 +64,7 @@ log = logging.getLogger("venapath.server")
 # allocates thousands of objects that live only until its answer; at 700 many of them are
 # still in flight at a young collection, get promoted, and soon make a full collection due,
 # which stops the worker for tens of milliseconds (everything queued behind it waits).
-# Measured under `bench/cds_load.py --cold`: full collections every 3 s at 700, none in a
+# Measured under `bench/cds_load.py --cold`: full collections every 2-3 s at 700, none in a
 # two-minute run at 10,000 (`docs/performance.md`, "The CDS tail: full garbage collections").
 YOUNG_COLLECTION_THRESHOLD = 10_000
 

@@ -267,10 +267,10 @@ def _remember(key: str, resource: Resource) -> None:
     the mapping never mutates it, so reusing it is safe. Least recently used first out.
 
     Why 5,000 and not more: each kept resource is about 20 objects the garbage collector
-    walks in every full collection, and a full collection stops the worker. At 20,000
-    resources a full collection took about 100 ms and delayed every call queued behind it
-    (`docs/performance.md`, "The CDS tail: full garbage collections"); at 5,000 it takes
-    about a quarter of that, while the charts in use (touched by every hook) stay kept.
+    walks in every full collection, and a full collection stops the worker. Over 20,000
+    resources a full collection took 175-188 ms and delayed every call queued behind it
+    (`docs/performance.md`, "The CDS tail: full garbage collections"); over 5,000 it takes
+    28-30 ms, while the charts in use (touched by every hook) stay kept.
     """
     with _cache_lock:
         _VALIDATED[key] = resource
