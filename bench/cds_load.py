@@ -46,10 +46,10 @@ from fhir_fixtures import (  # noqa: E402  (test fixtures double as realistic EH
     dvt_record,
     medication_request,
     observation,
-    prefetch_for,
     searchset,
 )
 from jwt_support import BASE, issuer_settings, token  # noqa: E402
+from venapath.cdshooks.prefetch import prefetch_answers  # noqa: E402
 
 
 def realistic_record(variant: int = 0) -> list[dict[str, Any]]:
@@ -154,7 +154,7 @@ def server_durations(log: Path) -> list[float]:
 
 def requests(templates: dict[str, str], variant: int) -> list[tuple[str, dict[str, Any]]]:
     record = realistic_record(variant)
-    prefetch = prefetch_for(record, templates)
+    prefetch = prefetch_answers(record, templates)
     context = {"userId": "Practitioner/1", "patientId": "p1"}
     patient_view = {
         "hook": "patient-view",

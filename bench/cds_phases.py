@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from cds_load import realistic_record  # noqa: E402
-from fhir_fixtures import prefetch_for  # noqa: E402
 from venapath.cdshooks.cards import patient_view_cards  # noqa: E402
 from venapath.cdshooks.hooks import CdsServices, _parse_answers  # noqa: E402
+from venapath.cdshooks.prefetch import prefetch_answers  # noqa: E402
 from venapath.fhir import parse  # noqa: E402
 from venapath.kb.loader import load_knowledge_base  # noqa: E402
 from venapath.services.fhir_evaluation import assess_parsed  # noqa: E402
@@ -52,14 +52,14 @@ def main() -> None:
     services = CdsServices(kb, fetcher=None)  # type: ignore[arg-type]  # never fetches here
     templates = services._templates
     charts = [
-        prefetch_for(realistic_record(variant + 1), templates)
+        prefetch_answers(realistic_record(variant + 1), templates)
         for variant in range(args.calls + WARM_UP)
     ]
     now = datetime.now(UTC)
 
     def call(prefetch: dict[str, Any], every_resource_new: bool) -> tuple[float, float, float]:
         if every_resource_new:
-            parse._VALIDATED.clear()
+            parse.forget_validated_resources()
         answered = {key: prefetch.get(key) for key in templates}
         start = time.process_time()
         parsed = _parse_answers(answered, services._history_for(answered))

@@ -30,7 +30,7 @@ from fastapi.testclient import TestClient
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset  # noqa: E402
+from fhir_fixtures import dvt_record, medication_request, searchset  # noqa: E402
 from identity_support import identity_settings  # noqa: E402
 from venapath.api.app import create_app  # noqa: E402
 from venapath.cdshooks.feedback import (  # noqa: E402
@@ -41,6 +41,7 @@ from venapath.cdshooks.feedback import (  # noqa: E402
 from venapath.cdshooks.fhir_client import FhirFetcher  # noqa: E402
 from venapath.cdshooks.hooks import CdsServices, HookAnswer  # noqa: E402
 from venapath.cdshooks.models import HookRequest  # noqa: E402
+from venapath.cdshooks.prefetch import prefetch_answers  # noqa: E402
 from venapath.kb.loader import load_knowledge_base  # noqa: E402
 from venapath.kb.model import KnowledgeBase  # noqa: E402
 from venapath.persistence import migrate  # noqa: E402
@@ -61,7 +62,7 @@ def _body(templates: dict[str, str]) -> dict[str, Any]:
             "patientId": "p1",
             "draftOrders": searchset(order),
         },
-        "prefetch": prefetch_for(dvt_record(platelets=60), templates),
+        "prefetch": prefetch_answers(dvt_record(platelets=60), templates),
     }
 
 

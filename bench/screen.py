@@ -134,7 +134,7 @@ def _per_patient(export: Path, sample: int) -> float:
     kb = load_knowledge_base()
     # Every patient is a chart never seen before, as in a population: resources validated for
     # an earlier cohort size (the same seed gives the same first patients) must not be reused.
-    parse._VALIDATED.clear()
+    parse.forget_validated_resources()
     started = time.perf_counter()
     for resources in grouped.values():
         assess_fhir_data(resources, now=DEFAULT_AS_OF, kb=kb, trace=False)

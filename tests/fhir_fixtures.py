@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from venapath.cdshooks.prefetch import prefetch_answers
 from venapath.engine.assessment import Assessment
 from venapath.fhir.parse import read_resources
 from venapath.fhir.to_case import Mapped, case_from_fhir
@@ -290,11 +289,6 @@ def map_record(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Mapped:
 def assess_record(kb: KnowledgeBase, record: list[dict[str, Any]]) -> Assessment:
     """A record mapped and assessed by the whole knowledge base, without trace."""
     return assess_case(map_record(kb, record).case, kb=kb, trace=False)
-
-
-def prefetch_for(record: list[dict[str, Any]], templates: dict[str, str]) -> dict[str, Any]:
-    """Answer every prefetch key from a record, as an EHR would (a Bundle per search)."""
-    return prefetch_answers(record, templates)
 
 
 # ------------------------------------------------------------------- records by pathway

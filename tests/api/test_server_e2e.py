@@ -18,9 +18,10 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset
+from fhir_fixtures import dvt_record, medication_request, searchset
 from jwt_support import BASE, issuer_settings, token
 from server_support import VENAPATH, free_port, wait_until_ready
+from venapath.cdshooks.prefetch import prefetch_answers
 
 pytestmark = pytest.mark.slow
 
@@ -138,7 +139,7 @@ def test_a_forged_or_expired_token_is_refused(server: str) -> None:
 def test_patient_view_with_prefetch(server: str) -> None:
     discovery = httpx.get(f"{server}/cds-services", headers=_auth("/cds-services")).json()
     templates = discovery["services"][0]["prefetch"]
-    prefetch = prefetch_for(dvt_record(), templates)
+    prefetch = prefetch_answers(dvt_record(), templates)
     response = _call(
         server, "/cds-services/venapath-patient-view", _hook("patient-view", prefetch=prefetch)
     )

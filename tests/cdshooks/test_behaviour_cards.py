@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from test_services import PATIENT_VIEW, hook_request
 
-from fhir_fixtures import ICD10, condition, dvt_record, prefetch_for
+from fhir_fixtures import ICD10, condition, dvt_record
+from venapath.cdshooks.prefetch import prefetch_answers
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_a_dvt_weeks_after_a_haemorrhagic_stroke_gets_a_card_that_weighs_anticoa
         ),
     ]
     response = client.post(
-        PATIENT_VIEW, json=hook_request("patient-view", prefetch_for(record, templates))
+        PATIENT_VIEW, json=hook_request("patient-view", prefetch_answers(record, templates))
     )
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]

@@ -13,14 +13,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Connection, event, func, select
 from sqlalchemy.exc import OperationalError
 
-from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset
+from fhir_fixtures import dvt_record, medication_request, searchset
 from identity_support import identity_settings
 from jwt_support import BASE
 from jwt_support import token as jwt_token
 from security_settings import production_settings
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import feedback_report
-from venapath.cdshooks.prefetch import prefetch_templates
+from venapath.cdshooks.prefetch import prefetch_answers, prefetch_templates
 from venapath.kb.model import KnowledgeBase
 from venapath.persistence.audit import AuditTrail
 from venapath.persistence.database import Database
@@ -58,7 +58,7 @@ def _templates(client: TestClient) -> dict[str, str]:
 
 def _order_sign_cards(client: TestClient) -> list[dict[str, Any]]:
     order = medication_request("draft-1", ALTEPLASE[0], ALTEPLASE[1], status="draft")
-    prefetch = prefetch_for(dvt_record(platelets=60), _templates(client))
+    prefetch = prefetch_answers(dvt_record(platelets=60), _templates(client))
     response = client.post(
         ORDER_SIGN, json=_hook("order-sign", prefetch, draftOrders=searchset(order))
     )
@@ -81,7 +81,7 @@ def test_feedback_is_counted_for_the_rules_of_the_card_it_names(
 ) -> None:
     critical = next(c for c in _order_sign_cards(client) if c["indicator"] == "critical")
     view = client.post(
-        PATIENT_VIEW, json=_hook("patient-view", prefetch_for(dvt_record(), _templates(client)))
+        PATIENT_VIEW, json=_hook("patient-view", prefetch_answers(dvt_record(), _templates(client)))
     )
     pathway_card = view.json()["cards"][0]
     pathway_rules = _rules_named_in(pathway_card["detail"])
@@ -190,7 +190,7 @@ def production(kb: KnowledgeBase, database: Database) -> Iterator[TestClient]:
 
 
 def _signed_patient_view(client: TestClient, kb: KnowledgeBase, authorization: str) -> Any:
-    prefetch = prefetch_for(dvt_record(), prefetch_templates(kb))
+    prefetch = prefetch_answers(dvt_record(), prefetch_templates(kb))
     return client.post(
         PATIENT_VIEW,
         json=_hook("patient-view", prefetch),

@@ -24,10 +24,10 @@ from fhir_fixtures import (
     medication_request,
     observation,
     patient,
-    prefetch_for,
     searchset,
 )
 from venapath.cdshooks.hooks import _names_a_code
+from venapath.cdshooks.prefetch import prefetch_answers
 from venapath.fhir.requirements import feed_for_pointers
 from venapath.fhir.to_case import (
     HISTORY_FIELDS,
@@ -66,7 +66,7 @@ def _deteriorating_cvt(gcs_then: int, gcs_now: int) -> list[dict[str, Any]]:
 
 
 def _cvt_card(client: TestClient, templates: dict[str, str], record: list[dict[str, Any]]) -> dict:
-    body = hook_request("patient-view", prefetch_for(record, templates))
+    body = hook_request("patient-view", prefetch_answers(record, templates))
     response = client.post(PATIENT_VIEW, json=body)
     assert response.status_code == 200, response.text
     cards = [c for c in response.json()["cards"] if c["source"].get("topic", {}).get("code")]
@@ -115,13 +115,13 @@ def test_a_platelet_fall_on_enoxaparin_in_the_prefetch_raises_the_hit_alert(
     newest count (110) is above 100: only the course shows it, so the prefetch keeps the
     platelet history, as it keeps the GCS history."""
     body = hook_request(
-        "patient-view", prefetch_for(_platelets_falling_on_enoxaparin(110), templates)
+        "patient-view", prefetch_answers(_platelets_falling_on_enoxaparin(110), templates)
     )
     response = client.post(PATIENT_VIEW, json=body)
     assert response.status_code == 200, response.text
     assert "CVT-THROMBOCYTOPENIA-VITT-HIT" in response.text
 
-    steady = prefetch_for(_platelets_falling_on_enoxaparin(200), templates)
+    steady = prefetch_answers(_platelets_falling_on_enoxaparin(200), templates)
     response = client.post(PATIENT_VIEW, json=hook_request("patient-view", steady))
     assert response.status_code == 200, response.text
     assert "CVT-THROMBOCYTOPENIA-VITT-HIT" not in response.text
@@ -244,7 +244,7 @@ def _femoral_dvt_extending(iliac_onset_hours_ago: float) -> list[dict[str, Any]]
 
 
 def _card_for(client: TestClient, templates: dict[str, str], record: list, topic: str) -> dict:
-    body = hook_request("patient-view", prefetch_for(record, templates))
+    body = hook_request("patient-view", prefetch_answers(record, templates))
     response = client.post(PATIENT_VIEW, json=body)
     assert response.status_code == 200, response.text
     cards = [c for c in response.json()["cards"] if c["source"].get("topic", {}).get("code")]

@@ -25,9 +25,8 @@ from fhir_fixtures import (
     medication_request,
     observation,
     patient,
-    prefetch_for,
 )
-from venapath.cdshooks.prefetch import templates_for
+from venapath.cdshooks.prefetch import prefetch_answers, templates_for
 from venapath.fhir.requirements import Feed, feed_for_pointers
 from venapath.kb.model import KnowledgeBase
 from venapath.kb.value_sets import Code, CodeSystem
@@ -68,7 +67,7 @@ def _iliac_dvt_with_ultrasound(status: str) -> list[dict[str, Any]]:
 
 
 def _leg_card(client: TestClient, templates: dict[str, str], record: list[dict[str, Any]]) -> dict:
-    body = hook_request("patient-view", prefetch_for(record, templates))
+    body = hook_request("patient-view", prefetch_answers(record, templates))
     response = client.post(PATIENT_VIEW, json=body)
     assert response.status_code == 200, response.text
     cards = [c for c in response.json()["cards"] if c["source"].get("topic", {}).get("code")]

@@ -12,11 +12,11 @@ from fhir_fixtures import (
     cvt_intracranial_hypotension_record,
     dvt_record,
     medication_request,
-    prefetch_for,
     searchset,
 )
 from jwt_support import BASE, token
 from venapath.cdshooks.models import SUMMARY_LIMIT
+from venapath.cdshooks.prefetch import prefetch_answers
 
 PATIENT_VIEW = "/cds-services/venapath-patient-view"
 ORDER_SIGN = "/cds-services/venapath-order-sign"
@@ -53,7 +53,7 @@ def test_discovery_lists_three_services_with_generated_prefetch(client: TestClie
 def test_patient_view_with_a_leg_dvt_shows_a_cited_pathway_card(
     client: TestClient, templates: dict[str, str]
 ) -> None:
-    body = hook_request("patient-view", prefetch_for(dvt_record(), templates))
+    body = hook_request("patient-view", prefetch_answers(dvt_record(), templates))
     response = client.post(PATIENT_VIEW, json=body)
     assert response.status_code == 200, response.text
     cards = response.json()["cards"]
@@ -72,7 +72,7 @@ def test_patient_view_for_the_seed_cvt_case_is_an_emergency(
 ) -> None:
     record = cvt_intracranial_hypotension_record()
     cards = client.post(
-        PATIENT_VIEW, json=hook_request("patient-view", prefetch_for(record, templates))
+        PATIENT_VIEW, json=hook_request("patient-view", prefetch_answers(record, templates))
     ).json()["cards"]
     topics = {card["source"]["topic"]["code"] for card in cards if card["source"].get("topic")}
     assert {"cvt_acute", "intracranial_hypotension"} <= topics
@@ -83,7 +83,7 @@ def test_a_patient_without_venous_disease_gets_no_cards(
 ) -> None:
     record = [dvt_record()[0]]
     response = client.post(
-        PATIENT_VIEW, json=hook_request("patient-view", prefetch_for(record, templates))
+        PATIENT_VIEW, json=hook_request("patient-view", prefetch_answers(record, templates))
     )
     assert response.json() == {"cards": [], "systemActions": []}
 
@@ -94,7 +94,7 @@ def test_order_sign_thrombolytic_with_low_platelets_is_critical(
     order = medication_request("draft-1", ALTEPLASE[0], ALTEPLASE[1], status="draft")
     body = hook_request(
         "order-sign",
-        prefetch_for(dvt_record(platelets=60), templates),
+        prefetch_answers(dvt_record(platelets=60), templates),
         draftOrders=searchset(order),
     )
     response = client.post(ORDER_SIGN, json=body)
@@ -125,7 +125,7 @@ def test_order_select_checks_only_the_selected_orders(
     client: TestClient, templates: dict[str, str]
 ) -> None:
     order = medication_request("draft-1", ALTEPLASE[0], ALTEPLASE[1], status="draft")
-    prefetch = prefetch_for(dvt_record(platelets=60), templates)
+    prefetch = prefetch_answers(dvt_record(platelets=60), templates)
     body = hook_request(
         "order-select",
         prefetch,
@@ -141,7 +141,7 @@ def test_an_unrecognised_order_gets_no_card(client: TestClient, templates: dict[
     order = medication_request("draft-1", "197361", "amlodipine 5 MG Oral Tablet", status="draft")
     order["medicationCodeableConcept"]["coding"][0]["system"] = RXNORM
     body = hook_request(
-        "order-sign", prefetch_for(dvt_record(), templates), draftOrders=searchset(order)
+        "order-sign", prefetch_answers(dvt_record(), templates), draftOrders=searchset(order)
     )
     assert client.post(ORDER_SIGN, json=body).json()["cards"] == []
 
@@ -191,7 +191,7 @@ def test_missing_prefetch_without_a_fhir_server_is_412(client: TestClient) -> No
 def test_a_prefetched_patient_must_be_the_context_patient(
     client: TestClient, templates: dict[str, str]
 ) -> None:
-    prefetch = prefetch_for(dvt_record(), templates)
+    prefetch = prefetch_answers(dvt_record(), templates)
     prefetch["patient"]["id"] = "p2"
     response = client.post(PATIENT_VIEW, json=hook_request("patient-view", prefetch))
     assert response.status_code == 400
@@ -200,7 +200,7 @@ def test_a_prefetched_patient_must_be_the_context_patient(
 def _signed_alteplase_card(client: TestClient, templates: dict[str, str]) -> str:
     """The uuid of a critical card order-sign issued (alteplase, platelets 60)."""
     order = medication_request("draft-1", ALTEPLASE[0], ALTEPLASE[1], status="draft")
-    prefetch = prefetch_for(dvt_record(platelets=60), templates)
+    prefetch = prefetch_answers(dvt_record(platelets=60), templates)
     body = hook_request("order-sign", prefetch, draftOrders=searchset(order))
     cards = client.post(ORDER_SIGN, json=body).json()["cards"]
     return str(next(c["uuid"] for c in cards if c["indicator"] == "critical"))

@@ -10,11 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from fhir_fixtures import cvt_record, prefetch_for
+from fhir_fixtures import cvt_record
 from venapath.api.app import create_app
 from venapath.cdshooks.feedback import MemoryFeedbackStore
 from venapath.cdshooks.models import Link
-from venapath.cdshooks.prefetch import prefetch_templates
+from venapath.cdshooks.prefetch import prefetch_answers, prefetch_templates
 from venapath.domain.access import Permission, Principal, Role
 from venapath.identity.launch_store import LaunchStore
 from venapath.identity.smart import SmartConfiguration, SmartLaunchRefusedError
@@ -31,7 +31,7 @@ def patient_view(kb: KnowledgeBase) -> dict[str, object]:
         "hook": "patient-view",
         "hookInstance": "5b0f3c2e-0000-4000-8000-000000000001",
         "context": {"userId": "Practitioner/example", "patientId": "p1"},
-        "prefetch": prefetch_for(cvt_record(), prefetch_templates(kb)),
+        "prefetch": prefetch_answers(cvt_record(), prefetch_templates(kb)),
     }
 
 

@@ -17,12 +17,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from fhir_fixtures import collection, cvt_record, dvt_record, prefetch_for
+from fhir_fixtures import collection, cvt_record, dvt_record
 from identity_support import PASSWORD, bearer, session_csrf, sign_in
 from jwt_support import BASE
 from jwt_support import ISSUER as CDS_ISSUER
 from jwt_support import token as cds_token
-from venapath.cdshooks.prefetch import prefetch_templates
+from venapath.cdshooks.prefetch import prefetch_answers, prefetch_templates
 from venapath.cli.main import app as cli
 from venapath.identity.accounts import SIGN_IN_REFUSED, AccountService
 from venapath.identity.sessions import session_cookie_name
@@ -236,7 +236,7 @@ def test_cds_hooks_calls_and_refused_cds_tokens_are_audited(
         "hook": "patient-view",
         "hookInstance": "5b0f3c2e-0000-4000-8000-0000000000a1",
         "context": {"userId": "Practitioner/dr-cds", "patientId": "p1"},
-        "prefetch": prefetch_for(cvt_record(), prefetch_templates(kb)),
+        "prefetch": prefetch_answers(cvt_record(), prefetch_templates(kb)),
     }
     start = last_seq(secure_database)
     signed = {"Authorization": f"Bearer {cds_token(BASE + path)}"}

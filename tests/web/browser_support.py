@@ -21,11 +21,12 @@ import httpx
 import uvicorn
 
 from db_support import fresh_database
-from fhir_fixtures import dvt_record, medication_request, prefetch_for, searchset
+from fhir_fixtures import dvt_record, medication_request, searchset
 from identity_support import PASSWORD
 from server_support import free_port
 from smart_ehr import CLIENT_ID, LoopbackEhr
 from venapath.cdshooks.feedback import DatabaseFeedbackStore
+from venapath.cdshooks.prefetch import prefetch_answers
 from venapath.identity.accounts import ACCOUNT_ROLES, AccountService
 from venapath.kb.model import KnowledgeBase
 from venapath.service import build_service
@@ -112,7 +113,7 @@ def _card_feedback(base: str) -> None:
             "patientId": "p1",
             "draftOrders": searchset(order),
         },
-        "prefetch": prefetch_for(dvt_record(platelets=60), templates),
+        "prefetch": prefetch_answers(dvt_record(platelets=60), templates),
     }
     path = f"{base}/cds-services/venapath-order-sign"
     cards = httpx.post(path, json=body).json()["cards"]

@@ -193,7 +193,8 @@ class CdsServices:
         types: set[str] = set()
         for archetype, index in _WARM_UP_CHARTS:
             synthetic = generate_patient(book, _WARM_UP_SEED, index, DEFAULT_AS_OF, archetype)
-            answered = prefetch_answers(synthetic.resources(), self._templates)
+            resources = synthetic.resources()
+            answered = prefetch_answers(resources, self._templates)
             request = HookRequest(
                 hook=service.hook,
                 hookInstance=f"warm-up-{archetype.value}",
@@ -203,7 +204,7 @@ class CdsServices:
             complete = frozenset(TYPE_BY_KEY[key] for key in answered)
             issued = self._answer(service, request, answered, complete, DEFAULT_AS_OF)
             cards.append(len(issued))
-            types.update(r["resourceType"] for r in synthetic.resources())
+            types.update(r["resourceType"] for r in resources)
         return WarmUp(cards=tuple(cards), resource_types=frozenset(types))
 
     def _history_for(self, answered: dict[str, Any]) -> frozenset[tuple[str, str]]:

@@ -278,5 +278,12 @@ def _remember(key: str, resource: Resource) -> None:
             _VALIDATED.popitem(last=False)
 
 
+def forget_validated_resources() -> None:
+    """Empty the validated-resource cache, so the next resources read are validated anew
+    (the benchmarks time a chart never seen before)."""
+    with _cache_lock:
+        _VALIDATED.clear()
+
+
 def _location_part(part: str | int) -> str:
     return f"[{part}]" if isinstance(part, int) else f".{part}"
